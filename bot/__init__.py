@@ -1,0 +1,1 @@
+"""Transport: the only package that knows WeChat (XML, signatures, AES, HTTP APIs)."""

@@ -1,0 +1,131 @@
+"""The aiohttp application factory and its lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.callback import Callback
+from bot.dispatcher import Dispatcher
+from bot.late import owe_reply
+from bot.once import Once
+from bot.spool import Spool
+from bot.store import MemoryStore, RedisStore, open_store
+from config.settings import Settings
+from handlers.i18n import Translator, default_translator
+from handlers.types import Event
+from models.db import close_database, open_database
+
+log = logging.getLogger(__name__)
+
+SPOOL_REPLAY_SECONDS = 15.0
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    translate: Translator
+    store: MemoryStore | RedisStore | Any = None
+    dispatcher: Dispatcher | None = None
+    once: Once | None = None
+    spool: Spool | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+
+APP_STATE = web.AppKey("linli_state", AppState)
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[APP_STATE].settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await open_database(settings.effective_database_url(), settings.auto_migrate)
+    try:
+        yield
+    finally:
+        await close_database()
+
+
+async def _store(app: web.Application) -> AsyncIterator[None]:
+    state = app[APP_STATE]
+    if state.store is None:
+        state.store = open_store(state.settings.redis_url, state.settings.store_timeout_seconds)
+    state.dispatcher = Dispatcher(state.settings, state.store, state.translate)
+    state.once = Once(state.store, state.settings.dedup_ttl_seconds)
+    try:
+        yield
+    finally:
+        await state.once.drain()
+        await state.store.close()
+
+
+async def replay_one(state: AppState, key: str, event: Event) -> None:
+    """Handle a spooled message at most once, then send its answer as a late reply."""
+    marker = f"msg:replay:{key}"
+    if not await state.store.set_if_absent(marker, "pending", ttl=state.settings.dedup_ttl_seconds):
+        return
+    try:
+        reply = await state.dispatcher.dispatch(event)  # type: ignore[union-attr]
+    except Exception:
+        await state.store.delete(marker)
+        raise
+    await state.store.set(marker, "done", ttl=state.settings.dedup_ttl_seconds)
+    if reply.text:
+        await owe_reply(event.account, event.openid, reply.text, "recovered")
+
+
+async def _spool(app: web.Application) -> AsyncIterator[None]:
+    state = app[APP_STATE]
+    state.spool = Spool(state.settings.data_dir / "spool" / f"{socket.gethostname()}.jsonl")
+
+    async def replay_forever() -> None:
+        while True:
+            await asyncio.sleep(SPOOL_REPLAY_SECONDS)
+            try:
+                done = await state.spool.replay(lambda k, e: replay_one(state, k, e))
+                if done:
+                    log.info("replayed %d spooled messages", done)
+            except Exception:
+                log.exception("spool replay failed")
+
+    task = asyncio.create_task(replay_forever())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def health(request: web.Request) -> web.Response:
+    state = request.app[APP_STATE]
+    started = time.monotonic()
+    store_ok = await state.store.ping()
+    return web.json_response(
+        {"ok": store_ok, "store": store_ok, "ms": round((time.monotonic() - started) * 1000, 1)},
+        status=200 if store_ok else 503,
+    )
+
+
+def create_app(
+    settings: Settings, store: MemoryStore | RedisStore | None = None
+) -> web.Application:
+    """Build the service; ``store`` lets tests share one store between several apps."""
+    app = web.Application()
+    app[APP_STATE] = AppState(settings=settings, translate=default_translator(), store=store)
+    app.cleanup_ctx.extend([_database, _store, _spool])
+    callback = Callback(app[APP_STATE])
+    base = settings.callback_path.rstrip("/") or "/wechat"
+    app.router.add_get(base, callback.verify)
+    app.router.add_post(base, callback.receive)
+    app.router.add_get(base + "/{account}", callback.verify)
+    app.router.add_post(base + "/{account}", callback.receive)
+    app.router.add_get("/healthz", health)
+    return app

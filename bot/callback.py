@@ -1,0 +1,172 @@
+"""The official-account callback: ``GET``/``POST /wechat[/{account}]``.
+
+Plaintext, compatible and safe (AES) modes; forged, stale, oversized and
+dangerous requests are refused before any handler runs; every genuine push gets
+a valid answer inside WeChat's 5-second window.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.messages import BaseMessage
+from wechatpy.utils import check_signature
+
+from bot.late import owe_reply
+from bot.messages import BadPayload, check_xml, dedup_key, parse, to_event
+from bot.replies import SUCCESS, render_text
+from bot.store import StoreUnavailable
+from config.settings import AccountSettings
+from handlers.residents.rules import pseudonym
+from handlers.types import Event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    settings: AccountSettings
+    crypto: WeChatCrypto | None
+
+    @classmethod
+    def build(cls, name: str, settings: AccountSettings) -> Account:
+        crypto = None
+        if settings.aes_key:
+            crypto = WeChatCrypto(settings.token, settings.aes_key, settings.appid)
+        return cls(name, settings, crypto)
+
+
+class Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class Callback:
+    """Binds the transport checks to the dispatcher; one instance per app."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+        settings = state.settings
+        self.accounts = {
+            name: Account.build(name, acc) for name, acc in settings.all_accounts().items()
+        }
+        self.max_body = settings.max_body_bytes
+        self.max_age = settings.timestamp_max_age_seconds
+        self.max_skew = settings.timestamp_max_skew_seconds
+        self.window = settings.reply_deadline_seconds
+
+    def _account(self, request: web.Request) -> Account:
+        name = request.match_info.get("account", "default")
+        account = self.accounts.get(name)
+        if account is None:
+            raise Refused(404, "unknown account")
+        return account
+
+    def _check_request(self, request: web.Request, account: Account) -> str:
+        query = request.query
+        timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+        try:
+            check_signature(account.settings.token, query.get("signature", ""), timestamp, nonce)
+        except InvalidSignatureException:
+            raise Refused(403, "bad signature") from None
+        try:
+            age = time.time() - int(timestamp)
+        except ValueError:
+            raise Refused(403, "bad timestamp") from None
+        if age > self.max_age or age < -self.max_skew:
+            raise Refused(403, "stale timestamp")
+        return timestamp
+
+    async def verify(self, request: web.Request) -> web.Response:
+        """WeChat's URL check when the server address is saved in the console."""
+        try:
+            account = self._account(request)
+            self._check_request(request, account)
+        except Refused as refused:
+            log.warning("callback check refused: %s", refused.reason)
+            return web.Response(status=refused.status, text="")
+        return web.Response(text=request.query.get("echostr", ""))
+
+    async def receive(self, request: web.Request) -> web.Response:
+        started = time.monotonic()
+        try:
+            account = self._account(request)
+            timestamp = self._check_request(request, account)
+            body = await self._read_body(request)
+            encrypted = request.query.get("encrypt_type", "raw") == "aes"
+            xml = self._decrypt(account, request, body, timestamp) if encrypted else body
+            message = parse(xml)
+        except Refused as refused:
+            log.warning("push refused: %s", refused.reason)
+            return web.Response(status=refused.status, text=refused.reason)
+        except BadPayload as bad:
+            log.warning("push refused: malformed XML (%s)", bad)
+            return web.Response(status=400, text="bad request")
+        event = to_event(account.name, message)
+        text = await self._answer(account, message, event, started)
+        if not text:
+            return web.Response(text=SUCCESS)
+        reply = render_text(message, text)
+        if encrypted and account.crypto is not None:
+            reply = account.crypto.encrypt_message(reply, request.query.get("nonce", ""))
+        return web.Response(text=reply, content_type="application/xml")
+
+    async def _read_body(self, request: web.Request) -> str:
+        if request.content_length is not None and request.content_length > self.max_body:
+            raise Refused(413, "too large")
+        body = await request.content.read(self.max_body + 1)
+        if len(body) > self.max_body:
+            raise Refused(413, "too large")
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadPayload("encoding") from None
+
+    def _decrypt(self, account: Account, request: web.Request, body: str, timestamp: str) -> str:
+        if account.crypto is None:
+            raise Refused(400, "encryption not configured")
+        check_xml(body)
+        try:
+            return account.crypto.decrypt_message(
+                body, request.query.get("msg_signature", ""), timestamp,
+                request.query.get("nonce", ""),
+            )
+        except InvalidSignatureException:
+            raise Refused(403, "bad msg_signature") from None
+        except Exception as exc:  # bad base64, padding, app id: not a genuine push
+            raise BadPayload(type(exc).__name__) from None
+
+    async def _answer(
+        self, account: Account, message: BaseMessage, event: Event, started: float
+    ) -> str:
+        """The reply text, once per message, within the window; ``""`` means ``success``."""
+        state = self.state
+        key = f"{account.name}:{dedup_key(message)}"
+
+        async def work() -> str:
+            try:
+                return (await state.dispatcher.dispatch(event)).text
+            except Exception as exc:
+                log.warning("handler failed for %s (%s): spooled",
+                            pseudonym(event.openid), type(exc).__name__)
+                await state.spool.append(key, event)
+                return state.translate("zh_Hans", "error.busy")
+
+        async def late(text: str) -> None:
+            await owe_reply(account.name, event.openid, text, "deadline")
+
+        try:
+            return await state.once.run(key, work, started + self.window, late)
+        except StoreUnavailable:
+            log.warning("store unavailable: message from %s spooled", pseudonym(event.openid))
+            await state.spool.append(key, event)
+            return state.translate("zh_Hans", "error.busy")

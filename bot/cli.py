@@ -1,0 +1,174 @@
+"""``linli``: serve, chat (a terminal WeChat), seed-demo, issue-code, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import sys
+from datetime import UTC, datetime
+
+import aiohttp
+from aiohttp import web
+
+from bot.app import create_app
+from bot.simulator import WeChatServer, message_xml, push, reply_text
+from config.settings import Settings, load_settings
+from models.db import close_database, migrate, open_database
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    store = "Redis" if settings.redis_url else "in-process store"
+    print(f"Linli on http://{host}:{port}{settings.callback_path}  "
+          f"(database: {settings.effective_database_url().split('://')[0]}, {store})")
+    print(f"Talk to it:  linli chat --url http://{host}:{port}{settings.callback_path}")
+    web.run_app(create_app(settings), host=host, port=port, print=None)
+
+
+HELP = """Type a message and press Enter. Also:
+  /subscribe [scene]   follow the account (optionally by scanning a QR scene)
+  /unsubscribe         unfollow
+  /scan SCENE          scan a parametric QR code while following
+  /click KEY           click a custom-menu item
+  /voice TEXT          a voice message WeChat recognised as TEXT
+  /image               send a photo
+  /location LAT LON    share a location
+  /quit                leave"""
+
+
+def _command_xml(line: str, openid: str, appid: str) -> str | None:
+    words = line.split()
+    head, rest = words[0], words[1:]
+    if head == "/subscribe":
+        key = {"EventKey": f"qrscene_{rest[0]}"} if rest else {}
+        return message_xml(openid, appid, "event", {"Event": "subscribe", **key})
+    if head == "/unsubscribe":
+        return message_xml(openid, appid, "event", {"Event": "unsubscribe"})
+    if head == "/scan" and rest:
+        return message_xml(openid, appid, "event", {"Event": "SCAN", "EventKey": rest[0]})
+    if head == "/click" and rest:
+        return message_xml(openid, appid, "event", {"Event": "CLICK", "EventKey": rest[0]})
+    if head == "/voice":
+        return message_xml(openid, appid, "voice", {"MediaId": "m1", "Format": "amr",
+                                                    "Recognition": " ".join(rest)})
+    if head == "/image":
+        return message_xml(openid, appid, "image", {"PicUrl": "http://example.invalid/p.jpg",
+                                                    "MediaId": "m2"})
+    if head == "/location" and len(rest) == 2:
+        return message_xml(openid, appid, "location", {"Location_X": rest[0],
+                                                       "Location_Y": rest[1], "Scale": "15",
+                                                       "Label": ""})
+    return None
+
+
+async def _chat(settings: Settings, url: str, openid: str) -> None:
+    server = WeChatServer(settings.wechat_token, settings.wechat_appid, settings.wechat_aes_key)
+    print(f"Talking to {url} as {openid} ({server.mode} mode). /help for commands.")
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                line = (await loop.run_in_executor(None, input, "> ")).strip()
+            except (EOFError, KeyboardInterrupt):
+                return
+            if not line:
+                continue
+            if line in ("/quit", "/exit"):
+                return
+            if line == "/help":
+                print(HELP)
+                continue
+            xml = _command_xml(line, openid, settings.wechat_appid) if line.startswith(
+                "/") else message_xml(openid, settings.wechat_appid, "text", {"Content": line})
+            if xml is None:
+                print(HELP)
+                continue
+            try:
+                status, body = await push(session, url, server, xml)
+            except aiohttp.ClientError as exc:
+                print(f"[cannot reach {url}: {exc}]")
+                continue
+            if status != 200:
+                print(f"[HTTP {status}: {body}]")
+            else:
+                print(reply_text(body) or "[success: no reply]")
+
+
+async def _seed_demo(settings: Settings) -> None:
+    from handlers.residents.service import issue_code
+    from models.community import Building, Community, Grid, Household
+
+    await open_database(settings.effective_database_url(), settings.auto_migrate)
+    try:
+        slug = settings.wechat_community
+        community, _ = await Community.get_or_create(slug=slug, defaults={"name": "幸福里社区"})
+        now = datetime.now(UTC)
+        print(f"community {community.slug} ({community.name}); binding codes:")
+        for g, buildings in (("第一网格", ("1栋", "2栋")), ("第二网格", ("3栋",))):
+            grid, _ = await Grid.get_or_create(community=community, name=g)
+            for name in buildings:
+                building, _ = await Building.get_or_create(
+                    community=community, name=name, defaults={"grid": grid})
+                for unit in ("1单元", "2单元"):
+                    for room in ("101", "102", "201", "202"):
+                        household, _ = await Household.get_or_create(
+                            building=building, unit=unit, room=room)
+                        code = await issue_code(household, now, settings.binding_code_days)
+                        print(f"  {g} {name} {unit} {room}: {code}")
+    finally:
+        await close_database()
+
+
+async def _issue_code(settings: Settings, building: str, unit: str, room: str) -> int:
+    from handlers.residents.service import issue_code
+    from models.community import Household
+
+    await open_database(settings.effective_database_url(), settings.auto_migrate)
+    try:
+        household = await Household.get_or_none(
+            building__name=building, building__community__slug=settings.wechat_community,
+            unit=unit, room=room)
+        if household is None:
+            print("no such household", file=sys.stderr)
+            return 1
+        print(await issue_code(household, datetime.now(UTC), settings.binding_code_days))
+        return 0
+    finally:
+        await close_database()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="linli", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the service")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    chat = sub.add_parser("chat", help="talk to a running service as WeChat would")
+    chat.add_argument("--url")
+    chat.add_argument("--openid", default=f"o_sim_{secrets.token_hex(4)}")
+    sub.add_parser("seed-demo", help="create a demo community with households and codes")
+    code = sub.add_parser("issue-code", help="a new binding code for one household")
+    code.add_argument("building")
+    code.add_argument("unit")
+    code.add_argument("room")
+    sub.add_parser("migrate", help="apply database migrations")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    command = args.command or "serve"
+    if command == "serve":
+        _serve(settings, getattr(args, "host", None) or settings.host,
+               getattr(args, "port", None) or settings.port)
+    elif command == "chat":
+        url = args.url or f"http://{settings.host}:{settings.port}{settings.callback_path}"
+        asyncio.run(_chat(settings, url, args.openid))
+    elif command == "seed-demo":
+        asyncio.run(_seed_demo(settings))
+    elif command == "issue-code":
+        return asyncio.run(_issue_code(settings, args.building, args.unit, args.room))
+    elif command == "migrate":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        asyncio.run(migrate(settings.effective_database_url()))
+    return 0

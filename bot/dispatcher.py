@@ -1,0 +1,80 @@
+"""Runs the router: loads who is speaking and where they are in a flow, saves what changed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.conversation import Conversations
+from config.settings import Settings
+from handlers.help import chat as help_chat
+from handlers.i18n import Translator, language_of
+from handlers.residents import chat as residents_chat
+from handlers.residents import service as residents
+from handlers.router import Router, normalize
+from handlers.types import NO_REPLY, Context, Event, KeyValueStore, Reply
+
+
+def build_router() -> Router:
+    """Adding a capability is one more router here."""
+    root = Router(name="root")
+    root.include(help_chat.router, residents_chat.router)
+    return root
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        store: KeyValueStore,
+        translator: Translator,
+        router: Router | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.translate = translator
+        self.router = router or build_router()
+        self.conversations = Conversations(store, settings.conversation_ttl_seconds)
+        self.menu = tuple((m.digit, m.key, m.label) for m in settings.menu())
+        self._digits = {digit: key for digit, key, _ in self.menu}
+        self._accounts = settings.all_accounts()
+        self._community_ids: dict[str, int] = {}
+
+    async def _community(self, account: str) -> tuple[str, int]:
+        slug = self._accounts[account].community
+        if slug not in self._community_ids:
+            self._community_ids[slug] = await residents.community_id(slug)
+        return slug, self._community_ids[slug]
+
+    def _menu_key(self, event: Event, in_flow: bool) -> str:
+        if event.kind == "event" and event.event == "click":
+            return event.key
+        if not in_flow and event.kind in {"text", "voice"}:
+            return self._digits.get(normalize(event.text), "")
+        return ""
+
+    async def dispatch(self, event: Event) -> Reply:
+        slug, community = await self._community(event.account)
+        resident = await residents.touch(community, event.openid)
+        state = await self.conversations.load(event.account, event.openid)
+        ctx = Context(
+            event=event,
+            community=slug,
+            language=language_of(resident.language),
+            store=self.store,
+            translate=self.translate,
+            resident=resident,
+            state=state,
+            settings=self.settings,
+            menu=self.menu,
+            now=lambda: datetime.now(UTC),
+        )
+        found = self.router.resolve(event, ctx, self._menu_key(event, state is not None))
+        if found is None:
+            return NO_REPLY
+        route, ctx.args = found
+        reply = await route.handler(event, ctx)
+        if ctx.next_state is not None:
+            await self.conversations.save(event.account, event.openid, ctx.next_state)
+        elif state is not None:
+            await self.conversations.clear(event.account, event.openid)
+        return reply

@@ -1,0 +1,116 @@
+"""Settings: environment variables (``LINLI_*``) over a TOML file over defaults.
+
+Settings are built once by the entry point and passed down; nothing reads them
+from globals at import time, so tests build the app with their own.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_DIR = Path(__file__).resolve().parent
+DEFAULT_TOML = CONFIG_DIR / "linli.toml"
+MENU_TOML = CONFIG_DIR / "menu.toml"
+DEFAULT_ACCOUNT = "default"
+DEV_TOKEN = "linli-dev-token"
+
+
+class AccountSettings(BaseModel):
+    """One official account (公众号); a deployment may serve one per community."""
+
+    token: str
+    appid: str = ""
+    appsecret: str = ""
+    aes_key: str = ""
+    community: str = "demo"
+
+
+class MenuItem(BaseModel):
+    digit: str
+    key: str
+    label: str
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LINLI_",
+        extra="ignore",
+        toml_file=os.environ.get("LINLI_CONFIG", str(DEFAULT_TOML)),
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    redis_url: str = ""
+    callback_path: str = "/wechat"
+
+    wechat_token: str = DEV_TOKEN
+    wechat_appid: str = "wxlinlidemo000000"
+    wechat_appsecret: str = ""
+    wechat_aes_key: str = ""
+    wechat_community: str = "demo"
+    accounts: dict[str, AccountSettings] = Field(default_factory=dict)
+
+    default_language: str = "zh_Hans"
+    reply_deadline_seconds: float = 4.0
+    max_body_bytes: int = 64 * 1024
+    timestamp_max_age_seconds: int = 300
+    timestamp_max_skew_seconds: int = 30
+    dedup_ttl_seconds: int = 600
+    conversation_ttl_seconds: int = 600
+    store_timeout_seconds: float = 0.5
+    binding_code_days: int = 30
+    binding_failures_per_10min: int = 5
+    auto_migrate: bool = True
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def all_accounts(self) -> dict[str, AccountSettings]:
+        """The ``LINLI_WECHAT_*`` account is ``default``; TOML ``[accounts.x]`` add more."""
+        default = AccountSettings(
+            token=self.wechat_token,
+            appid=self.wechat_appid,
+            appsecret=self.wechat_appsecret,
+            aes_key=self.wechat_aes_key,
+            community=self.wechat_community,
+        )
+        return {DEFAULT_ACCOUNT: default, **self.accounts}
+
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{(self.data_dir / 'linli.sqlite3').as_posix()}"
+
+    def menu(self) -> list[MenuItem]:
+        return load_menu()
+
+
+def load_menu(path: Path = MENU_TOML) -> list[MenuItem]:
+    data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    return [MenuItem(**item) for item in data.get("item", [])]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

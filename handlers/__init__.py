@@ -1,0 +1,1 @@
+"""Capability handlers: plain events in, plain replies out. No XML, no crypto."""

@@ -1,0 +1,1 @@
+"""Residents: following, binding to a household (verification), roles, language, PIPL rights."""

@@ -1,0 +1,11 @@
+"""Tortoise models, one module per capability, and the audit log.
+
+Models import nothing from ``bot`` or ``handlers``.
+"""
+
+MODEL_MODULES = [
+    "models.community",
+    "models.residents",
+    "models.audit",
+    "models.outbox",
+]

@@ -1,0 +1,23 @@
+"""Messages owed to a resident outside a callback reply.
+
+When a handler misses WeChat's 5-second window, its reply is kept here until the
+push client (notices issue) sends it as a customer-service message.
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class PendingMessage(Model):
+    id = fields.BigIntField(primary_key=True)
+    account = fields.CharField(max_length=64)
+    openid = fields.CharField(max_length=64)
+    text = fields.TextField()
+    reason = fields.CharField(max_length=32)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "pending_message"
