@@ -21,6 +21,7 @@ from bot.spool import Spool
 from bot.store import MemoryStore, RedisStore, open_store
 from config.settings import Settings
 from handlers.i18n import Translator, default_translator
+from handlers.router import Router
 from handlers.types import Event
 from models.db import close_database, open_database
 
@@ -37,6 +38,7 @@ class AppState:
     dispatcher: Dispatcher | None = None
     once: Once | None = None
     spool: Spool | None = None
+    router: Router | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
 
@@ -57,7 +59,7 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     state = app[APP_STATE]
     if state.store is None:
         state.store = open_store(state.settings.redis_url, state.settings.store_timeout_seconds)
-    state.dispatcher = Dispatcher(state.settings, state.store, state.translate)
+    state.dispatcher = Dispatcher(state.settings, state.store, state.translate, state.router)
     state.once = Once(state.store, state.settings.dedup_ttl_seconds)
     try:
         yield
@@ -115,11 +117,15 @@ async def health(request: web.Request) -> web.Response:
 
 
 def create_app(
-    settings: Settings, store: MemoryStore | RedisStore | None = None
+    settings: Settings,
+    store: MemoryStore | RedisStore | None = None,
+    router: Router | None = None,
 ) -> web.Application:
-    """Build the service; ``store`` lets tests share one store between several apps."""
+    """Build the service; ``store`` lets several apps share one store (processes in tests)."""
     app = web.Application()
-    app[APP_STATE] = AppState(settings=settings, translate=default_translator(), store=store)
+    app[APP_STATE] = AppState(
+        settings=settings, translate=default_translator(), store=store, router=router
+    )
     app.cleanup_ctx.extend([_database, _store, _spool])
     callback = Callback(app[APP_STATE])
     base = settings.callback_path.rstrip("/") or "/wechat"

@@ -137,7 +137,9 @@ class Callback:
         check_xml(body)
         try:
             return account.crypto.decrypt_message(
-                body, request.query.get("msg_signature", ""), timestamp,
+                body,
+                request.query.get("msg_signature", ""),
+                timestamp,
                 request.query.get("nonce", ""),
             )
         except InvalidSignatureException:
@@ -156,8 +158,11 @@ class Callback:
             try:
                 return (await state.dispatcher.dispatch(event)).text
             except Exception as exc:
-                log.warning("handler failed for %s (%s): spooled",
-                            pseudonym(event.openid), type(exc).__name__)
+                log.warning(
+                    "handler failed for %s (%s): spooled",
+                    pseudonym(event.openid),
+                    type(exc).__name__,
+                )
                 await state.spool.append(key, event)
                 return state.translate("zh_Hans", "error.busy")
 

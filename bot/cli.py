@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import aiohttp
 from aiohttp import web
 
+from bot.access_log import PathOnlyAccessLogger
 from bot.app import create_app
 from bot.simulator import WeChatServer, message_xml, push, reply_text
 from config.settings import Settings, load_settings
@@ -20,10 +21,18 @@ from models.db import close_database, migrate, open_database
 
 def _serve(settings: Settings, host: str, port: int) -> None:
     store = "Redis" if settings.redis_url else "in-process store"
-    print(f"Linli on http://{host}:{port}{settings.callback_path}  "
-          f"(database: {settings.effective_database_url().split('://')[0]}, {store})")
+    print(
+        f"Linli on http://{host}:{port}{settings.callback_path}  "
+        f"(database: {settings.effective_database_url().split('://')[0]}, {store})"
+    )
     print(f"Talk to it:  linli chat --url http://{host}:{port}{settings.callback_path}")
-    web.run_app(create_app(settings), host=host, port=port, print=None)
+    web.run_app(
+        create_app(settings),
+        host=host,
+        port=port,
+        print=None,
+        access_log_class=PathOnlyAccessLogger,
+    )
 
 
 HELP = """Type a message and press Enter. Also:
@@ -50,15 +59,23 @@ def _command_xml(line: str, openid: str, appid: str) -> str | None:
     if head == "/click" and rest:
         return message_xml(openid, appid, "event", {"Event": "CLICK", "EventKey": rest[0]})
     if head == "/voice":
-        return message_xml(openid, appid, "voice", {"MediaId": "m1", "Format": "amr",
-                                                    "Recognition": " ".join(rest)})
+        return message_xml(
+            openid,
+            appid,
+            "voice",
+            {"MediaId": "m1", "Format": "amr", "Recognition": " ".join(rest)},
+        )
     if head == "/image":
-        return message_xml(openid, appid, "image", {"PicUrl": "http://example.invalid/p.jpg",
-                                                    "MediaId": "m2"})
+        return message_xml(
+            openid, appid, "image", {"PicUrl": "http://example.invalid/p.jpg", "MediaId": "m2"}
+        )
     if head == "/location" and len(rest) == 2:
-        return message_xml(openid, appid, "location", {"Location_X": rest[0],
-                                                       "Location_Y": rest[1], "Scale": "15",
-                                                       "Label": ""})
+        return message_xml(
+            openid,
+            appid,
+            "location",
+            {"Location_X": rest[0], "Location_Y": rest[1], "Scale": "15", "Label": ""},
+        )
     return None
 
 
@@ -79,8 +96,11 @@ async def _chat(settings: Settings, url: str, openid: str) -> None:
             if line == "/help":
                 print(HELP)
                 continue
-            xml = _command_xml(line, openid, settings.wechat_appid) if line.startswith(
-                "/") else message_xml(openid, settings.wechat_appid, "text", {"Content": line})
+            xml = (
+                _command_xml(line, openid, settings.wechat_appid)
+                if line.startswith("/")
+                else message_xml(openid, settings.wechat_appid, "text", {"Content": line})
+            )
             if xml is None:
                 print(HELP)
                 continue
@@ -109,11 +129,13 @@ async def _seed_demo(settings: Settings) -> None:
             grid, _ = await Grid.get_or_create(community=community, name=g)
             for name in buildings:
                 building, _ = await Building.get_or_create(
-                    community=community, name=name, defaults={"grid": grid})
+                    community=community, name=name, defaults={"grid": grid}
+                )
                 for unit in ("1单元", "2单元"):
                     for room in ("101", "102", "201", "202"):
                         household, _ = await Household.get_or_create(
-                            building=building, unit=unit, room=room)
+                            building=building, unit=unit, room=room
+                        )
                         code = await issue_code(household, now, settings.binding_code_days)
                         print(f"  {g} {name} {unit} {room}: {code}")
     finally:
@@ -127,8 +149,11 @@ async def _issue_code(settings: Settings, building: str, unit: str, room: str) -
     await open_database(settings.effective_database_url(), settings.auto_migrate)
     try:
         household = await Household.get_or_none(
-            building__name=building, building__community__slug=settings.wechat_community,
-            unit=unit, room=room)
+            building__name=building,
+            building__community__slug=settings.wechat_community,
+            unit=unit,
+            room=room,
+        )
         if household is None:
             print("no such household", file=sys.stderr)
             return 1
@@ -155,12 +180,19 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply database migrations")
     args = parser.parse_args(argv)
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("tortoise", "aiosqlite", "asyncpg"):
+        # They log SQL parameters (openids, phones) at DEBUG: never let that through.
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
     command = args.command or "serve"
     if command == "serve":
-        _serve(settings, getattr(args, "host", None) or settings.host,
-               getattr(args, "port", None) or settings.port)
+        _serve(
+            settings,
+            getattr(args, "host", None) or settings.host,
+            getattr(args, "port", None) or settings.port,
+        )
     elif command == "chat":
         url = args.url or f"http://{settings.host}:{settings.port}{settings.callback_path}"
         asyncio.run(_chat(settings, url, args.openid))

@@ -28,7 +28,7 @@ class BadPayload(ValueError):
 
 
 def check_xml(body: bytes | str) -> None:
-    """Refuse DOCTYPE, entities (XXE, billion laughs) and malformed XML before any parser sees it."""
+    """Refuse DOCTYPE, entities (XXE, billion laughs) and malformed XML before parsing."""
     try:
         root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (DefusedXmlException, ParseError, ExpatError, ValueError, TypeError) as exc:
@@ -84,7 +84,9 @@ def to_event(account: str, message: BaseMessage) -> Event:
         )
     if kind in {"image", "video", "shortvideo"}:
         return Event(
-            kind=kind, media_id=str(data.get("MediaId") or ""), url=str(data.get("PicUrl") or ""),
+            kind=kind,
+            media_id=str(data.get("MediaId") or ""),
+            url=str(data.get("PicUrl") or ""),
             **common,
         )
     if kind == "location":
@@ -97,7 +99,9 @@ def to_event(account: str, message: BaseMessage) -> Event:
         return Event(kind="location", location=where, **common)
     if kind == "link":
         return Event(
-            kind="link", title=str(data.get("Title") or ""), url=str(data.get("Url") or ""),
+            kind="link",
+            title=str(data.get("Title") or ""),
+            url=str(data.get("Url") or ""),
             **common,
         )
     if kind == "file":

@@ -83,7 +83,7 @@ class Once:
         self._background.add(job)
         job.add_done_callback(self._background.discard)
 
-    async def drain(self, timeout: float = 10.0) -> None:
+    async def drain(self, seconds: float = 10.0) -> None:
         """Let late replies finish before shutdown so nothing owed is dropped."""
         if self._background:
-            await asyncio.wait(self._background, timeout=timeout)
+            await asyncio.wait(self._background, timeout=seconds)

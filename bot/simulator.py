@@ -7,6 +7,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from itertools import count
+from xml.parsers.expat import ExpatError
 from xml.sax.saxutils import escape
 
 import aiohttp
@@ -23,11 +24,19 @@ def sign(*parts: str) -> str:
     return signer.signature
 
 
-def message_xml(openid: str, account_id: str, msg_type: str, fields: dict[str, str],
-                created: int | None = None, msg_id: int | None = None) -> str:
+def message_xml(
+    openid: str,
+    account_id: str,
+    msg_type: str,
+    fields: dict[str, str],
+    created: int | None = None,
+    msg_id: int | None = None,
+) -> str:
     created = int(time.time()) if created is None else created
     body = "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items())
-    ident = "" if msg_type == "event" else f"<MsgId>{next(_ids) if msg_id is None else msg_id}</MsgId>"
+    ident = (
+        "" if msg_type == "event" else f"<MsgId>{next(_ids) if msg_id is None else msg_id}</MsgId>"
+    )
     return (
         f"<xml><ToUserName><![CDATA[{escape(account_id)}]]></ToUserName>"
         f"<FromUserName><![CDATA[{escape(openid)}]]></FromUserName>"
@@ -53,11 +62,19 @@ class WeChatServer:
             self.mode = "safe" if self.aes_key else "plain"
 
     def request(self, xml: str, timestamp: int | None = None) -> tuple[dict[str, str], str]:
-        """Query parameters and body of the POST WeChat would make."""
+        """Query parameters and body of the POST WeChat would make (openid in the URL too)."""
         ts = str(int(time.time()) if timestamp is None else timestamp)
         nonce = secrets.token_hex(5)
-        params = {"signature": sign(self.token, ts, nonce), "timestamp": ts, "nonce": nonce,
-                  "openid": "x"}
+        try:
+            openid = xmltodict.parse(xml)["xml"].get("FromUserName") or ""
+        except (ValueError, KeyError, TypeError, ExpatError):  # tests push hostile XML too
+            openid = ""
+        params = {
+            "signature": sign(self.token, ts, nonce),
+            "timestamp": ts,
+            "nonce": nonce,
+            "openid": openid,
+        }
         if self.mode == "plain":
             return params, xml
         assert self.crypto is not None, "compat and safe modes need an AES key"
@@ -87,8 +104,9 @@ def reply_text(xml: str) -> str:
     return xmltodict.parse(xml)["xml"].get("Content") or ""
 
 
-async def push(session: aiohttp.ClientSession, url: str, server: WeChatServer,
-               xml: str) -> tuple[int, str]:
+async def push(
+    session: aiohttp.ClientSession, url: str, server: WeChatServer, xml: str
+) -> tuple[int, str]:
     params, body = server.request(xml)
     async with session.post(url, params=params, data=body.encode()) as resp:
         raw = await resp.text()

@@ -12,7 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 import redis.asyncio as aioredis
 from redis.exceptions import LockError
@@ -166,10 +166,8 @@ class RedisStore:
         try:
             yield
         finally:
-            try:
+            with suppress(LockError):
                 await lock.release()
-            except LockError:
-                pass
 
     async def ping(self) -> bool:
         try:

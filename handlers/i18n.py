@@ -52,7 +52,7 @@ class Translator:
     def __init__(self, locale_dir: Path = LOCALE_DIR) -> None:
         self.catalogues = {lang: load_catalogue(lang, locale_dir) for lang in LANGUAGES}
 
-    def __call__(self, language: str, msgid: str, **params: Any) -> str:
+    def __call__(self, language: str, msgid: str, /, **params: Any) -> str:
         catalogue = self.catalogues.get(language) or self.catalogues[FALLBACK]
         if not has_message(catalogue, msgid):
             catalogue = self.catalogues[FALLBACK]

@@ -94,7 +94,7 @@ class Context:
     settings: Any = None
     now: Callable[[], datetime] = datetime.now
 
-    def t(self, msgid: str, **params: Any) -> str:
+    def t(self, msgid: str, /, **params: Any) -> str:
         return self.translate(self.language, msgid, **params)
 
     def enter(self, name: str, **data: Any) -> None:

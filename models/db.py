@@ -41,3 +41,7 @@ async def open_database(database_url: str, auto_migrate: bool = True) -> None:
 
 async def close_database() -> None:
     await Tortoise.close_connections()
+
+
+# For Tortoise's CLI: ``tortoise -c models.db.TORTOISE_ORM makemigrations``.
+TORTOISE_ORM = tortoise_config("sqlite://data/linli.sqlite3")

@@ -19,10 +19,19 @@ BIND_SCENE = "bind_"
 FAILURE_WINDOW = 600.0
 
 LANGUAGE_CHOICES = {
-    "1": "zh_Hans", "简体": "zh_Hans", "简体中文": "zh_Hans", "zh_hans": "zh_Hans",
-    "2": "zh_Hant", "繁体": "zh_Hant", "繁體": "zh_Hant", "繁體中文": "zh_Hant",
+    "1": "zh_Hans",
+    "简体": "zh_Hans",
+    "简体中文": "zh_Hans",
+    "zh_hans": "zh_Hans",
+    "2": "zh_Hant",
+    "繁体": "zh_Hant",
+    "繁體": "zh_Hant",
+    "繁體中文": "zh_Hant",
     "zh_hant": "zh_Hant",
-    "3": "en", "english": "en", "en": "en", "英文": "en",
+    "3": "en",
+    "english": "en",
+    "en": "en",
+    "英文": "en",
 }
 BIND_ANSWERS = {
     CodeStatus.UNKNOWN: N_("bind.unknown"),
@@ -50,7 +59,7 @@ async def subscribed(event: Event, ctx: Context) -> Reply:
     await service.set_active(ctx.resident, True)
     welcome = ctx.t("residents.welcome")
     if event.key.startswith(BIND_SCENE):
-        return Reply(welcome + "\n\n" + await _bind(ctx, event.key[len(BIND_SCENE):]))
+        return Reply(welcome + "\n\n" + await _bind(ctx, event.key[len(BIND_SCENE) :]))
     return Reply(welcome + "\n\n" + menu_text(ctx))
 
 
@@ -136,7 +145,8 @@ async def my_data(event: Event, ctx: Context) -> Reply:
             openid=mask(resident.openid or ""),
             household=household or ctx.t("residents.not_bound"),
             verified=ctx.t("common.yes" if resident.verified else "common.no"),
-            roles="、".join(ctx.t(ROLE_NAMES[r]) for r in roles) or ctx.t(ROLE_NAMES[Role.RESIDENT]),
+            roles="、".join(ctx.t(ROLE_NAMES[r]) for r in roles)
+            or ctx.t(ROLE_NAMES[Role.RESIDENT]),
             language=ctx.t(LANGUAGE_NAMES.get(resident.language, LANGUAGE_NAMES["zh_Hans"])),
             since=resident.created_at.strftime("%Y-%m-%d"),
         )

@@ -38,8 +38,9 @@ def normalize_code(text: str) -> str | None:
     return cleaned
 
 
-def code_status(found: bool, used_at: datetime | None, expires_at: datetime | None,
-                now: datetime) -> CodeStatus:
+def code_status(
+    found: bool, used_at: datetime | None, expires_at: datetime | None, now: datetime
+) -> CodeStatus:
     if not found:
         return CodeStatus.UNKNOWN
     if used_at is not None:

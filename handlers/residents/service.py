@@ -42,8 +42,14 @@ async def set_active(resident: Resident, active: bool) -> None:
     resident.active = active
     await resident.save(update_fields=["active", "updated_at"])
     action = "resident.subscribed" if active else "resident.unsubscribed"
-    await record(actor(resident), action, "resident", resident.id,
-                 before={"active": not active}, after={"active": active})
+    await record(
+        actor(resident),
+        action,
+        "resident",
+        resident.id,
+        before={"active": not active},
+        after={"active": active},
+    )
 
 
 @dataclass(frozen=True)
@@ -67,20 +73,28 @@ async def bind(resident: Resident, typed: str, now: datetime) -> BindOutcome:
         if status is CodeStatus.OK:
             if found.household.building.community_id != resident.community_id:  # type: ignore[attr-defined]
                 return BindOutcome(CodeStatus.UNKNOWN)
-            spent = await BindingCode.filter(id=found.id, used_at=None).using_db(conn).update(
-                used_at=now, used_by_id=resident.id
+            spent = (
+                await BindingCode.filter(id=found.id, used_at=None)
+                .using_db(conn)
+                .update(used_at=now, used_by_id=resident.id)
             )
             if spent != 1:
                 return BindOutcome(CodeStatus.USED)
             before = {"household": resident.household_id, "verified": resident.verified}  # type: ignore[attr-defined]
             resident.household_id = found.household_id  # type: ignore[attr-defined]
             resident.verified = True
-            await resident.save(using_db=conn, update_fields=["household_id", "verified",
-                                                              "updated_at"])
-            await record(actor(resident), "resident.bound", "resident", resident.id,
-                         before=before,
-                         after={"household": found.household_id, "verified": True},  # type: ignore[attr-defined]
-                         using_db=conn)
+            await resident.save(
+                using_db=conn, update_fields=["household_id", "verified", "updated_at"]
+            )
+            await record(
+                actor(resident),
+                "resident.bound",
+                "resident",
+                resident.id,
+                before=before,
+                after={"household": found.household_id, "verified": True},  # type: ignore[attr-defined]
+                using_db=conn,
+            )
             return BindOutcome(CodeStatus.OK, found.household)
     return BindOutcome(status)
 
@@ -90,8 +104,9 @@ async def issue_code(household: Household, now: datetime, days: int, by: str = "
     for _ in range(5):
         code = new_code()
         try:
-            await BindingCode.create(code=code, household=household,
-                                     expires_at=now + timedelta(days=days))
+            await BindingCode.create(
+                code=code, household=household, expires_at=now + timedelta(days=days)
+            )
         except IntegrityError:
             continue
         await record(by, "binding_code.issued", "household", household.id)
@@ -110,8 +125,14 @@ async def set_language(resident: Resident, language: str) -> None:
     before = resident.language
     resident.language = language
     await resident.save(update_fields=["language", "updated_at"])
-    await record(actor(resident), "resident.language", "resident", resident.id,
-                 before={"language": before}, after={"language": language})
+    await record(
+        actor(resident),
+        "resident.language",
+        "resident",
+        resident.id,
+        before={"language": before},
+        after={"language": language},
+    )
 
 
 async def roles_of(resident: Resident) -> list[Role]:
@@ -120,7 +141,9 @@ async def roles_of(resident: Resident) -> list[Role]:
 
 async def grant(resident: Resident, role: Role, by: str = "system") -> None:
     _, created = await RoleAssignment.get_or_create(
-        resident_id=resident.id, role=role, community_id=resident.community_id  # type: ignore[attr-defined]
+        resident_id=resident.id,
+        role=role,
+        community_id=resident.community_id,  # type: ignore[attr-defined]
     )
     if created:
         await record(by, "role.granted", "resident", resident.id, after={"role": role.value})

@@ -1,0 +1,557 @@
+"""Benchmark ``POST /wechat``: the full Linli path against a bare aiohttp app.
+
+Usage::
+
+    python bench/callback.py [--levels 1,4,16,64] [--seconds 4] [--warmup 1]
+
+What it does:
+
+1. Drops and recreates the PostgreSQL database ``LINLI_BENCH_DATABASE_URL`` (default
+   ``postgres://postgres@127.0.0.1:5432/linli_bench``; its name must contain ``bench``)
+   and flushes the Redis database ``LINLI_BENCH_REDIS_URL`` (default
+   ``redis://127.0.0.1:6379/15``).
+2. Starts the full service (``create_app``: PostgreSQL, Redis, migrations at start-up) in
+   its own process (``python bench/callback.py --serve full --port P``, ``web.run_app`` on
+   127.0.0.1, ``access_log=None``) and waits until ``/healthz`` answers.
+3. From this (separate) process, sends one message per openid first (so every resident
+   exists), then drives it closed-loop at each concurrency level: ``c`` workers on one
+   ``aiohttp.ClientSession`` whose ``TCPConnector`` limit is ``c``, each sending signed
+   **safe-mode** (AES) text messages (``帮助``, which reaches the menu handler through the
+   database and Redis) with a unique MsgId, from ``--openids`` distinct openids. Each level
+   runs ``--warmup`` seconds unmeasured, then ``--seconds`` measured. Requests are signed
+   and encrypted on the fly (about 45 µs each) by ``bot.simulator.WeChatServer``.
+4. Latency at half load: an extra **open-loop paced** run sends at a fixed rate of half
+   the full path's peak msgs/s (one request every ``1/rate`` s whatever the answers do;
+   connector limit ``--open-connections``). Latency is measured from each request's
+   *scheduled* send time, so queueing in the client or the server counts (no coordinated
+   omission). Its p50/p99 are the ``p50_ms``/``p99_ms`` of the JSON line.
+5. Repeats step 3 against a bare aiohttp app (its own process) whose handler reads the
+   body and answers ``success``, plus the same paced run for reference (the latency
+   floor of HTTP, client and machine).
+
+Counting: msgs/s = HTTP 200 answers completed inside the measured window ÷ its length;
+anything else (non-200 status, client error, timeout) is an error and printed. For the
+full path, ``empty`` counts 200 answers of plain ``success`` (the handler missed the reply
+window, or failed), and every 16th encrypted reply is decrypted and checked for the menu
+(``wrong`` counts the misses). ``srv cpu``/``drv cpu`` are the CPU used by the server
+process and by this driver process during the window (100% = one core), read from
+``/proc``: a driver near 100% means the client, not the server, set the rate.
+
+The issue's target (full ≥ 40% of bare throughput on one process; p99 < 100 ms at half
+that load) is only reported, never asserted. The last line of output is one JSON object:
+``{"bench": "callback", "msgs_per_s", "bare_msgs_per_s", "ratio", "p50_ms", "p99_ms"}``
+(msgs/s: best over the concurrency levels; ratio = full ÷ bare).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import math
+import os
+import socket
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import count
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from bot.app import create_app
+from bot.simulator import WeChatServer, message_xml, reply_text
+from config.settings import Settings
+from handlers.i18n import default_translator
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/linli_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+HOST = "127.0.0.1"
+PATH = "/wechat"
+TOKEN = "linli-bench-token"
+APPID = "wxlinlibench00000"
+AES_KEY = base64.b64encode(b"linli-bench-aes-key-0123456789ab").decode().rstrip("=")
+TEXT = "帮助"
+VERIFY_EVERY = 16
+CLIENT_TIMEOUT_SECONDS = 10.0
+STARTUP_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 15.0
+SCRIPT = str(Path(__file__).resolve())
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def bare_app() -> web.Application:
+    async def receive(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(text="success")
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post(PATH, receive)
+    app.router.add_get("/healthz", health)
+    return app
+
+
+def serve(args: argparse.Namespace) -> None:
+    """Child process: run one app on 127.0.0.1 until SIGTERM."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.serve == "full":
+        settings = Settings(
+            database_url=args.database_url,
+            redis_url=args.redis_url,
+            data_dir=Path(args.data_dir),
+            wechat_token=TOKEN,
+            wechat_appid=APPID,
+            wechat_aes_key=AES_KEY,
+            callback_path=PATH,
+            log_level="WARNING",
+        )
+        app = create_app(settings)
+    else:
+        app = bare_app()
+    web.run_app(app, host=HOST, port=args.port, access_log=None, print=None)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def open_log(path: Path) -> IO[bytes]:
+    return path.open("wb")
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux ``/proc``), or None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Server:
+    kind: str
+    port: int
+    process: asyncio.subprocess.Process
+    log_path: Path
+    log_file: IO[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}{PATH}"
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT_SECONDS):
+                    await self.process.wait()
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        self.log_file.close()
+
+
+async def start_server(kind: str, args: argparse.Namespace, workdir: Path) -> Server:
+    port = free_port()
+    log_path = workdir / f"{kind}.log"
+    log_file = open_log(log_path)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        SCRIPT,
+        "--serve",
+        kind,
+        "--port",
+        str(port),
+        "--database-url",
+        args.database_url,
+        "--redis-url",
+        args.redis_url,
+        "--data-dir",
+        str(workdir / "data"),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    server = Server(kind, port, process, log_path, log_file)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while True:
+            if process.returncode is not None:
+                break
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(f"http://{HOST}:{port}/healthz") as resp:
+                    if resp.status == 200:
+                        return server
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+    await server.stop()
+    raise RuntimeError(
+        f"{kind} server did not come up on port {port} "
+        f"(exit {process.returncode}); log tail:\n{log_tail(log_path)}"
+    )
+
+
+# --------------------------------------------------------------------------- preparation
+
+
+async def reset_database(url: str) -> None:
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(f"refusing to drop database {name!r}: its name must contain 'bench'")
+    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", "", ""))
+    conn = await asyncpg.connect(admin)
+    try:
+        quoted = '"' + name.replace('"', '""') + '"'
+        await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {quoted}")
+    finally:
+        await conn.close()
+
+
+async def flush_redis(url: str) -> None:
+    client = aioredis.from_url(url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+
+
+# --------------------------------------------------------------------------- load driver
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list (NaN when empty)."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(q * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+@dataclass
+class Result:
+    label: str
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    empty: int = 0
+    wrong: int = 0
+    checked: int = 0
+    server_cpu: float | None = None
+    driver_cpu: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def ms(self, q: float) -> float:
+        return percentile(sorted(self.latencies), q) * 1000
+
+
+class Driver:
+    """Signs, encrypts and sends messages the way WeChat's servers push them."""
+
+    def __init__(self, url: str, full: bool, openids: int, server_pid: int) -> None:
+        self.url = url
+        self.full = full
+        self.wechat = WeChatServer(TOKEN, APPID, AES_KEY, mode="safe")
+        self.openids = [f"o_bench_{i:05d}_{'x' * 14}" for i in range(openids)]
+        self.server_pid = server_pid
+        self._ids = count(time.time_ns() // 1000)
+        self._sent = count()
+        self.menu_title = default_translator()("zh_Hans", "menu.title")
+
+    def session(self, limit: int) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=limit),
+            timeout=aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_SECONDS),
+        )
+
+    async def send(self, session: aiohttp.ClientSession) -> tuple[str, str]:
+        """One push; returns ("200", body) or the failure's status or exception name."""
+        n = next(self._sent)
+        openid = self.openids[n % len(self.openids)]
+        xml = message_xml(openid, APPID, "text", {"Content": TEXT}, msg_id=next(self._ids))
+        params, body = self.wechat.request(xml)
+        try:
+            async with session.post(self.url, params=params, data=body.encode()) as resp:
+                raw = await resp.text()
+                if resp.status != 200:
+                    return str(resp.status), raw
+                if self.full and raw != "success" and n % VERIFY_EVERY == 0:
+                    return "200", self.wechat.read_reply(params, raw)
+                return "200", "" if raw == "success" else "ok"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return type(exc).__name__, ""
+
+    def record(self, result: Result, status: str, body: str, latency: float) -> None:
+        if status != "200":
+            result.errors[status] += 1
+            return
+        result.latencies.append(latency)
+        if self.full and body in ("", "success"):
+            result.empty += 1
+        elif self.full and body.startswith("<xml>"):
+            result.checked += 1
+            if self.menu_title not in reply_text(body):
+                result.wrong += 1
+
+    async def _watch(self, result: Result, t0: float, t_end: float) -> None:
+        """CPU of the server and of this process over the measured window."""
+        await asyncio.sleep(max(0.0, t0 - time.perf_counter()))
+        server0, driver0 = cpu_seconds(self.server_pid), time.process_time()
+        await asyncio.sleep(max(0.0, t_end - time.perf_counter()))
+        server1, driver1 = cpu_seconds(self.server_pid), time.process_time()
+        span = result.seconds
+        if server0 is not None and server1 is not None:
+            result.server_cpu = (server1 - server0) / span
+        result.driver_cpu = (driver1 - driver0) / span
+
+    async def prime(self, concurrency: int = 16) -> Result:
+        """One message per openid, so the measured runs see known residents."""
+        result = Result("prime", 1.0)
+        queue = list(range(len(self.openids)))
+        started = time.perf_counter()
+        async with self.session(concurrency) as session:
+
+            async def worker() -> None:
+                while queue:
+                    queue.pop()
+                    t = time.perf_counter()
+                    status, body = await self.send(session)
+                    self.record(result, status, body, time.perf_counter() - t)
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+        result.seconds = time.perf_counter() - started
+        return result
+
+    async def closed_loop(self, concurrency: int, warmup: float, seconds: float) -> Result:
+        result = Result(f"c={concurrency}", seconds)
+        async with self.session(concurrency) as session:
+            t0 = time.perf_counter() + warmup
+            t_end = t0 + seconds
+
+            async def worker() -> None:
+                while (start := time.perf_counter()) < t_end:
+                    status, body = await self.send(session)
+                    end = time.perf_counter()
+                    if t0 <= end < t_end:
+                        self.record(result, status, body, end - start)
+
+            await asyncio.gather(
+                self._watch(result, t0, t_end), *(worker() for _ in range(concurrency))
+            )
+        return result
+
+    async def open_loop(
+        self, rate: float, warmup: float, seconds: float, connections: int
+    ) -> Result:
+        result = Result(f"{rate:.0f}/s paced", seconds)
+        interval = 1.0 / rate
+        pending: set[asyncio.Task[None]] = set()
+        async with self.session(connections) as session:
+            begin = time.perf_counter()
+            t0 = begin + warmup
+            t_end = t0 + seconds
+
+            async def one(scheduled: float) -> None:
+                status, body = await self.send(session)
+                if scheduled >= t0:
+                    self.record(result, status, body, time.perf_counter() - scheduled)
+
+            watch = asyncio.create_task(self._watch(result, t0, t_end))
+            for i in count():
+                scheduled = begin + i * interval
+                if scheduled >= t_end:
+                    break
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                task = asyncio.create_task(one(scheduled))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+            await watch
+            if pending:
+                await asyncio.wait(pending, timeout=CLIENT_TIMEOUT_SECONDS + 1)
+        return result
+
+
+# --------------------------------------------------------------------------- reporting
+
+HEADER = (
+    f"{'app':<5} {'load':>12} {'msgs/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+    f"{'empty':>6} {'wrong':>9} {'srv cpu':>8} {'drv cpu':>8}"
+)
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f}%"
+
+
+def row(app: str, result: Result) -> str:
+    wrong = f"{result.wrong}/{result.checked}" if app == "full" else "-"
+    empty = str(result.empty) if app == "full" else "-"
+    line = (
+        f"{app:<5} {result.label:>12} {result.rate:>9.1f} {result.ms(0.50):>8.2f} "
+        f"{result.ms(0.99):>8.2f} {sum(result.errors.values()):>7} {empty:>6} {wrong:>9} "
+        f"{pct(result.server_cpu):>8} {pct(result.driver_cpu):>8}"
+    )
+    if result.errors:
+        line += "  errors: " + ", ".join(f"{k}×{v}" for k, v in result.errors.most_common())
+    return line
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+# --------------------------------------------------------------------------- main
+
+
+@dataclass
+class AppRun:
+    levels: list[Result] = field(default_factory=list)
+    paced: Result | None = None
+
+    @property
+    def best(self) -> Result:
+        return max(self.levels, key=lambda r: r.rate)
+
+
+async def run_app_bench(
+    kind: str,
+    args: argparse.Namespace,
+    workdir: Path,
+    paced_rate: Callable[[AppRun], float],
+) -> AppRun:
+    server = await start_server(kind, args, workdir)
+    run = AppRun()
+    try:
+        driver = Driver(server.url, kind == "full", args.openids, server.process.pid)
+        if kind == "full":
+            primed = await driver.prime()
+            say(
+                f"full  primed {len(driver.openids)} openids in {primed.seconds:.1f} s "
+                f"(errors {sum(primed.errors.values())}, wrong {primed.wrong}/{primed.checked})"
+            )
+        for level in args.levels:
+            result = await driver.closed_loop(level, args.warmup, args.seconds)
+            run.levels.append(result)
+            say(row(kind, result))
+        rate = paced_rate(run)
+        if rate > 0:
+            run.paced = await driver.open_loop(
+                rate, args.warmup, args.seconds, args.open_connections
+            )
+            say(row(kind, run.paced))
+    finally:
+        await server.stop()
+    if server.process.returncode not in (0, None):
+        say(
+            f"{kind} server exited with {server.process.returncode}; log tail:\n"
+            f"{log_tail(server.log_path)}"
+        )
+    return run
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    await reset_database(args.database_url)
+    await flush_redis(args.redis_url)
+    say(
+        f"database {urlsplit(args.database_url).path.lstrip('/')} recreated, "
+        f"redis {args.redis_url} flushed; safe mode, text {TEXT!r}, {args.openids} openids, "
+        f"{args.warmup:g} s warm-up + {args.seconds:g} s per run"
+    )
+    say(HEADER)
+    with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
+        workdir = Path(tmp)
+        full = await run_app_bench("full", args, workdir, lambda run: run.best.rate / 2)
+        half = full.best.rate / 2
+        bare = await run_app_bench("bare", args, workdir, lambda run: half)
+    msgs, bare_msgs = full.best.rate, bare.best.rate
+    paced = full.paced
+    say(
+        f"full best {msgs:.1f} msgs/s at {full.best.label}; bare best {bare_msgs:.1f} msgs/s at "
+        f"{bare.best.label}; ratio {msgs / bare_msgs if bare_msgs else math.nan:.3f} "
+        f"(target ≥ 0.40); at half load ({half:.0f}/s paced) p99 "
+        f"{paced.ms(0.99) if paced else math.nan:.1f} ms (target < 100 ms)"
+    )
+    return {
+        "bench": "callback",
+        "msgs_per_s": round(msgs, 1),
+        "bare_msgs_per_s": round(bare_msgs, 1),
+        "ratio": round(msgs / bare_msgs, 3) if bare_msgs else None,
+        "p50_ms": round(paced.ms(0.50), 2) if paced and paced.latencies else None,
+        "p99_ms": round(paced.ms(0.99), 2) if paced and paced.latencies else None,
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--levels",
+        default="1,4,16,64",
+        help="comma-separated concurrency levels (default 1,4,16,64)",
+    )
+    parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per run")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds per run")
+    parser.add_argument("--openids", type=int, default=200, help="distinct senders")
+    parser.add_argument(
+        "--open-connections", type=int, default=256, help="connector limit of the paced run"
+    )
+    parser.add_argument(
+        "--database-url", default=os.environ.get("LINLI_BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("LINLI_BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    )
+    parser.add_argument("--serve", choices=("full", "bare"), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.levels = [int(x) for x in str(args.levels).split(",") if x.strip()]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.serve:
+        serve(args)
+        return 0
+    report = asyncio.run(bench(args))
+    print(json.dumps(report, ensure_ascii=False), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
