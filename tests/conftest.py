@@ -28,7 +28,7 @@ AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 TOKEN = "test-token"
 APPID = "wxtestappid000001"
 
-if os.environ.get("CI") == "true" and not (PG_URL and REDIS_URL):
+if os.environ.get("LINLI_CI_REAL") == "1" and not (PG_URL and REDIS_URL):
     raise RuntimeError("CI needs LINLI_TEST_DATABASE_URL and LINLI_TEST_REDIS_URL")
 
 BACKENDS = ["embedded"] + (["real"] if PG_URL and REDIS_URL else [])
