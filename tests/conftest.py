@@ -137,3 +137,17 @@ def resident(client):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def make_resident(client):  # type: ignore[no-untyped-def]
     return lambda openid, mode="plain": Resident(client, openid, mode)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Known gap: a leftover database driver thread keeps the interpreter from exiting
+    after the run; leave with pytest's own status once it has reported everything."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0 if config.hook is None else getattr(config, "_linli_status", 0))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config._linli_status = int(exitstatus)  # type: ignore[attr-defined]
