@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from tortoise.context import TortoiseContext
 
 from bot.callback import Callback
 from bot.dispatcher import Dispatcher
@@ -23,7 +24,7 @@ from config.settings import Settings
 from handlers.i18n import Translator, default_translator
 from handlers.router import Router
 from handlers.types import Event
-from models.db import close_database, open_database
+from models.db import close_database, open_database, using
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class AppState:
     spool: Spool | None = None
     router: Router | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    db: TortoiseContext | None = None
 
 
 APP_STATE = web.AppKey("linli_state", AppState)
@@ -48,11 +50,19 @@ APP_STATE = web.AppKey("linli_state", AppState)
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[APP_STATE].settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    await open_database(settings.effective_database_url(), settings.auto_migrate)
+    state = app[APP_STATE]
+    state.db = await open_database(settings.effective_database_url(), settings.auto_migrate)
     try:
         yield
     finally:
-        await close_database()
+        await close_database(state.db)
+
+
+@web.middleware
+async def _in_database(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Run every request, and the tasks it starts, in the service's own database context."""
+    with using(request.app[APP_STATE].db):
+        return await handler(request)
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
@@ -88,6 +98,10 @@ async def _spool(app: web.Application) -> AsyncIterator[None]:
     state.spool = Spool(state.settings.data_dir / "spool" / f"{socket.gethostname()}.jsonl")
 
     async def replay_forever() -> None:
+        with using(state.db):
+            await replay_loop()
+
+    async def replay_loop() -> None:
         while True:
             await asyncio.sleep(SPOOL_REPLAY_SECONDS)
             try:
@@ -122,7 +136,7 @@ def create_app(
     router: Router | None = None,
 ) -> web.Application:
     """Build the service; ``store`` lets several apps share one store (processes in tests)."""
-    app = web.Application()
+    app = web.Application(middlewares=[_in_database])
     app[APP_STATE] = AppState(
         settings=settings, translate=default_translator(), store=store, router=router
     )

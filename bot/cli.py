@@ -16,7 +16,7 @@ from bot.access_log import PathOnlyAccessLogger
 from bot.app import create_app
 from bot.simulator import WeChatServer, message_xml, push, reply_text
 from config.settings import Settings, load_settings
-from models.db import close_database, migrate, open_database
+from models.db import database, migrate
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
@@ -119,8 +119,7 @@ async def _seed_demo(settings: Settings) -> None:
     from handlers.residents.service import issue_code
     from models.community import Building, Community, Grid, Household
 
-    await open_database(settings.effective_database_url(), settings.auto_migrate)
-    try:
+    async with database(settings.effective_database_url(), settings.auto_migrate):
         slug = settings.wechat_community
         community, _ = await Community.get_or_create(slug=slug, defaults={"name": "幸福里社区"})
         now = datetime.now(UTC)
@@ -138,16 +137,13 @@ async def _seed_demo(settings: Settings) -> None:
                         )
                         code = await issue_code(household, now, settings.binding_code_days)
                         print(f"  {g} {name} {unit} {room}: {code}")
-    finally:
-        await close_database()
 
 
 async def _issue_code(settings: Settings, building: str, unit: str, room: str) -> int:
     from handlers.residents.service import issue_code
     from models.community import Household
 
-    await open_database(settings.effective_database_url(), settings.auto_migrate)
-    try:
+    async with database(settings.effective_database_url(), settings.auto_migrate):
         household = await Household.get_or_none(
             building__name=building,
             building__community__slug=settings.wechat_community,
@@ -159,8 +155,6 @@ async def _issue_code(settings: Settings, building: str, unit: str, room: str) -
             return 1
         print(await issue_code(household, datetime.now(UTC), settings.binding_code_days))
         return 0
-    finally:
-        await close_database()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,7 @@ AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 TOKEN = "test-token"
 APPID = "wxtestappid000001"
 
-if os.environ.get("LINLI_CI_REAL") == "1" and not (PG_URL and REDIS_URL):
+if os.environ.get("CI", "").lower() == "true" and not (PG_URL and REDIS_URL):
     raise RuntimeError("CI needs LINLI_TEST_DATABASE_URL and LINLI_TEST_REDIS_URL")
 
 BACKENDS = ["embedded"] + (["real"] if PG_URL and REDIS_URL else [])
@@ -84,7 +84,8 @@ def extra_router() -> Router | None:
 
 
 @pytest.fixture
-async def client(aiohttp_client, settings, store, extra_router):  # type: ignore[no-untyped-def]
+async def client(settings, store, extra_router, aiohttp_client):  # type: ignore[no-untyped-def]
+    # aiohttp_client last: it is torn down first, so the app closes before its database goes.
     router = None
     if extra_router is not None:
         from bot.dispatcher import build_router
@@ -137,17 +138,3 @@ def resident(client):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def make_resident(client):  # type: ignore[no-untyped-def]
     return lambda openid, mode="plain": Resident(client, openid, mode)
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Known gap: a leftover database driver thread keeps the interpreter from exiting
-    after the run; leave with pytest's own status once it has reported everything."""
-    import sys
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0 if config.hook is None else getattr(config, "_linli_status", 0))
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    session.config._linli_status = int(exitstatus)  # type: ignore[attr-defined]
