@@ -9,6 +9,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -21,7 +22,10 @@ from bot.once import Once
 from bot.spool import Spool
 from bot.store import MemoryStore, RedisStore, open_store
 from config.settings import Settings
+from handlers.api import API_DEPS, ApiDeps, api_errors
 from handlers.i18n import Translator, default_translator
+from handlers.proposals import api as proposals_api
+from handlers.proposals.service import close_due
 from handlers.router import Router
 from handlers.types import Event
 from models.db import close_database, open_database, using
@@ -71,6 +75,7 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
         state.store = open_store(state.settings.redis_url, state.settings.store_timeout_seconds)
     state.dispatcher = Dispatcher(state.settings, state.store, state.translate, state.router)
     state.once = Once(state.store, state.settings.dedup_ttl_seconds)
+    app[API_DEPS] = ApiDeps(store=state.store, translate=state.translate, lock=state.store.lock)
     try:
         yield
     finally:
@@ -120,6 +125,28 @@ async def _spool(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
+async def _jobs(app: web.Application) -> AsyncIterator[None]:
+    """Periodic work every process runs: each job is safe to run on several at once."""
+    state = app[APP_STATE]
+
+    async def close_votes_forever() -> None:
+        with using(state.db):
+            while True:
+                await asyncio.sleep(state.settings.jobs_interval_seconds)
+                try:
+                    await close_due(datetime.now(UTC), state.store.lock)
+                except Exception:
+                    log.exception("closing due votes failed")
+
+    task = asyncio.create_task(close_votes_forever())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def health(request: web.Request) -> web.Response:
     state = request.app[APP_STATE]
     started = time.monotonic()
@@ -136,11 +163,11 @@ def create_app(
     router: Router | None = None,
 ) -> web.Application:
     """Build the service; ``store`` lets several apps share one store (processes in tests)."""
-    app = web.Application(middlewares=[_in_database])
+    app = web.Application(middlewares=[api_errors, _in_database])
     app[APP_STATE] = AppState(
         settings=settings, translate=default_translator(), store=store, router=router
     )
-    app.cleanup_ctx.extend([_database, _store, _spool])
+    app.cleanup_ctx.extend([_database, _store, _spool, _jobs])
     callback = Callback(app[APP_STATE])
     base = settings.callback_path.rstrip("/") or "/wechat"
     app.router.add_get(base, callback.verify)
@@ -148,4 +175,5 @@ def create_app(
     app.router.add_get(base + "/{account}", callback.verify)
     app.router.add_post(base + "/{account}", callback.receive)
     app.router.add_get("/healthz", health)
+    app.router.add_routes(proposals_api.routes)
     return app

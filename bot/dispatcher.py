@@ -8,6 +8,7 @@ from bot.conversation import Conversations
 from config.settings import Settings
 from handlers.help import chat as help_chat
 from handlers.i18n import Translator, language_of
+from handlers.proposals import chat as proposals_chat
 from handlers.residents import chat as residents_chat
 from handlers.residents import service as residents
 from handlers.router import Router, normalize
@@ -17,7 +18,7 @@ from handlers.types import NO_REPLY, Context, Event, KeyValueStore, Reply
 def build_router() -> Router:
     """Adding a capability is one more router here."""
     root = Router(name="root")
-    root.include(help_chat.router, residents_chat.router)
+    root.include(help_chat.router, residents_chat.router, proposals_chat.router)
     return root
 
 

@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     timestamp_max_skew_seconds: int = 30
     dedup_ttl_seconds: int = 600
     conversation_ttl_seconds: int = 600
+    jobs_interval_seconds: float = 30.0
     store_timeout_seconds: float = 0.5
     binding_code_days: int = 30
     binding_failures_per_10min: int = 5

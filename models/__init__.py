@@ -8,4 +8,5 @@ MODEL_MODULES = [
     "models.residents",
     "models.audit",
     "models.outbox",
+    "models.proposals",
 ]

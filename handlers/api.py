@@ -1,0 +1,117 @@
+"""What every JSON endpoint shares: who is calling, one error shape, paging.
+
+Errors are ``{"error": {"code": ..., "message": ...}}`` with the message in the
+caller's language. The transport (``bot.app``) puts an ``ApiDeps`` on the app.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from handlers.i18n import LANGUAGES, language_of
+from handlers.residents import sessions
+from handlers.types import KeyValueStore
+from models.residents import Resident
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_PER_PAGE = 100
+
+
+@dataclass
+class ApiDeps:
+    store: KeyValueStore
+    translate: Callable[..., str]
+    lock: Callable[..., Any]
+
+
+API_DEPS = web.AppKey("linli_api_deps", ApiDeps)
+CALLER = web.RequestKey("linli_caller", Resident)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, **params: Any) -> None:
+        super().__init__(code)
+        self.status, self.code, self.params = status, code, params
+
+
+def deps(request: web.Request) -> ApiDeps:
+    return request.app[API_DEPS]
+
+
+def request_language(request: web.Request) -> str:
+    caller = request.get(CALLER)
+    if caller is not None:
+        return language_of(caller.language)
+    for part in request.headers.get("Accept-Language", "").split(","):
+        tag = part.split(";")[0].strip().replace("-", "_")
+        if tag in LANGUAGES:
+            return tag
+        if tag.lower() in {"zh_tw", "zh_hk", "zh_mo"}:
+            return "zh_Hant"
+        if tag.lower().startswith("en"):
+            return "en"
+    return "zh_Hans"
+
+
+def error_response(request: web.Request, status: int, code: str, **params: Any) -> web.Response:
+    message = deps(request).translate(request_language(request), code, **params)
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+async def caller(request: web.Request) -> Resident:
+    """The signed-in resident (or worker), from ``Authorization: Bearer <token>``."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    resident_id = None
+    if scheme.lower() == "bearer":
+        resident_id = await sessions.resolve(deps(request).store, token.strip())
+    resident = None if resident_id is None else await Resident.get_or_none(id=resident_id)
+    if resident is None or resident.erased_at is not None:
+        raise ApiError(401, "api.error.unauthorized")
+    request[CALLER] = resident
+    return resident
+
+
+async def body(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, "api.error.bad_json") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "api.error.bad_json")
+    return data
+
+
+def paging(request: web.Request) -> tuple[int, int]:
+    try:
+        page = int(request.query.get("page", "1"))
+        per_page = int(request.query.get("per_page", "20"))
+    except ValueError:
+        raise ApiError(400, "api.error.bad_paging") from None
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise ApiError(400, "api.error.bad_paging")
+    return page, per_page
+
+
+def page_of(items: list[Any], total: int, page: int, per_page: int) -> dict[str, Any]:
+    return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+@web.middleware
+async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn refusals into the one error shape; only under ``/api/``."""
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(request, exc.status, exc.code, **exc.params)
+    except web.HTTPNotFound:
+        return error_response(request, 404, "api.error.not_found")
+    except web.HTTPMethodNotAllowed:
+        return error_response(request, 405, "api.error.method_not_allowed")

@@ -1,0 +1,1 @@
+"""民生微实事 proposals and rectifications: lifecycle, publicity and household votes."""

@@ -1,0 +1,274 @@
+"""Proposals and household votes through the service layer, on both backends."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from handlers.proposals import service
+from handlers.proposals.service import ProposalError
+from models.audit import AuditLog
+from models.proposals import Elector, Notification, Proposal, Vote
+from models.residents import Resident, Role
+from tests.proposals.conftest import T0, World
+
+OPEN = T0 + timedelta(days=5)
+DURING = OPEN + timedelta(days=1)
+END = OPEN + timedelta(days=7)
+
+
+async def refused(code: str, call) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ProposalError) as caught:
+        await call
+    assert caught.value.code == code
+
+
+async def voters(world: World, count: int) -> list[Resident]:
+    homes = await world.add_households(world.buildings[0], count)
+    return [await world.resident(h) for h in homes]
+
+
+async def test_the_lifecycle_lands_in_the_audit_log_and_notifies(world: World):
+    proposer, worker = (await voters(world, 1))[0], await world.worker()
+    proposal_id = await world.published(proposer, worker)
+    proposal = await Proposal.get(id=proposal_id)
+    assert proposal.status == "published"
+    assert proposal.scope == {"kind": "buildings", "ids": [world.buildings[0].id]}
+    actions = await AuditLog.filter(entity="proposal", entity_id=str(proposal_id)).values_list(
+        "action", flat=True
+    )
+    assert actions == [
+        "proposal.created",
+        "proposal.submit",
+        "proposal.review",
+        "proposal.publish",
+    ]
+    kinds = await Notification.filter(subject_id=proposal_id).values_list("kind", "audience")
+    assert sorted(kinds) == [("proposal.published", "proposer"), ("proposal.published", "scope")]
+
+
+async def test_a_resident_cannot_publish_and_rejection_needs_a_reason(world: World):
+    proposer, worker = (await voters(world, 1))[0], await world.worker()
+    made = await service.create(
+        await world.who(proposer),
+        title="健身器材",
+        description="小区缺少健身器材",
+        category="project",
+    )
+    await refused(
+        "proposal.error.illegal_transition",
+        service.act(made.id, await world.who(worker), "publish", T0),
+    )
+    await service.act(made.id, await world.who(worker), "review", T0)
+    await refused(
+        "proposal.error.forbidden", service.act(made.id, await world.who(proposer), "publish", T0)
+    )
+    await refused(
+        "proposal.error.reason_required",
+        service.act(made.id, await world.who(worker), "reject", T0),
+    )
+    await service.act(made.id, await world.who(worker), "reject", T0, reason="不在本年度资金范围")
+    rejected = await Proposal.get(id=made.id)
+    assert (rejected.status, rejected.rejection_reason) == ("rejected", "不在本年度资金范围")
+    told = await Notification.get(subject_id=made.id, kind="proposal.rejected")
+    assert told.audience == "proposer" and told.payload["reason"] == "不在本年度资金范围"
+
+
+async def test_unverified_residents_cannot_propose(world: World):
+    stranger = await world.resident()
+    await refused(
+        "proposal.error.not_verified",
+        service.create(
+            await world.who(stranger), title="路灯", description="太黑", category="project"
+        ),
+    )
+
+
+async def test_voting_opens_only_after_publicity_and_freezes_the_electorate(world: World):
+    people = await voters(world, 4)
+    worker = await world.worker()
+    proposal_id = await world.published(people[0], worker)
+    boss = await world.who(worker)
+    await refused(
+        "proposal.error.publicity_not_over",
+        service.open_voting(proposal_id, boss, OPEN - timedelta(minutes=1)),
+    )
+    await service.open_voting(proposal_id, boss, OPEN)
+    assert (await Proposal.get(id=proposal_id)).eligible_count == 4
+    # A household added (and bound) after opening has no voice and moves no denominator.
+    late_home = (await world.add_households(world.buildings[0], 1))[0]
+    late = await world.resident(late_home)
+    await refused(
+        "proposal.error.out_of_scope",
+        service.cast_vote(proposal_id, await world.who(late), "yes", DURING),
+    )
+    assert await Elector.filter(proposal_id=proposal_id).count() == 4
+
+
+@pytest.mark.parametrize(("yes", "outcome"), [(71, "not_approved"), (72, "approved")])
+async def test_rectification_needs_60_percent_of_all_households(
+    world: World, yes: int, outcome: str
+):
+    people = await voters(world, 120)
+    worker = await world.worker()
+    proposal_id = await world.voting(people[0], worker)
+    for person in people[:yes]:
+        await service.cast_vote(proposal_id, await world.who(person), "yes", DURING)
+    # Everyone else who votes says no: 60% of the votes cast would pass, 60% of all would not.
+    for person in people[yes : yes + 5]:
+        await service.cast_vote(proposal_id, await world.who(person), "no", DURING)
+    await service.close_due(END, world.app_state.store.lock)  # type: ignore[attr-defined]
+    closed = await Proposal.get(id=proposal_id)
+    assert closed.status == outcome
+    assert closed.result["eligible"] == 120
+    assert (closed.result["yes"], closed.result["no"], closed.result["abstain"]) == (yes, 5, 0)
+    assert closed.result["rule"]["threshold"] in {"3/5", "60%"}
+    assert closed.result["early"] is False
+
+
+async def test_project_rule_needs_half_turnout_and_a_majority(world: World):
+    people = await voters(world, 10)
+    worker = await world.worker()
+    proposal_id = await world.voting(people[0], worker, category="project")
+    for person, choice in zip(people[:5], ["yes", "yes", "yes", "no", "abstain"], strict=True):
+        await service.cast_vote(proposal_id, await world.who(person), choice, DURING)
+    await service.close_due(END, world.app_state.store.lock)  # type: ignore[attr-defined]
+    assert (await Proposal.get(id=proposal_id)).status == "approved"
+
+
+async def test_the_last_vote_of_a_household_counts_and_every_change_is_audited(world: World):
+    home = (await world.add_households(world.buildings[0], 1))[0]
+    wife, husband = await world.resident(home), await world.resident(home)
+    others = await voters(world, 1)
+    proposal_id = await world.voting(others[0], await world.worker())
+    first = await service.cast_vote(proposal_id, await world.who(wife), "yes", DURING)
+    second = await service.cast_vote(proposal_id, await world.who(husband), "no", DURING)
+    assert (first.previous, second.previous) == (None, "yes")
+    assert await Vote.filter(proposal_id=proposal_id).values_list("choice", flat=True) == ["no"]
+    trail = (
+        await AuditLog.filter(action__startswith="vote.").order_by("id").values("action", "after")
+    )
+    assert [(t["action"], t["after"]["choice"]) for t in trail] == [
+        ("vote.cast", "yes"),
+        ("vote.changed", "no"),
+    ]
+
+
+async def test_unverified_closed_and_bad_choices_record_nothing(world: World):
+    people = await voters(world, 3)
+    proposal_id = await world.voting(people[0], await world.worker())
+    drifter = await world.resident()
+    await refused(
+        "proposal.error.not_verified",
+        service.cast_vote(proposal_id, await world.who(drifter), "yes", DURING),
+    )
+    await refused(
+        "proposal.error.bad_choice",
+        service.cast_vote(proposal_id, await world.who(people[1]), "maybe", DURING),
+    )
+    await refused(
+        "proposal.error.vote_closed",
+        service.cast_vote(proposal_id, await world.who(people[1]), "yes", END),
+    )
+    assert await Vote.filter(proposal_id=proposal_id).count() == 0
+
+
+async def test_a_household_outside_the_scope_gets_a_clear_refusal(world: World):
+    people = await voters(world, 2)
+    outsider_home = (await world.add_households(world.buildings[1], 1))[0]
+    outsider = await world.resident(outsider_home)
+    proposal_id = await world.voting(people[0], await world.worker())
+    await refused(
+        "proposal.error.out_of_scope",
+        service.cast_vote(proposal_id, await world.who(outsider), "yes", DURING),
+    )
+
+
+async def test_early_close_only_when_the_rest_cannot_change_the_outcome(world: World):
+    people = await voters(world, 10)
+    worker = await world.worker()
+    proposal_id = await world.voting(people[0], worker)
+    lock = world.app_state.store.lock  # type: ignore[attr-defined]
+    for person in people[:5]:
+        await service.cast_vote(proposal_id, await world.who(person), "yes", DURING)
+    await refused(
+        "proposal.error.not_decided_yet",
+        service.close_voting(proposal_id, await world.who(worker), DURING, lock),
+    )
+    await service.cast_vote(proposal_id, await world.who(people[5]), "yes", DURING)
+    closed = await service.close_voting(proposal_id, await world.who(worker), DURING, lock)
+    assert closed.status == "approved" and closed.result["early"] is True
+    await refused(
+        "proposal.error.vote_closed",
+        service.close_voting(proposal_id, await world.who(worker), END, lock),
+    )
+
+
+async def test_residents_see_turnout_and_their_own_vote_workers_see_the_tally(world: World):
+    people = await voters(world, 4)
+    worker = await world.worker()
+    proposal_id = await world.voting(people[0], worker)
+    await service.cast_vote(proposal_id, await world.who(people[1]), "no", DURING)
+    proposal = await Proposal.get(id=proposal_id)
+    seen = await service.view(proposal, await world.who(people[2]))
+    assert (seen["turnout"], seen["eligible"], seen["my_vote"]) == (1, 4, None)
+    assert "tally" not in seen
+    own = await service.view(proposal, await world.who(people[1]))
+    assert own["my_vote"] == "no"
+    boss = await service.view(proposal, await world.who(worker))
+    assert boss["tally"] == {"yes": 0, "no": 1, "abstain": 0}
+
+
+async def test_after_approval_progress_completion_and_ratings(world: World):
+    people = await voters(world, 2)
+    worker = await world.worker(Role.ADMIN)
+    proposal_id = await world.voting(people[0], worker)
+    for person in people:
+        await service.cast_vote(proposal_id, await world.who(person), "yes", DURING)
+    await service.close_due(END, world.app_state.store.lock)  # type: ignore[attr-defined]
+    boss = await world.who(worker)
+    await refused(
+        "proposal.error.not_completed", service.rate(proposal_id, await world.who(people[0]), 5)
+    )
+    await service.act(proposal_id, boss, "start", END)
+    await service.add_progress(proposal_id, boss, "灯杆已到货")
+    await service.act(proposal_id, boss, "complete", END)
+    await service.rate(proposal_id, await world.who(people[0]), 4)
+    await service.rate(proposal_id, await world.who(people[0]), 5)  # a re-rating replaces
+    rated = await service.rate(proposal_id, await world.who(people[1]), 3, "还行")
+    assert rated.status == "rated"
+    assert (rated.rating_count, rated.rating_sum) == (2, 8)
+    await refused(
+        "proposal.error.bad_stars", service.rate(proposal_id, await world.who(people[1]), 6)
+    )
+
+
+async def test_comments_only_in_publicity_and_moderation_hides_with_a_reason(world: World):
+    people = await voters(world, 2)
+    worker = await world.worker()
+    proposal_id = await world.published(people[0], worker)
+    said = await service.comment(proposal_id, await world.who(people[1]), "支持，建议装在东侧")
+    await refused(
+        "proposal.error.forbidden",
+        service.hide_comment(said.id, await world.who(people[0]), "广告"),
+    )
+    hidden = await service.hide_comment(said.id, await world.who(worker), "含有个人电话")
+    assert hidden.hidden_reason == "含有个人电话"
+    await service.open_voting(proposal_id, await world.who(worker), OPEN)
+    await refused(
+        "proposal.error.not_in_publicity",
+        service.comment(proposal_id, await world.who(people[1]), "再说一句"),
+    )
+
+
+async def test_withdrawal_by_the_proposer_only_before_voting(world: World):
+    people = await voters(world, 2)
+    worker = await world.worker()
+    proposal_id = await world.published(people[0], worker)
+    await refused(
+        "proposal.error.forbidden",
+        service.act(proposal_id, await world.who(people[1]), "withdraw", T0),
+    )
+    await service.act(proposal_id, await world.who(people[0]), "withdraw", T0)
+    assert (await Proposal.get(id=proposal_id)).status == "withdrawn"
