@@ -23,6 +23,8 @@ from bot.spool import Spool
 from bot.store import MemoryStore, RedisStore, open_store
 from config.settings import Settings
 from handlers.api import API_DEPS, ApiDeps, api_errors
+from handlers.complaints import api as complaints_api
+from handlers.complaints import service as complaints
 from handlers.i18n import Translator, default_translator
 from handlers.proposals import api as proposals_api
 from handlers.proposals.service import close_due
@@ -125,20 +127,34 @@ async def _spool(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
+async def run_jobs(state: AppState) -> None:
+    """One round of periodic work; each job is idempotent and safe on several processes."""
+    now = datetime.now(UTC)
+    for name, job in (
+        ("closing due votes", lambda: close_due(now, state.store.lock)),
+        ("ticket deadlines", lambda: complaints.check_deadlines(now)),
+        ("router weights", complaints.load_router),
+    ):
+        try:
+            await job()
+        except Exception:
+            log.exception("%s failed", name)
+
+
 async def _jobs(app: web.Application) -> AsyncIterator[None]:
     """Periodic work every process runs: each job is safe to run on several at once."""
     state = app[APP_STATE]
 
-    async def close_votes_forever() -> None:
+    async def run_jobs_forever() -> None:
         with using(state.db):
+            await complaints.load_router()
             while True:
                 await asyncio.sleep(state.settings.jobs_interval_seconds)
-                try:
-                    await close_due(datetime.now(UTC), state.store.lock)
-                except Exception:
-                    log.exception("closing due votes failed")
+                await run_jobs(state)
 
-    task = asyncio.create_task(close_votes_forever())
+    # jieba loads its dictionary once per process: before the first resident waits for it.
+    await asyncio.to_thread(complaints.route, "电梯")
+    task = asyncio.create_task(run_jobs_forever())
     try:
         yield
     finally:
@@ -176,4 +192,5 @@ def create_app(
     app.router.add_post(base + "/{account}", callback.receive)
     app.router.add_get("/healthz", health)
     app.router.add_routes(proposals_api.routes)
+    app.router.add_routes(complaints_api.routes)
     return app

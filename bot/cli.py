@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import secrets
 import sys
@@ -157,6 +158,41 @@ async def _issue_code(settings: Settings, building: str, unit: str, room: str) -
         return 0
 
 
+def _texts(text: str | None, jsonl: str | None) -> list[str]:
+    if text is not None:
+        return [text]
+    texts = []
+    with open(jsonl or "", encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                texts.append(str(json.loads(line)["text"]))
+            except (ValueError, KeyError, TypeError):
+                raise SystemExit(f"line {number}: not a JSON object with a text field") from None
+    return texts
+
+
+async def _route(settings: Settings, texts: list[str]) -> int:
+    """The service's own routing (with the latest trained weights), one JSON line per text."""
+    from handlers.complaints import service as complaints
+
+    async with database(settings.effective_database_url(), settings.auto_migrate):
+        await complaints.load_router()
+        for text in texts:
+            print(json.dumps(complaints.route(text).as_dict(), ensure_ascii=False))
+    return 0
+
+
+async def _retrain(settings: Settings) -> int:
+    from handlers.complaints import service as complaints
+
+    async with database(settings.effective_database_url(), settings.auto_migrate):
+        used = await complaints.retrain()
+    print(f"router retrained from {used} corrections")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="linli", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -172,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     code.add_argument("unit")
     code.add_argument("room")
     sub.add_parser("migrate", help="apply database migrations")
+    route = sub.add_parser("route", help="route complaint text to a department, as JSON")
+    route.add_argument("text", nargs="?", help="one complaint")
+    route.add_argument("--jsonl", help="a JSONL file with a text field per line")
+    sub.add_parser("retrain-router", help="retrain complaint routing from workers' corrections")
     args = parser.parse_args(argv)
     settings = load_settings()
     logging.basicConfig(
@@ -194,6 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_seed_demo(settings))
     elif command == "issue-code":
         return asyncio.run(_issue_code(settings, args.building, args.unit, args.room))
+    elif command == "route":
+        if bool(args.text) == bool(args.jsonl):
+            parser.error("route takes either a text or --jsonl FILE")
+        return asyncio.run(_route(settings, _texts(args.text, args.jsonl)))
+    elif command == "retrain-router":
+        return asyncio.run(_retrain(settings))
     elif command == "migrate":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         asyncio.run(migrate(settings.effective_database_url()))

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from bot.conversation import Conversations
 from config.settings import Settings
+from handlers.complaints import chat as complaints_chat
 from handlers.help import chat as help_chat
 from handlers.i18n import Translator, language_of
 from handlers.proposals import chat as proposals_chat
@@ -18,7 +19,11 @@ from handlers.types import NO_REPLY, Context, Event, KeyValueStore, Reply
 def build_router() -> Router:
     """Adding a capability is one more router here."""
     root = Router(name="root")
-    root.include(help_chat.router, residents_chat.router, proposals_chat.router)
+    # Order matters only among fallbacks: a complaint-like text is offered as one
+    # before the general "not understood".
+    root.include(
+        complaints_chat.router, help_chat.router, residents_chat.router, proposals_chat.router
+    )
     return root
 
 

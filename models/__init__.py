@@ -9,4 +9,5 @@ MODEL_MODULES = [
     "models.audit",
     "models.outbox",
     "models.proposals",
+    "models.complaints",
 ]

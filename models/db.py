@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 from tortoise.backends.base.executor import EXECUTOR_CACHE
@@ -17,10 +18,23 @@ from tortoise.migrations.api import migrate as run_migrations
 
 from models import MODEL_MODULES
 
+# Tortoise's asyncpg pool defaults to 5 connections: too few for a process serving a
+# vote's last evening, where transactions wait on round trips, not on CPU.
+POSTGRES_POOL_SIZE = 20
+
+
+def with_pool_size(database_url: str) -> str:
+    if not database_url.startswith(("postgres://", "postgresql://", "asyncpg://")):
+        return database_url
+    if "maxsize=" in database_url:
+        return database_url
+    joiner = "&" if "?" in database_url else "?"
+    return f"{database_url}{joiner}maxsize={POSTGRES_POOL_SIZE}"
+
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": with_pool_size(database_url)},
         "apps": {
             "models": {
                 "models": MODEL_MODULES,
@@ -33,14 +47,24 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
+def _ensure_sqlite_dir(database_url: str) -> None:
+    """aiosqlite waits forever on a file in a missing directory: create it first."""
+    if database_url.startswith("sqlite://") and ":memory:" not in database_url:
+        Path(database_url.removeprefix("sqlite://").split("?")[0]).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+
+
 async def migrate(database_url: str) -> None:
     """Apply the checked-in migrations (idempotent) in a context of their own."""
+    _ensure_sqlite_dir(database_url)
     async with TortoiseContext():
         await run_migrations(config=tortoise_config(database_url))
 
 
 async def open_database(database_url: str, auto_migrate: bool = True) -> TortoiseContext:
     """Connect (after migrating); the caller enters the context where queries run."""
+    _ensure_sqlite_dir(database_url)
     if auto_migrate:
         await migrate(database_url)
     # Tortoise caches compiled queries by (connection name, table), not by dialect: a

@@ -21,3 +21,23 @@ class PendingMessage(Model):
 
     class Meta:
         table = "pending_message"
+
+
+class Notification(Model):
+    """A notice owed to residents about a proposal or a ticket, until the notices issue sends it.
+
+    The audience is the proposer or the whole scope. sent_at stays empty until delivered.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    community = fields.ForeignKeyField("models.Community", related_name="notifications")
+    kind = fields.CharField(max_length=32)
+    audience = fields.CharField(max_length=64)
+    subject = fields.CharField(max_length=32)
+    subject_id = fields.IntField()
+    payload = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "notification"

@@ -123,23 +123,3 @@ class Rating(Model):
     class Meta:
         table = "proposal_rating"
         unique_together = (("proposal", "household"),)
-
-
-class Notification(Model):
-    """A notice owed to residents about a proposal, until the notices issue sends it.
-
-    The audience is the proposer or the whole scope. sent_at stays empty until delivered.
-    """
-
-    id = fields.BigIntField(primary_key=True)
-    community = fields.ForeignKeyField("models.Community", related_name="notifications")
-    kind = fields.CharField(max_length=32)
-    audience = fields.CharField(max_length=16)
-    subject = fields.CharField(max_length=32)
-    subject_id = fields.IntField()
-    payload = fields.JSONField(default=dict)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    sent_at = fields.DatetimeField(null=True)
-
-    class Meta:
-        table = "notification"

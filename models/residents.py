@@ -14,6 +14,7 @@ class Role(StrEnum):
     GRID_WORKER = "grid_worker"
     COMMUNITY_WORKER = "community_worker"
     ADMIN = "admin"
+    HANDLER = "handler"
 
 
 class Resident(Model):
@@ -56,6 +57,7 @@ class RoleAssignment(Model):
     grid = fields.ForeignKeyField(
         "models.Grid", related_name="role_assignments", null=True, on_delete=fields.SET_NULL
     )
+    department = fields.CharField(max_length=32, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

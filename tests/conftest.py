@@ -21,6 +21,9 @@ from bot.simulator import WeChatServer, message_xml, reply_text
 from bot.store import MemoryStore, RedisStore
 from config.settings import Settings
 from handlers.router import Router
+from models.community import Building, Community, Grid
+from models.db import using
+from tests.world import World
 
 PG_URL = os.environ.get("LINLI_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("LINLI_TEST_REDIS_URL", "")
@@ -138,3 +141,16 @@ def resident(client):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def make_resident(client):  # type: ignore[no-untyped-def]
     return lambda openid, mode="plain": Resident(client, openid, mode)
+
+
+@pytest.fixture
+async def world(app_state) -> AsyncIterator[World]:  # type: ignore[no-untyped-def]
+    """Community "test" with one grid and two buildings; the test runs in its database."""
+    with using(app_state.db):
+        community, _ = await Community.get_or_create(slug="test", defaults={"name": "测试社区"})
+        grid = await Grid.create(community=community, name="第一网格")
+        made = World(app_state, community, grid)
+        made.buildings = [
+            await Building.create(community=community, grid=grid, name=f"{n}栋") for n in (1, 2)
+        ]
+        yield made

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from tortoise.expressions import Q
 
-from handlers.api import ApiError, body, caller, deps, page_of, paging
+from handlers.api import ApiError, body, caller, caller_id, deps, page_of, paging
 from handlers.proposals import service
 from handlers.proposals.rules import Category, Status
 from handlers.proposals.service import ProposalError
@@ -167,10 +167,12 @@ async def proposal_action(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/proposals/{id}/vote")
 async def vote(request: web.Request) -> web.Response:
-    who = await _who(request)
+    resident_id = await caller_id(request)  # the vote's own read checks the voter
     data = await body(request)
     try:
-        done = await service.cast_vote(_id(request), who, str(data.get("choice") or ""), _now())
+        done = await service.cast_vote(
+            _id(request), resident_id, str(data.get("choice") or ""), _now()
+        )
     except ProposalError as exc:
         raise _refused(exc) from None
     return web.json_response({"choice": done.choice, "changed": done.previous is not None})

@@ -72,21 +72,22 @@ CATEGORY_NAMES = {
     "rectification": N_("proposal.category.rectification"),
 }
 STATUS_NAMES = {
-    s: N_(f"proposal.status.{s}")
-    for s in (
-        "draft",
-        "submitted",
-        "under_review",
-        "rejected",
-        "published",
-        "voting",
-        "approved",
-        "not_approved",
-        "in_progress",
-        "completed",
-        "rated",
-        "withdrawn",
-    )
+    "draft": N_("proposal.status.draft"),
+    "submitted": N_("proposal.status.submitted"),
+    "under_review": N_("proposal.status.under_review"),
+    "rejected": N_("proposal.status.rejected"),
+    "published": N_("proposal.status.published"),
+    "voting": N_("proposal.status.voting"),
+    "approved": N_("proposal.status.approved"),
+    "not_approved": N_("proposal.status.not_approved"),
+    "in_progress": N_("proposal.status.in_progress"),
+    "completed": N_("proposal.status.completed"),
+    "rated": N_("proposal.status.rated"),
+    "withdrawn": N_("proposal.status.withdrawn"),
+}
+OUTCOME_NAMES = {
+    "approved": N_("proposal.outcome.approved"),
+    "not_approved": N_("proposal.outcome.not_approved"),
 }
 
 
@@ -264,7 +265,7 @@ async def describe(ctx: Context, proposal: Proposal) -> str:
         lines.append(
             ctx.t(
                 "proposal.chat.result",
-                outcome=ctx.t(f"proposal.outcome.{result['outcome']}"),
+                outcome=ctx.t(OUTCOME_NAMES[result["outcome"]]),
                 eligible=result["eligible"],
                 yes=result["yes"],
                 no=result["no"],
@@ -351,9 +352,7 @@ async def _cast(ctx: Context, proposal_id: int, typed: str) -> Reply:
         return Reply(ctx.t("proposal.error.bad_choice"))
     ctx.leave()
     try:
-        done = await service.cast_vote(
-            proposal_id, await service.who(ctx.resident), choice, ctx.now()
-        )
+        done = await service.cast_vote(proposal_id, ctx.resident.id, choice, ctx.now())
     except ProposalError as exc:
         return _error(ctx, exc)
     msgid = "proposal.chat.vote_changed" if done.previous else "proposal.chat.voted"
@@ -378,6 +377,10 @@ async def comment_command(event: Event, ctx: Context) -> Reply:
 
 @router.text("评价", "評價", "rate")
 async def rate_command(event: Event, ctx: Context) -> Reply:
+    if ctx.args[:1] == "t":  # a ticket number: 评价 T3K9QX 5
+        from handlers.complaints.chat import rate as rate_ticket
+
+        return await rate_ticket(ctx, ctx.args)
     words = ctx.args.split(maxsplit=2)
     proposal_id = _number(words[0]) if words else None
     stars = _number(words[1]) if len(words) > 1 else None

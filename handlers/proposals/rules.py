@@ -14,6 +14,8 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import TypeVar
 
+from handlers.i18n import N_
+
 # --- Lifecycle ---------------------------------------------------------------
 
 
@@ -79,11 +81,11 @@ class Outcome(StrEnum):
     NOT_APPROVED = "not_approved"
 
 
-ERROR_ILLEGAL = "proposal.error.illegal_transition"
-ERROR_FORBIDDEN = "proposal.error.forbidden"
-ERROR_REASON_REQUIRED = "proposal.error.reason_required"
-ERROR_OUTCOME_REQUIRED = "proposal.error.outcome_required"
-ERROR_PUBLICITY_NOT_OVER = "proposal.error.publicity_not_over"
+ERROR_ILLEGAL = N_("proposal.error.illegal_transition")
+ERROR_FORBIDDEN = N_("proposal.error.forbidden")
+ERROR_REASON_REQUIRED = N_("proposal.error.reason_required")
+ERROR_OUTCOME_REQUIRED = N_("proposal.error.outcome_required")
+ERROR_PUBLICITY_NOT_OVER = N_("proposal.error.publicity_not_over")
 # Message ids for gettext: renaming one breaks every catalogue, so keep them stable.
 ERROR_CODES: frozenset[str] = frozenset(
     {

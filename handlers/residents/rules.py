@@ -32,6 +32,7 @@ def normalize_code(text: str) -> str | None:
     resident may confuse (O for 0 and so on) cannot occur in a code anyway.
     """
     cleaned = unicodedata.normalize("NFKC", text).upper()
+    cleaned = cleaned.strip().rstrip(".。!！")  # voice recognition ends a code with 。
     cleaned = "".join(ch for ch in cleaned if ch not in " -_\t")
     if len(cleaned) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in cleaned):
         return None
@@ -57,6 +58,6 @@ def pseudonym(openid: str) -> str:
 
 def mask(value: str, keep: int = 4) -> str:
     """Show a resident their own identifier without echoing it whole."""
-    if len(value) <= keep:
+    if keep <= 0 or len(value) <= keep:
         return "*" * len(value)
     return "*" * (len(value) - keep) + value[-keep:]

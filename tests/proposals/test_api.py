@@ -9,7 +9,7 @@ from handlers.proposals import service
 from models.audit import AuditLog
 from models.proposals import Proposal, Vote
 from models.residents import Resident
-from tests.proposals.conftest import World
+from tests.world import World
 
 
 def bearer(token: str, language: str = "") -> dict[str, str]:

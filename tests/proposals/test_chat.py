@@ -9,7 +9,7 @@ from handlers.proposals import service
 from models.proposals import Proposal, Vote
 from models.residents import Resident
 from tests.conftest import APPID
-from tests.proposals.conftest import World
+from tests.world import World
 
 
 async def bound(world: World, speaker, language: str = "zh_Hans") -> Resident:  # type: ignore[no-untyped-def]

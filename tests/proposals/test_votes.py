@@ -9,9 +9,10 @@ import pytest
 from handlers.proposals import service
 from handlers.proposals.service import ProposalError
 from models.audit import AuditLog
-from models.proposals import Elector, Notification, Proposal, Vote
+from models.outbox import Notification
+from models.proposals import Elector, Proposal, Vote
 from models.residents import Resident, Role
-from tests.proposals.conftest import T0, World
+from tests.world import T0, World
 
 OPEN = T0 + timedelta(days=5)
 DURING = OPEN + timedelta(days=1)
@@ -101,7 +102,7 @@ async def test_voting_opens_only_after_publicity_and_freezes_the_electorate(worl
     late = await world.resident(late_home)
     await refused(
         "proposal.error.out_of_scope",
-        service.cast_vote(proposal_id, await world.who(late), "yes", DURING),
+        service.cast_vote(proposal_id, late.id, "yes", DURING),
     )
     assert await Elector.filter(proposal_id=proposal_id).count() == 4
 
@@ -114,10 +115,10 @@ async def test_rectification_needs_60_percent_of_all_households(
     worker = await world.worker()
     proposal_id = await world.voting(people[0], worker)
     for person in people[:yes]:
-        await service.cast_vote(proposal_id, await world.who(person), "yes", DURING)
+        await service.cast_vote(proposal_id, person.id, "yes", DURING)
     # Everyone else who votes says no: 60% of the votes cast would pass, 60% of all would not.
     for person in people[yes : yes + 5]:
-        await service.cast_vote(proposal_id, await world.who(person), "no", DURING)
+        await service.cast_vote(proposal_id, person.id, "no", DURING)
     await service.close_due(END, world.app_state.store.lock)  # type: ignore[attr-defined]
     closed = await Proposal.get(id=proposal_id)
     assert closed.status == outcome
@@ -132,7 +133,7 @@ async def test_project_rule_needs_half_turnout_and_a_majority(world: World):
     worker = await world.worker()
     proposal_id = await world.voting(people[0], worker, category="project")
     for person, choice in zip(people[:5], ["yes", "yes", "yes", "no", "abstain"], strict=True):
-        await service.cast_vote(proposal_id, await world.who(person), choice, DURING)
+        await service.cast_vote(proposal_id, person.id, choice, DURING)
     await service.close_due(END, world.app_state.store.lock)  # type: ignore[attr-defined]
     assert (await Proposal.get(id=proposal_id)).status == "approved"
 
@@ -142,8 +143,8 @@ async def test_the_last_vote_of_a_household_counts_and_every_change_is_audited(w
     wife, husband = await world.resident(home), await world.resident(home)
     others = await voters(world, 1)
     proposal_id = await world.voting(others[0], await world.worker())
-    first = await service.cast_vote(proposal_id, await world.who(wife), "yes", DURING)
-    second = await service.cast_vote(proposal_id, await world.who(husband), "no", DURING)
+    first = await service.cast_vote(proposal_id, wife.id, "yes", DURING)
+    second = await service.cast_vote(proposal_id, husband.id, "no", DURING)
     assert (first.previous, second.previous) == (None, "yes")
     assert await Vote.filter(proposal_id=proposal_id).values_list("choice", flat=True) == ["no"]
     trail = (
@@ -161,15 +162,15 @@ async def test_unverified_closed_and_bad_choices_record_nothing(world: World):
     drifter = await world.resident()
     await refused(
         "proposal.error.not_verified",
-        service.cast_vote(proposal_id, await world.who(drifter), "yes", DURING),
+        service.cast_vote(proposal_id, drifter.id, "yes", DURING),
     )
     await refused(
         "proposal.error.bad_choice",
-        service.cast_vote(proposal_id, await world.who(people[1]), "maybe", DURING),
+        service.cast_vote(proposal_id, people[1].id, "maybe", DURING),
     )
     await refused(
         "proposal.error.vote_closed",
-        service.cast_vote(proposal_id, await world.who(people[1]), "yes", END),
+        service.cast_vote(proposal_id, people[1].id, "yes", END),
     )
     assert await Vote.filter(proposal_id=proposal_id).count() == 0
 
@@ -181,7 +182,7 @@ async def test_a_household_outside_the_scope_gets_a_clear_refusal(world: World):
     proposal_id = await world.voting(people[0], await world.worker())
     await refused(
         "proposal.error.out_of_scope",
-        service.cast_vote(proposal_id, await world.who(outsider), "yes", DURING),
+        service.cast_vote(proposal_id, outsider.id, "yes", DURING),
     )
 
 
@@ -191,12 +192,12 @@ async def test_early_close_only_when_the_rest_cannot_change_the_outcome(world: W
     proposal_id = await world.voting(people[0], worker)
     lock = world.app_state.store.lock  # type: ignore[attr-defined]
     for person in people[:5]:
-        await service.cast_vote(proposal_id, await world.who(person), "yes", DURING)
+        await service.cast_vote(proposal_id, person.id, "yes", DURING)
     await refused(
         "proposal.error.not_decided_yet",
         service.close_voting(proposal_id, await world.who(worker), DURING, lock),
     )
-    await service.cast_vote(proposal_id, await world.who(people[5]), "yes", DURING)
+    await service.cast_vote(proposal_id, people[5].id, "yes", DURING)
     closed = await service.close_voting(proposal_id, await world.who(worker), DURING, lock)
     assert closed.status == "approved" and closed.result["early"] is True
     await refused(
@@ -209,7 +210,7 @@ async def test_residents_see_turnout_and_their_own_vote_workers_see_the_tally(wo
     people = await voters(world, 4)
     worker = await world.worker()
     proposal_id = await world.voting(people[0], worker)
-    await service.cast_vote(proposal_id, await world.who(people[1]), "no", DURING)
+    await service.cast_vote(proposal_id, people[1].id, "no", DURING)
     proposal = await Proposal.get(id=proposal_id)
     seen = await service.view(proposal, await world.who(people[2]))
     assert (seen["turnout"], seen["eligible"], seen["my_vote"]) == (1, 4, None)
@@ -225,7 +226,7 @@ async def test_after_approval_progress_completion_and_ratings(world: World):
     worker = await world.worker(Role.ADMIN)
     proposal_id = await world.voting(people[0], worker)
     for person in people:
-        await service.cast_vote(proposal_id, await world.who(person), "yes", DURING)
+        await service.cast_vote(proposal_id, person.id, "yes", DURING)
     await service.close_due(END, world.app_state.store.lock)  # type: ignore[attr-defined]
     boss = await world.who(worker)
     await refused(

@@ -1,18 +1,14 @@
-"""A small community to run proposals in: buildings, households, residents, a worker."""
+"""A small community to run tests in: buildings, households, residents, a worker."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
-
 from handlers.proposals import service
 from handlers.residents.sessions import issue
 from models.community import Building, Community, Grid, Household
-from models.db import using
 from models.residents import Resident, Role, RoleAssignment
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -99,15 +95,3 @@ class World:
             proposal_id, await self.who(worker), T0 + timedelta(days=5), days=days
         )
         return proposal_id
-
-
-@pytest.fixture
-async def world(app_state) -> AsyncIterator[World]:  # type: ignore[no-untyped-def]
-    with using(app_state.db):
-        community, _ = await Community.get_or_create(slug="test", defaults={"name": "测试社区"})
-        grid = await Grid.create(community=community, name="第一网格")
-        made = World(app_state, community, grid)
-        made.buildings = [
-            await Building.create(community=community, grid=grid, name=f"{n}栋") for n in (1, 2)
-        ]
-        yield made

@@ -1,0 +1,630 @@
+"""Ticket operations shared by the chat, the JSON API and the background jobs.
+
+Every status change is a conditional update (the loser of a race gets a clear
+refusal), lands in the audit log, and owes the reporter a notification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from handlers.complaints import rules
+from handlers.complaints.routing import Router, Routing, default_router
+from handlers.complaints.rules import Action, Actor, Status, TicketError
+from handlers.residents.service import actor as actor_name
+from models.audit import record
+from models.community import Building, Household
+from models.complaints import RouterWeights, RoutingCorrection, Ticket, TicketUpdate
+from models.outbox import Notification
+from models.residents import Resident, Role, RoleAssignment
+
+log = logging.getLogger(__name__)
+
+TAXONOMY_FILE = Path(__file__).resolve().parents[2] / "config" / "complaints.toml"
+TEXT_MAX = 2000
+MAX_MEDIA = 6
+TRIAGE = "other"
+
+
+class ComplaintError(Exception):
+    """A refusal the caller is told about: ``code`` is a catalogue message id."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+@dataclass(frozen=True)
+class Department:
+    key: str
+    name: str
+    accept_hours: float
+    resolve_days: float
+
+
+@cache
+def departments() -> dict[str, Department]:
+    with TAXONOMY_FILE.open("rb") as fh:
+        data = tomllib.load(fh)
+    found = {}
+    for key, table in data.items():
+        if not isinstance(table, dict) or "name" not in table:
+            continue
+        found[key] = Department(
+            key=key,
+            name=str(table["name"]),
+            accept_hours=float(table.get("accept_hours", 2)),
+            resolve_days=float(table.get("resolve_working_days", 3)),
+        )
+    return found
+
+
+# --- the router, retrained from corrections -------------------------------------------
+
+_router: Router | None = None
+_router_version = 0
+
+
+def router() -> Router:
+    return _router or default_router()
+
+
+async def load_router() -> int:
+    """Use the latest trained weights, if any (every process, at start and periodically)."""
+    global _router, _router_version
+    latest = await RouterWeights.all().order_by("-id").first()
+    if latest is None:
+        _router, _router_version = None, 0
+    elif latest.id != _router_version:
+        _router = default_router().with_weights_json(latest.weights)
+        _router_version = latest.id
+    return _router_version
+
+
+async def retrain() -> int:
+    """Rebuild the router from every correction so far and publish its weights."""
+    corrections = await RoutingCorrection.all().order_by("id").values_list("text", "correct")
+    base = default_router()
+    trained = await asyncio.to_thread(base.with_corrections, corrections)
+    saved = await RouterWeights.create(
+        weights=json.loads(trained.weights_to_json()), corrections=len(corrections)
+    )
+    global _router, _router_version
+    _router, _router_version = trained, saved.id
+    return saved.corrections
+
+
+def route(text: str) -> Routing:
+    return router().route(text)
+
+
+# --- who may do what -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Staff:
+    resident: Resident
+    roles: frozenset[Role]
+    departments: frozenset[str]
+    grids: frozenset[int]
+
+    @property
+    def name(self) -> str:
+        return actor_name(self.resident)
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.roles - {Role.RESIDENT, Role.VOLUNTEER})
+
+    def actor_for(self, ticket: Ticket) -> Actor | None:
+        if self.roles & {Role.COMMUNITY_WORKER, Role.ADMIN}:
+            return Actor.WORKER
+        if Role.HANDLER in self.roles and ticket.department in self.departments:
+            return Actor.HANDLER
+        if Role.GRID_WORKER in self.roles and ticket.grid_id in self.grids:  # type: ignore[attr-defined]
+            return Actor.WORKER
+        return None
+
+    def sees(self, ticket: Ticket) -> bool:
+        return self.actor_for(ticket) is not None
+
+
+async def staff(resident: Resident) -> Staff:
+    rows = await RoleAssignment.filter(resident_id=resident.id).values(
+        "role", "department", "grid_id"
+    )
+    return Staff(
+        resident=resident,
+        roles=frozenset(Role(r["role"]) for r in rows),
+        departments=frozenset(r["department"] for r in rows if r["department"]),
+        grids=frozenset(r["grid_id"] for r in rows if r["grid_id"]),
+    )
+
+
+# --- intake ----------------------------------------------------------------------------
+
+
+async def _unique_number(conn: Any) -> str:
+    for _ in range(10):
+        number = rules.new_number()
+        if not await Ticket.filter(number=number).using_db(conn).exists():
+            return number
+    raise ComplaintError("ticket.error.busy")
+
+
+async def _where(resident: Resident) -> tuple[int | None, int | None, int | None]:
+    if resident.household_id is None:  # type: ignore[attr-defined]
+        return None, None, None
+    row = await Household.filter(id=resident.household_id).values_list(  # type: ignore[attr-defined]
+        "id", "building_id", "building__grid_id"
+    )
+    return row[0] if row else (None, None, None)
+
+
+async def _notify(ticket: Ticket, kind: str, audience: str, conn: Any, **payload: Any) -> None:
+    await Notification.create(
+        community_id=ticket.community_id,  # type: ignore[attr-defined]
+        kind=kind,
+        audience=audience,
+        subject="ticket",
+        subject_id=ticket.id,
+        payload={"number": ticket.number, "department": ticket.department, **payload},
+        using_db=conn,
+    )
+
+
+async def intake(
+    resident: Resident,
+    text: str,
+    now: datetime,
+    *,
+    media: list[str] | None = None,
+    location: dict[str, Any] | None = None,
+    anonymous: bool = False,
+) -> Ticket:
+    text = (text or "").strip()
+    if not text and not media:
+        raise ComplaintError("ticket.error.empty")
+    if len(text) > TEXT_MAX:
+        raise ComplaintError("ticket.error.too_long", limit=TEXT_MAX)
+    routing = route(text) if text else Routing(TRIAGE, 0.0, ())
+    department = routing.department if routing.department in departments() else TRIAGE
+    if department == TRIAGE and routing.emergency and routing.guess in departments():
+        department = routing.guess  # no time for triage when something is burning
+    household_id, building_id, grid_id = await _where(resident)
+    rule = departments().get(department) or departments()[TRIAGE]
+    due = rules.deadlines(now, rule.accept_hours, rule.resolve_days, routing.emergency is not None)
+    primary = await _primary_duplicate(resident, text, department, building_id, now)
+    async with in_transaction() as conn:
+        ticket = await Ticket.create(
+            number=await _unique_number(conn),
+            community_id=resident.community_id,  # type: ignore[attr-defined]
+            reporter=resident,
+            anonymous=anonymous,
+            text=text,
+            media=list(media or [])[:MAX_MEDIA],
+            location=location,
+            household_id=household_id,
+            building_id=building_id,
+            grid_id=grid_id,
+            department=department,
+            routing={
+                "department": routing.department,
+                "confidence": round(routing.confidence, 3),
+                "terms": list(routing.terms),
+            },
+            emergency=routing.emergency,
+            status=Status.ASSIGNED.value,
+            accept_due_at=due.accept_by,
+            resolve_due_at=due.resolve_by,
+            duplicate_of=primary,
+            created_at=now,
+            using_db=conn,
+        )
+        await record(
+            "anonymous" if anonymous else actor_name(resident),
+            "ticket.created",
+            "ticket",
+            ticket.id,
+            after={"status": ticket.status, "department": department},
+            using_db=conn,
+        )
+        audience = f"grid:{grid_id}" if department == TRIAGE else f"department:{department}"
+        await _notify(ticket, "ticket.assigned", audience, conn)
+        if routing.emergency:
+            await _notify(ticket, "ticket.emergency", "on_duty", conn, emergency=routing.emergency)
+    return ticket
+
+
+async def _primary_duplicate(
+    resident: Resident, text: str, department: str, building_id: int | None, now: datetime
+) -> Ticket | None:
+    if building_id is None or not text:
+        return None
+    recent = await Ticket.filter(
+        community_id=resident.community_id,  # type: ignore[attr-defined]
+        department=department,
+        building_id=building_id,
+        duplicate_of_id=None,
+        status__in=[s.value for s in rules.OPEN_STATUSES],
+        created_at__gte=now - rules.DUPLICATE_WINDOW,
+    ).order_by("id")
+    for other in recent:
+        if rules.is_duplicate(
+            text,
+            department,
+            building_id,
+            now,
+            other.text,
+            other.department,
+            other.building_id,
+            other.created_at,  # type: ignore[attr-defined]
+        ):
+            return other
+    return None
+
+
+# --- the loop ---------------------------------------------------------------------------
+
+
+async def get_for_staff(staff_: Staff, ticket_id: int) -> Ticket:
+    ticket = await Ticket.get_or_none(
+        id=ticket_id,
+        community_id=staff_.resident.community_id,  # type: ignore[attr-defined]
+    )
+    if ticket is None or not staff_.sees(ticket):
+        raise ComplaintError("ticket.error.not_found", number=str(ticket_id))
+    return ticket
+
+
+async def find_for_reporter(resident: Resident, typed: str) -> Ticket:
+    number = rules.normalize_number(typed)
+    ticket = None if number is None else await Ticket.get_or_none(number=number)
+    if ticket is None or ticket.reporter_id != resident.id:  # type: ignore[attr-defined]
+        # Someone else's ticket is "not found" too: numbers must not reveal other reports.
+        raise ComplaintError("ticket.error.not_found", number=typed.strip()[:12])
+    return ticket
+
+
+async def _change(
+    ticket: Ticket,
+    action: Action,
+    actor: Actor,
+    by: str,
+    now: datetime,
+    conn: Any,
+    note: str | None = None,
+    **changes: Any,
+) -> Status:
+    before = ticket.status
+    try:
+        after = rules.transition(before, action, actor, note=note, reopened=ticket.reopened)
+    except TicketError as exc:
+        raise ComplaintError(exc.code) from None
+    updated = (
+        await Ticket.filter(id=ticket.id, status=before)
+        .using_db(conn)
+        .update(status=after.value, **changes)
+    )
+    if not updated:
+        raise ComplaintError("ticket.error.changed_meanwhile")
+    ticket.status = after.value
+    for field, value in changes.items():
+        setattr(ticket, field, value)
+    await record(
+        by,
+        f"ticket.{action.value}",
+        "ticket",
+        ticket.id,
+        before={"status": before},
+        after={"status": after.value, **({"note": note} if note else {})},
+        using_db=conn,
+    )
+    await _notify(ticket, f"ticket.{action.value}", "reporter", conn, status=after.value, note=note)
+    return after
+
+
+async def act(
+    staff_: Staff,
+    ticket_id: int,
+    action: str,
+    now: datetime,
+    *,
+    note: str | None = None,
+    photo: str | None = None,
+    department: str | None = None,
+) -> Ticket:
+    """A handler's or worker's step: accept, progress, reassign, resolve, reject, escalate."""
+    try:
+        step = Action(action)
+    except ValueError:
+        raise ComplaintError("ticket.error.illegal_transition") from None
+    if step not in {
+        Action.ACCEPT,
+        Action.PROGRESS,
+        Action.REASSIGN,
+        Action.RESOLVE,
+        Action.REJECT,
+        Action.ESCALATE,
+    }:
+        raise ComplaintError("ticket.error.illegal_transition")
+    ticket = await get_for_staff(staff_, ticket_id)
+    actor = staff_.actor_for(ticket)
+    assert actor is not None
+    note = (note or "").strip()[:TEXT_MAX] or None
+    changes: dict[str, Any] = {}
+    if step is Action.ACCEPT:
+        changes = {"accepted_at": now, "handler_id": staff_.resident.id}
+    elif step is Action.RESOLVE:
+        changes = {"resolved_at": now, "resolution": note, "resolution_photo": photo}
+    elif step is Action.REJECT:
+        changes = {"referral": note, "closed_at": now}
+    elif step is Action.ESCALATE:
+        changes = {"escalated_at": now}
+    elif step is Action.REASSIGN:
+        if department not in departments() or department == ticket.department:
+            raise ComplaintError("ticket.error.bad_department")
+        rule = departments()[department]
+        due = rules.deadlines(
+            now, rule.accept_hours, rule.resolve_days, ticket.emergency is not None
+        )
+        changes = {
+            "department": department,
+            "accept_due_at": due.accept_by,
+            "resolve_due_at": due.resolve_by,
+            "accepted_at": None,
+            "handler_id": None,
+        }
+    async with in_transaction() as conn:
+        routed = ticket.department
+        await _change(ticket, step, actor, staff_.name, now, conn, note, **changes)
+        if step in {Action.PROGRESS, Action.RESOLVE, Action.REJECT}:
+            await TicketUpdate.create(
+                ticket=ticket,
+                kind=step.value,
+                text=note or "",
+                photo=photo,
+                created_at=now,
+                using_db=conn,
+            )
+        if step is Action.REASSIGN:
+            await RoutingCorrection.create(
+                ticket=ticket, text=ticket.text, routed=routed, correct=department, using_db=conn
+            )
+            await _notify(ticket, "ticket.assigned", f"department:{department}", conn)
+        if step is Action.ESCALATE:
+            await _escalation_notices(ticket, conn)
+        if step is Action.RESOLVE:
+            await _resolve_duplicates(ticket, staff_.name, now, conn, note)
+    return ticket
+
+
+async def _escalation_notices(ticket: Ticket, conn: Any) -> None:
+    """吹哨: the community workers and the department's supervisor hear of it."""
+    await _notify(ticket, "ticket.escalated", "community_workers", conn)
+    await _notify(ticket, "ticket.escalated", f"supervisor:{ticket.department}", conn)
+
+
+async def _resolve_duplicates(
+    ticket: Ticket, by: str, now: datetime, conn: Any, note: str | None
+) -> None:
+    """Everyone who reported the same thing is told it is fixed, and can rate it."""
+    for twin in await Ticket.filter(
+        duplicate_of_id=ticket.id,
+        status__in=[
+            Status.ASSIGNED,
+            Status.REASSIGNED,
+            Status.ACCEPTED,
+            Status.IN_PROGRESS,
+            Status.ESCALATED,
+        ],
+    ).using_db(conn):
+        if twin.status in {Status.ASSIGNED, Status.REASSIGNED}:
+            await _change(twin, Action.ACCEPT, Actor.HANDLER, by, now, conn, accepted_at=now)
+        await _change(
+            twin,
+            Action.RESOLVE,
+            Actor.HANDLER,
+            by,
+            now,
+            conn,
+            note or "-",
+            resolved_at=now,
+            resolution=note,
+        )
+
+
+async def rate(
+    resident: Resident, typed_number: str, stars: int, comment: str, now: datetime
+) -> Ticket:
+    if not 1 <= stars <= 5:
+        raise ComplaintError("ticket.error.bad_stars")
+    ticket = await find_for_reporter(resident, typed_number)
+    if ticket.status != Status.RESOLVED:
+        raise ComplaintError("ticket.error.not_resolved")
+    step = rules.after_rating(stars, ticket.reopened)
+    comment = (comment or "").strip()[:TEXT_MAX]
+    async with in_transaction() as conn:
+        if step is Action.REOPEN:
+            await _change(
+                ticket,
+                step,
+                Actor.REPORTER,
+                actor_name(resident),
+                now,
+                conn,
+                reopened=ticket.reopened + 1,
+                stars=stars,
+                rating_comment=comment,
+                resolved_at=None,
+            )
+            await _notify(ticket, "ticket.reopened", f"department:{ticket.department}", conn)
+        else:
+            await _change(
+                ticket,
+                step,
+                Actor.REPORTER,
+                actor_name(resident),
+                now,
+                conn,
+                stars=stars,
+                rating_comment=comment,
+                closed_at=now,
+            )
+    return ticket
+
+
+# --- background jobs ---------------------------------------------------------------------
+
+
+async def check_deadlines(now: datetime) -> dict[str, int]:
+    """Escalate missed deadlines and close resolved tickets nobody rated, once each."""
+    escalated = closed = 0
+    late = await Ticket.filter(
+        status__in=[Status.ASSIGNED, Status.REASSIGNED, Status.ACCEPTED, Status.IN_PROGRESS]
+    ).filter(escalated_at=None)
+    for ticket in late:
+        if not rules.overdue(ticket.status, now, ticket.accept_due_at, ticket.resolve_due_at):
+            continue
+        try:
+            async with in_transaction() as conn:
+                await _change(
+                    ticket, Action.ESCALATE, Actor.SYSTEM, "system", now, conn, escalated_at=now
+                )
+                await _escalation_notices(ticket, conn)
+            escalated += 1
+        except ComplaintError:
+            continue  # somebody acted on it meanwhile
+    for ticket in await Ticket.filter(
+        status=Status.RESOLVED, resolved_at__lte=now - rules.AUTO_CLOSE_AFTER
+    ):
+        try:
+            async with in_transaction() as conn:
+                await _change(
+                    ticket, Action.AUTO_CLOSE, Actor.SYSTEM, "system", now, conn, closed_at=now
+                )
+            closed += 1
+        except ComplaintError:
+            continue
+    return {"escalated": escalated, "closed": closed}
+
+
+# --- what people see ---------------------------------------------------------------------
+
+
+async def reporters_count(ticket: Ticket) -> int:
+    return 1 + await Ticket.filter(duplicate_of_id=ticket.id).count()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+async def view(ticket: Ticket, for_staff: bool) -> dict[str, Any]:
+    """Staff see the matter and its routing, never an anonymous reporter."""
+    data: dict[str, Any] = {
+        "id": ticket.id,
+        "number": ticket.number,
+        "status": ticket.status,
+        "department": ticket.department,
+        "text": ticket.text,
+        "media": ticket.media,
+        "location": ticket.location,
+        "emergency": ticket.emergency,
+        "anonymous": ticket.anonymous,
+        "created_at": _iso(ticket.created_at),
+        "accept_due_at": _iso(ticket.accept_due_at),
+        "resolve_due_at": _iso(ticket.resolve_due_at),
+        "accepted_at": _iso(ticket.accepted_at),
+        "resolved_at": _iso(ticket.resolved_at),
+        "escalated": ticket.escalated_at is not None,
+        "resolution": ticket.resolution,
+        "referral": ticket.referral,
+        "stars": ticket.stars,
+        "duplicate_of": ticket.duplicate_of_id,  # type: ignore[attr-defined]
+        "updates": [
+            {"kind": u.kind, "text": u.text, "at": _iso(u.created_at)}
+            for u in await TicketUpdate.filter(ticket_id=ticket.id).order_by("id")
+        ],
+    }
+    if for_staff:
+        data["routing"] = ticket.routing
+        data["reporters"] = await reporters_count(ticket)
+        data["building"] = (
+            await Building.filter(id=ticket.building_id).values_list("name", flat=True)  # type: ignore[attr-defined]
+        ) or None
+        if not ticket.anonymous and ticket.reporter_id is not None:  # type: ignore[attr-defined]
+            reporter = await Resident.get_or_none(id=ticket.reporter_id)  # type: ignore[attr-defined]
+            data["reporter"] = (
+                None if reporter is None else {"id": reporter.id, "name": reporter.name}
+            )
+        else:
+            data["reporter"] = None
+    return data
+
+
+async def stats(community_id: int, now: datetime, weeks: int = 8) -> dict[str, Any]:
+    """Per-week figures for the console: counts, time to accept and resolve, misses, stars."""
+    since = now - timedelta(weeks=weeks)
+    rows = await Ticket.filter(community_id=community_id, created_at__gte=since).values(
+        "department", "status", "created_at", "accepted_at", "resolved_at", "escalated_at", "stars"
+    )
+    by_week: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        week = by_week.setdefault(
+            rules.week_of(row["created_at"]),
+            {
+                "count": 0,
+                "by_department": {},
+                "by_status": {},
+                "accept": [],
+                "resolve": [],
+                "missed": 0,
+                "stars": [],
+            },
+        )
+        week["count"] += 1
+        week["by_department"][row["department"]] = (
+            week["by_department"].get(row["department"], 0) + 1
+        )
+        week["by_status"][row["status"]] = week["by_status"].get(row["status"], 0) + 1
+        if row["accepted_at"]:
+            week["accept"].append(row["accepted_at"] - row["created_at"])
+        if row["resolved_at"]:
+            week["resolve"].append(row["resolved_at"] - row["created_at"])
+        if row["escalated_at"]:
+            week["missed"] += 1
+        if row["stars"]:
+            week["stars"].append(row["stars"])
+    out = []
+    for week, data in sorted(by_week.items()):
+        stars = data.pop("stars")
+        out.append(
+            {
+                "week": week,
+                **{k: v for k, v in data.items() if k not in {"accept", "resolve"}},
+                "median_accept_hours": rules.median_hours(data["accept"]),
+                "median_resolve_hours": rules.median_hours(data["resolve"]),
+                "satisfaction": round(sum(stars) / len(stars), 2) if stars else None,
+            }
+        )
+    return {"weeks": out}
+
+
+async def mine(resident: Resident) -> list[Ticket]:
+    return await Ticket.filter(reporter_id=resident.id).order_by("-id").limit(10)
+
+
+__all__ = ["ComplaintError", "IntegrityError", "Staff"]

@@ -1,0 +1,21 @@
+"""Department handlers for the test community."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.residents import Resident, Role, RoleAssignment
+from tests.world import World
+
+
+async def handler_of(world: World, department: str) -> Resident:
+    person = await world.resident()
+    await RoleAssignment.create(
+        resident=person, role=Role.HANDLER, community=world.community, department=department
+    )
+    return person
+
+
+@pytest.fixture
+def bearer():  # type: ignore[no-untyped-def]
+    return lambda token: {"Authorization": f"Bearer {token}"}
