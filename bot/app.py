@@ -134,6 +134,7 @@ async def run_jobs(state: AppState) -> None:
         ("closing due votes", lambda: close_due(now, state.store.lock)),
         ("ticket deadlines", lambda: complaints.check_deadlines(now)),
         ("router weights", complaints.load_router),
+        ("router training", lambda: complaints.retrain_if_corrected(state.store.lock)),
     ):
         try:
             await job()

@@ -106,6 +106,16 @@ async def retrain() -> int:
     return saved.corrections
 
 
+async def retrain_if_corrected(lock: Any) -> int:
+    """The job: retrain once workers have corrected something since the last training."""
+    latest = await RouterWeights.all().order_by("-id").first()
+    trained_on = latest.corrections if latest else 0
+    if await RoutingCorrection.all().count() <= trained_on:
+        return 0
+    async with lock("complaints:retrain", timeout=120.0, blocking_timeout=0.1):
+        return await retrain()
+
+
 def route(text: str) -> Routing:
     return router().route(text)
 

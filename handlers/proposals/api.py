@@ -13,7 +13,9 @@ from handlers.api import ApiError, body, caller, caller_id, deps, page_of, pagin
 from handlers.proposals import service
 from handlers.proposals.rules import Category, Status
 from handlers.proposals.service import ProposalError
+from models.audit import AuditLog
 from models.proposals import Comment, Proposal
+from models.residents import Role
 
 routes = web.RouteTableDef()
 
@@ -163,6 +165,33 @@ async def proposal_action(request: web.Request) -> web.Response:
     except ProposalError as exc:
         raise _refused(exc) from None
     return web.json_response(await service.view(proposal, who))
+
+
+@routes.get("/api/v1/proposals/{id}/audit")
+async def audit_trail(request: web.Request) -> web.Response:
+    """Who voted what is secret to everyone but an admin, who reads it here (留档备查)."""
+    who = await _who(request)
+    if Role.ADMIN not in who.roles:
+        raise ApiError(403, "proposal.error.forbidden")
+    try:
+        proposal = await service.get(_id(request), who.resident.community_id)  # type: ignore[attr-defined]
+    except ProposalError as exc:
+        raise _refused(exc) from None
+    page, per_page = paging(request)
+    query = AuditLog.filter(entity="proposal", entity_id=str(proposal.id))
+    total = await query.count()
+    rows = await query.order_by("id").offset((page - 1) * per_page).limit(per_page)
+    items = [
+        {
+            "at": row.at.isoformat(),
+            "actor": row.actor,
+            "action": row.action,
+            "before": row.before,
+            "after": row.after,
+        }
+        for row in rows
+    ]
+    return web.json_response(page_of(items, total, page, per_page))
 
 
 @routes.post("/api/v1/proposals/{id}/vote")

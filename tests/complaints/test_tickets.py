@@ -237,9 +237,11 @@ async def test_reassignment_is_a_correction_the_router_learns_from(world: World)
     )
     correction = await RoutingCorrection.get(ticket_id=ticket.id)
     assert (correction.routed, correction.correct) == (before.department, right)
+    lock = world.app_state.store.lock  # type: ignore[attr-defined]
     try:
-        assert await service.retrain() == 1
+        assert await service.retrain_if_corrected(lock) == 1
         assert service.route(text).department == right
+        assert await service.retrain_if_corrected(lock) == 0  # nothing new: no retraining
     finally:
         service._router, service._router_version = None, 0  # back to the keyword floor
 

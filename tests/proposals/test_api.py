@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from handlers.proposals import service
 from models.audit import AuditLog
 from models.proposals import Proposal, Vote
-from models.residents import Resident
+from models.residents import Resident, Role
 from tests.world import World
 
 
@@ -117,3 +117,25 @@ async def test_200_concurrent_votes_from_150_households_count_exactly(client, wo
     seen = await client.get(f"/api/v1/proposals/{proposal_id}", headers=bearer(tokens[0][0]))
     body = await seen.json()
     assert (body["turnout"], body["eligible"], "tally" in body) == (150, 150, False)
+
+
+async def test_only_an_admin_reads_who_voted_what(client, world: World):
+    homes = await world.add_households(world.buildings[0], 2)
+    voter, other = await world.resident(homes[0]), await world.resident(homes[1])
+    worker, admin = await world.worker(), await world.worker(Role.ADMIN)
+    proposal_id = await world.voting(voter, worker)
+    await service.cast_vote(proposal_id, voter.id, "no", datetime(2026, 11, 8, tzinfo=UTC))
+    url = f"/api/v1/proposals/{proposal_id}/audit"
+    for outsider in (other, worker):
+        assert (await client.get(url, headers=bearer(await world.token(outsider)))).status == 403
+    trail = await (await client.get(url, headers=bearer(await world.token(admin)))).json()
+    votes = [e for e in trail["items"] if e["action"] == "vote.cast"]
+    assert votes == [
+        {
+            "at": votes[0]["at"],
+            "actor": f"resident:{voter.id}",
+            "action": "vote.cast",
+            "before": None,
+            "after": {"elector": f"h{homes[0].id}", "choice": "no"},
+        }
+    ]
