@@ -10,4 +10,5 @@ MODEL_MODULES = [
     "models.outbox",
     "models.proposals",
     "models.complaints",
+    "models.volunteers",
 ]

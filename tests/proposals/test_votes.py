@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from handlers.proposals import service
+from handlers.proposals import rules, service
 from handlers.proposals.service import ProposalError
 from models.audit import AuditLog
 from models.outbox import Notification
@@ -273,3 +273,29 @@ async def test_withdrawal_by_the_proposer_only_before_voting(world: World):
     )
     await service.act(proposal_id, await world.who(people[0]), "withdraw", T0)
     assert (await Proposal.get(id=proposal_id)).status == "withdrawn"
+
+
+async def test_a_rule_counting_residents_and_floor_area(world: World, monkeypatch):
+    """Owners' assembly style: each verified resident votes, and area must agree too."""
+    owners_rule = rules.rule_from_mapping(
+        {"unit": "resident", "basis": "eligible", "threshold": "1/2", "strict": True, "area": True}
+    )
+    monkeypatch.setattr(
+        service, "vote_rules", lambda: {"rectification": owners_rule, "project": rules.PROJECT}
+    )
+    small = await world.add_households(world.buildings[0], 3, area="50")
+    large = (await world.add_households(world.buildings[0], 1, area="300"))[0]
+    people = [await world.resident(h) for h in small] + [await world.resident(large)]
+    spouse = await world.resident(small[0])  # a second voter in the same household
+    proposal_id = await world.voting(people[0], await world.worker())
+    opened = await Proposal.get(id=proposal_id)
+    assert opened.eligible_count == 5  # residents, not households
+    for person in [*people[:3], spouse]:
+        await service.cast_vote(proposal_id, person.id, "yes", DURING)
+    await service.cast_vote(proposal_id, people[3].id, "no", DURING)
+    await service.close_due(END, world.app_state.store.lock)  # type: ignore[attr-defined]
+    closed = await Proposal.get(id=proposal_id)
+    # 4 of 5 residents say yes, but they hold 50+50+50+50 of 500 m² (the spouse counts the
+    # household's area again): 200 < 250, so the area majority fails.
+    assert (closed.result["yes"], closed.result["no"]) == (4, 1)
+    assert closed.status == "not_approved"

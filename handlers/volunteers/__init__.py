@@ -1,0 +1,1 @@
+"""Volunteer service: activities, shifts, sign-up, check-in, hours and points."""
