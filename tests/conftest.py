@@ -6,7 +6,10 @@ add a ``real`` backend to every app test; with ``CI=true`` they are required.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,7 +25,7 @@ from bot.store import MemoryStore, RedisStore
 from config.settings import Settings
 from handlers.router import Router
 from models.community import Building, Community, Grid
-from models.db import using
+from models.db import migrate, using
 from tests.world import World
 
 PG_URL = os.environ.get("LINLI_TEST_DATABASE_URL", "")
@@ -42,19 +45,68 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+PG_SERVER = PG_URL.rsplit("/", 1)[0]
+_template: list[str] = []  # the migrated template database, made once per run
+
+
+async def _admin(sql: str) -> None:
+    admin = await asyncpg.connect(PG_SERVER + "/postgres")
+    try:
+        await admin.execute(sql)
+    finally:
+        await admin.close()
+
+
+async def _migrated_template() -> str:
+    """Migrate once, then copy: CREATE DATABASE ... TEMPLATE is far cheaper than migrating."""
+    if not _template:
+        name = f"linli_tmpl_{uuid.uuid4().hex[:12]}"
+        await _admin(f'CREATE DATABASE "{name}"')
+        await migrate(f"{PG_SERVER}/{name}")
+        _template.append(name)
+    return _template[0]
+
+
+_sqlite_template: list[Path] = []
+
+
+async def _migrated_sqlite() -> Path:
+    """The embedded twin of the template database: a migrated file each test copies."""
+    if not _sqlite_template:
+        path = Path(tempfile.mkdtemp(prefix="linli-tmpl-")) / "linli.sqlite3"
+        await migrate(f"sqlite://{path}")
+        _sqlite_template.append(path)
+    return _sqlite_template[0]
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    for suffix in ("", "-wal"):
+        if Path(f"{source}{suffix}").exists():
+            shutil.copyfile(f"{source}{suffix}", f"{target}{suffix}")
+
+
 @pytest.fixture
 async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
     if backend == "embedded":
-        yield f"sqlite://{tmp_path / 'linli.sqlite3'}"
+        target = tmp_path / "linli.sqlite3"
+        _copy_sqlite(await _migrated_sqlite(), target)
+        yield f"sqlite://{target}"
         return
+    template = await _migrated_template()
     name = f"linli_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(PG_URL.rsplit("/", 1)[0] + "/postgres")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    yield PG_URL.rsplit("/", 1)[0] + "/" + name
-    admin = await asyncpg.connect(PG_URL.rsplit("/", 1)[0] + "/postgres")
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    for attempt in range(20):
+        try:
+            await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            break
+        except asyncpg.ObjectInUseError:  # the migration's connections are still closing
+            await asyncio.sleep(0.05 * (attempt + 1))
+    yield f"{PG_SERVER}/{name}"
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _template:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{_template[0]}" WITH (FORCE)'))
 
 
 @pytest.fixture
