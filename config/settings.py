@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     wechat_aes_key: str = ""
     wechat_community: str = "demo"
     accounts: dict[str, AccountSettings] = Field(default_factory=dict)
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
 
     default_language: str = "zh_Hans"
     reply_deadline_seconds: float = 4.0
