@@ -30,6 +30,8 @@ from handlers.proposals import api as proposals_api
 from handlers.proposals.service import close_due
 from handlers.router import Router
 from handlers.types import Event
+from handlers.volunteers import api as volunteers_api
+from handlers.volunteers import service as volunteers
 from models.db import close_database, open_database, using
 
 log = logging.getLogger(__name__)
@@ -135,6 +137,8 @@ async def run_jobs(state: AppState) -> None:
         ("ticket deadlines", lambda: complaints.check_deadlines(now)),
         ("router weights", complaints.load_router),
         ("router training", lambda: complaints.retrain_if_corrected(state.store.lock)),
+        ("volunteer reminders", lambda: volunteers.send_reminders(now)),
+        ("volunteer check-outs", lambda: volunteers.close_ended_shifts(now)),
     ):
         try:
             await job()
@@ -194,4 +198,5 @@ def create_app(
     app.router.add_get("/healthz", health)
     app.router.add_routes(proposals_api.routes)
     app.router.add_routes(complaints_api.routes)
+    app.router.add_routes(volunteers_api.routes)
     return app

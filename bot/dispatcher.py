@@ -14,15 +14,21 @@ from handlers.residents import chat as residents_chat
 from handlers.residents import service as residents
 from handlers.router import Router, normalize
 from handlers.types import NO_REPLY, Context, Event, KeyValueStore, Reply
+from handlers.volunteers import chat as volunteers_chat
 
 
 def build_router() -> Router:
     """Adding a capability is one more router here."""
     root = Router(name="root")
-    # Order matters only among fallbacks: a complaint-like text is offered as one
-    # before the general "not understood".
+    # Order matters only among fallbacks (a complaint-like text is offered as one before
+    # the general "not understood") and for follow-by-scan: volunteers' site codes come
+    # before the residents' plain subscribe.
     root.include(
-        complaints_chat.router, help_chat.router, residents_chat.router, proposals_chat.router
+        complaints_chat.router,
+        help_chat.router,
+        volunteers_chat.router,
+        residents_chat.router,
+        proposals_chat.router,
     )
     return root
 

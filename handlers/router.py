@@ -40,6 +40,7 @@ class Route:
     events: frozenset[str] = frozenset()
     state: str = ""
     any_state: bool = False
+    bare: bool = False
     fallback: bool = False
 
     @property
@@ -83,6 +84,8 @@ class Route:
         whole = normalize(event.text)
         if whole in self.keywords:
             return ""
+        if self.bare:
+            return None
         head, rest = split_command(event.text)
         if head in self.keywords:
             return rest
@@ -104,9 +107,17 @@ class Router:
 
         return register
 
-    def text(self, *keywords: str, any_state: bool = False) -> Callable[[Handler], Handler]:
-        """Text (or recognised voice) whose first word is one of ``keywords``."""
-        return self._add(keywords=frozenset(normalize(k) for k in keywords), any_state=any_state)
+    def text(
+        self, *keywords: str, any_state: bool = False, bare: bool = False
+    ) -> Callable[[Handler], Handler]:
+        """Text (or recognised voice) whose first word is one of ``keywords``.
+
+        ``bare`` takes the keyword only when it stands alone, so the same word with
+        arguments ("取消 3") can mean something else to another router.
+        """
+        return self._add(
+            keywords=frozenset(normalize(k) for k in keywords), any_state=any_state, bare=bare
+        )
 
     def menu(self, key: str) -> Callable[[Handler], Handler]:
         """A custom-menu CLICK with this key, or the digit the numbered menu gives it."""

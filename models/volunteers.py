@@ -130,7 +130,7 @@ class SignUp(Model):
     class Meta:
         table = "volunteer_signup"
         unique_together = (("shift", "volunteer"),)
-        indexes = (("volunteer", "status"),)
+        indexes = (("volunteer_id", "status"),)
 
 
 class CheckRecord(Model):
@@ -172,7 +172,7 @@ class PointsEntry(Model):
 
     class Meta:
         table = "volunteer_points"
-        indexes = (("volunteer", "at"), ("community", "at"))
+        indexes = (("volunteer_id", "at"), ("community_id", "at"))
 
     async def save(self, *args: Any, **kwargs: Any) -> None:
         if self._saved_in_db:

@@ -25,6 +25,7 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "translate": (2,),
     "ProposalError": (1,),
     "ComplaintError": (1,),
+    "VolunteerError": (1,),
     "ApiError": (2,),
     "error_response": (3,),
 }
@@ -35,6 +36,7 @@ ID_ARG = {
     "translate": 1,
     "ProposalError": 0,
     "ComplaintError": 0,
+    "VolunteerError": 0,
     "ApiError": 1,
     "error_response": 2,
 }

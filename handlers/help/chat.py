@@ -1,4 +1,4 @@
-"""帮助/菜单/0 always shows the menu; 取消 always leaves a flow."""
+"""帮助/菜单/0 always shows the menu; 取消 always leaves a flow ("取消 3" is a volunteer's)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from handlers.types import NO_REPLY, Context, Event, Reply
 router = Router(name="help")
 
 HELP_WORDS = ("帮助", "幫助", "菜单", "菜單", "選單", "目录", "0", "help", "menu", "?", "？")
-CANCEL_WORDS = ("取消", "退出", "cancel", "quit")
+CANCEL_WORDS = ("取消", "取消吧", "取消了", "算了", "不要了", "退出", "cancel", "quit")
 
 
 def menu_text(ctx: Context) -> str:
@@ -24,7 +24,7 @@ async def show_menu(event: Event, ctx: Context) -> Reply:
     return Reply(menu_text(ctx))
 
 
-@router.text(*CANCEL_WORDS, any_state=True)
+@router.text(*CANCEL_WORDS, any_state=True, bare=True)
 async def cancel(event: Event, ctx: Context) -> Reply:
     was_in_flow = ctx.state is not None
     ctx.leave()

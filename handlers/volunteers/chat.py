@@ -49,7 +49,7 @@ def hours(minutes: int) -> str:
     return f"{minutes / 60:.2f}".rstrip("0").rstrip(".")
 
 
-# --- registration -------------------------------------------------------------------------
+# --- registration ---------------------------------------------------------------------------------
 
 
 @router.text(
@@ -86,7 +86,7 @@ async def register(event: Event, ctx: Context) -> Reply:
     )
 
 
-# --- recognition (before the list: "志愿排行" starts with "志愿") ------------------------------
+# --- recognition (before the list: "志愿排行" starts with "志愿") -------------------------
 
 
 @router.text("最美志愿者", "最美志願者", "志愿排行", "志願排行", "leaderboard")
@@ -111,7 +111,7 @@ async def leaderboard(event: Event, ctx: Context) -> Reply:
     return Reply("\n".join(lines))
 
 
-# --- activities and sign-up -------------------------------------------------------------------
+# --- activities and sign-up -----------------------------------------------------------------------
 
 
 @router.text("志愿", "志願", "volunteer", "volunteers")
@@ -150,23 +150,17 @@ async def sign_up(event: Event, ctx: Context) -> Reply:
         done = await service.sign_up(shift_id, ctx.resident.id, ctx.now())
     except VolunteerError as exc:
         return _error(ctx, exc)
-    shift = done.shift
     if done.status is SignUpStatus.CONFIRMED:
         return Reply(
             ctx.t(
                 "volunteer.chat.confirmed",
-                title=shift.activity.title,
-                time=service.when(shift),
-                place=shift.activity.place or "-",
+                title=done.title,
+                time=done.when,
+                place=done.place or "-",
             )
         )
     return Reply(
-        ctx.t(
-            "volunteer.chat.waitlisted",
-            title=shift.activity.title,
-            time=service.when(shift),
-            position=done.position,
-        )
+        ctx.t("volunteer.chat.waitlisted", title=done.title, time=done.when, position=done.position)
     )
 
 
@@ -204,15 +198,18 @@ async def cancel(event: Event, ctx: Context) -> Reply:
         done = await service.cancel(shift_id, ctx.resident.id, ctx.now())
     except VolunteerError as exc:
         return _error(ctx, exc)
-    msgid = (
-        "volunteer.chat.cancelled"
-        if done.was is SignUpStatus.CONFIRMED
-        else "volunteer.chat.left_waitlist"
+    return Reply(
+        ctx.t(
+            "volunteer.chat.cancelled"
+            if done.was is SignUpStatus.CONFIRMED
+            else "volunteer.chat.left_waitlist",
+            title=done.shift.activity.title,
+            time=service.when(done.shift),
+        )
     )
-    return Reply(ctx.t(msgid, title=done.shift.activity.title, time=service.when(done.shift)))
 
 
-# --- points and rewards -------------------------------------------------------------------------
+# --- points and rewards ---------------------------------------------------------------------------
 
 
 @router.text("积分", "積分", "我的积分", "我的積分", "points")
@@ -305,7 +302,7 @@ async def scanned_site_code(event: Event, ctx: Context) -> Reply:
 
 @router.message("location")
 async def location_sent(event: Event, ctx: Context) -> Reply:
-    """A location near a shift of theirs checks the volunteer in or out; else it is just received."""
+    """A location at a shift of theirs checks the volunteer in or out; else it is received."""
     where = event.location
     done = None
     if where is not None:

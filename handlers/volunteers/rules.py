@@ -73,7 +73,7 @@ class Reminder(StrEnum):
     HOUR = "hour"
 
 
-# --- policy ------------------------------------------------------------------------------
+# --- policy ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def policy_from_mapping(data: Mapping[str, object]) -> Policy:
     return Policy(**values)  # type: ignore[arg-type]
 
 
-# --- places and the waitlist ---------------------------------------------------------------
+# --- places and the waitlist ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -197,10 +197,8 @@ def may_cancel(starts_at: datetime, now: datetime, policy: Policy) -> bool:
     return now <= starts_at - policy.cancel_window
 
 
-def check_shift(
-    starts_at: datetime, ends_at: datetime, capacity: int, now: datetime
-) -> str | None:
-    """The refusal for a new shift, or None: it ends after it starts, within a day, in the future."""
+def check_shift(starts_at: datetime, ends_at: datetime, capacity: int, now: datetime) -> str | None:
+    """What is wrong with a new shift, or None: it must end after it starts, within a day."""
     if ends_at <= starts_at or ends_at - starts_at > MAX_SHIFT:
         return "time"
     if starts_at <= now:
@@ -220,10 +218,12 @@ def missing_skills(required: Iterable[str], has: Iterable[str]) -> list[str]:
     return [s for s in required if s.strip().casefold() not in owned]
 
 
-# --- check-in and check-out ------------------------------------------------------------------
+# --- check-in and check-out -----------------------------------------------------------------------
 
 
-def check_in_window(starts_at: datetime, ends_at: datetime, now: datetime, policy: Policy) -> Window:
+def check_in_window(
+    starts_at: datetime, ends_at: datetime, now: datetime, policy: Policy
+) -> Window:
     """Open from ``check_in_opens`` (30 min) before the start until the end, both inclusive."""
     if now < starts_at - policy.check_in_opens:
         return Window.EARLY
@@ -246,14 +246,22 @@ def within_radius(distance: float, radius_m: int) -> bool:
 
 
 def scan_action(
-    checked_in_at: datetime | None, checked_out_at: datetime | None, now: datetime, policy: Policy
+    starts_at: datetime,
+    checked_in_at: datetime | None,
+    checked_out_at: datetime | None,
+    now: datetime,
+    policy: Policy,
 ) -> ScanAction:
-    """What a scan (or a sent location) means for one sign-up: the same code does both."""
+    """What a scan (or a sent location) means for one sign-up: the same code does both.
+
+    A repeat soon after checking in, or any scan before the shift has started, is not a
+    check-out: it would end the service before it began.
+    """
     if checked_out_at is not None:
         return ScanAction.DONE
     if checked_in_at is None:
         return ScanAction.CHECK_IN
-    if now - checked_in_at < policy.rescan_guard:
+    if now - checked_in_at < policy.rescan_guard or now < starts_at:
         return ScanAction.ALREADY_IN
     return ScanAction.CHECK_OUT
 
@@ -305,7 +313,7 @@ def pick(
     return rows[-1][0] if rows else None
 
 
-# --- reminders ---------------------------------------------------------------------------------
+# --- reminders ------------------------------------------------------------------------------------
 
 
 def reminder_times(starts_at: datetime, policy: Policy) -> tuple[datetime, datetime]:
@@ -332,7 +340,7 @@ def reminder_due(
     return None
 
 
-# --- recognition and registration ----------------------------------------------------------------
+# --- recognition and registration -----------------------------------------------------------------
 
 
 def month_bounds(now: datetime) -> tuple[datetime, datetime]:
@@ -392,7 +400,7 @@ def registration_share(volunteers: int, residents: int) -> Fraction | None:
     return Fraction(volunteers, residents)
 
 
-# --- QR scene keys ----------------------------------------------------------------------------
+# --- QR scene keys --------------------------------------------------------------------------------
 
 
 def scene_key(kind: str, ident: int) -> str:

@@ -11,13 +11,16 @@ nothing else is lowering. Errors are ``VolunteerError`` with a catalogue message
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import json
 import logging
+import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,15 @@ SKILLS_MAX = 10
 SKILL_MAX = 24
 POINTS_MAX = 100_000
 ACTIVE = [s.value for s in rules.ACTIVE]
+# Each reminder's once-only column and the notification kind it owes.
+REMINDERS = {
+    rules.Reminder.DAY: ("reminded_day_at", "volunteer.reminder_day"),
+    rules.Reminder.HOUR: ("reminded_hour_at", "volunteer.reminder_hour"),
+}
+GRANT_ACTIONS = {
+    LedgerKind.BONUS: "volunteer.points_bonus",
+    LedgerKind.ADJUSTED: "volunteer.points_adjusted",
+}
 
 
 class VolunteerError(Exception):
@@ -75,11 +87,15 @@ def policy() -> Policy:
         return rules.policy_from_mapping(tomllib.load(fh))
 
 
-def when(shift: Shift) -> str:
-    """A shift's time as residents read it: local, "11-03 09:00-11:00"."""
-    start, end = shift.starts_at.astimezone(LOCAL), shift.ends_at.astimezone(LOCAL)
+def span(starts_at: datetime, ends_at: datetime) -> str:
+    """A shift's time as residents read it, in local time: 11-08 09:00–11:00."""
+    start, end = starts_at.astimezone(LOCAL), ends_at.astimezone(LOCAL)
     tail = end.strftime("%H:%M") if end.date() == start.date() else end.strftime("%m-%d %H:%M")
-    return f"{start.strftime('%m-%d %H:%M')}-{tail}"
+    return f"{start.strftime('%m-%d %H:%M')}–{tail}"
+
+
+def when(shift: Shift) -> str:
+    return span(shift.starts_at, shift.ends_at)
 
 
 def local_time(value: datetime) -> str:
@@ -90,7 +106,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-# --- who may do what ---------------------------------------------------------------------
+# --- who may do what ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -133,7 +149,7 @@ def _forbid_unless(allowed: bool) -> None:
         raise VolunteerError("volunteer.error.forbidden")
 
 
-# --- registration and teams ----------------------------------------------------------------
+# --- registration and teams -----------------------------------------------------------------------
 
 
 def clean_skills(skills: Iterable[object]) -> list[str]:
@@ -221,9 +237,12 @@ async def create_team(who: Who, name: str, category: str, leader_id: int | None)
     name = _clean_text(name, 64, "volunteer.error.bad_title")
     if category not in {c.value for c in rules.Category}:
         raise VolunteerError("volunteer.error.bad_category")
-    if leader_id is not None and not await Resident.filter(
-        id=leader_id, community_id=who.community_id, erased_at=None
-    ).exists():
+    if (
+        leader_id is not None
+        and not await Resident.filter(
+            id=leader_id, community_id=who.community_id, erased_at=None
+        ).exists()
+    ):
         raise VolunteerError("volunteer.error.bad_leader")
     try:
         async with in_transaction() as conn:
@@ -256,14 +275,12 @@ async def join_team(resident: Resident, team_id: int) -> VolunteerTeam:
         raise VolunteerError("volunteer.error.team_not_found", id=team_id)
     if await profile_of(resident.id) is None:
         raise VolunteerError("volunteer.error.not_registered")
-    try:
+    with contextlib.suppress(IntegrityError):  # already a member: joining twice is joining
         await TeamMember.create(team_id=team.id, resident_id=resident.id)
-    except IntegrityError:
-        pass  # already a member: joining twice is joining
     return team
 
 
-# --- activities and shifts ------------------------------------------------------------------
+# --- activities and shifts ------------------------------------------------------------------------
 
 
 def _clean_text(text: object, limit: int, code: str) -> str:
@@ -322,9 +339,10 @@ async def create_activity(
 ) -> Activity:
     """A worker's activity, or a team leader's for their own team, with its first shifts."""
     _forbid_unless(who.leads(team_id))
-    if team_id is not None and not await VolunteerTeam.filter(
-        id=team_id, community_id=who.community_id
-    ).exists():
+    if (
+        team_id is not None
+        and not await VolunteerTeam.filter(id=team_id, community_id=who.community_id).exists()
+    ):
         raise VolunteerError("volunteer.error.team_not_found", id=team_id)
     title = _clean_text(title, TITLE_MAX, "volunteer.error.bad_title")
     description = str(description or "").strip()[:TEXT_MAX]
@@ -424,7 +442,7 @@ async def get_shift(shift_id: int, community_id: int) -> Shift:
     return shift
 
 
-# --- sign-up, waitlist, cancellation ----------------------------------------------------------
+# --- sign-up, waitlist, cancellation --------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -432,7 +450,15 @@ class SignUpOutcome:
     signup_id: int
     status: SignUpStatus
     position: int | None
-    shift: Shift
+    shift_id: int
+    title: str
+    place: str
+    starts_at: datetime
+    ends_at: datetime
+
+    @property
+    def when(self) -> str:
+        return span(self.starts_at, self.ends_at)
 
 
 async def _lock_volunteer(resident_id: int, conn: Any) -> VolunteerProfile:
@@ -456,106 +482,180 @@ async def _lock_shift(shift_id: int, conn: Any) -> Shift:
     return locked
 
 
-def _check_eligible(profile: VolunteerProfile, shift: Shift, activity: Activity) -> None:
-    if shift.min_age is not None:
-        if profile.birth_year is None:
-            raise VolunteerError("volunteer.error.age_unknown", age=shift.min_age)
-        year = shift.starts_at.astimezone(LOCAL).year
-        if rules.age_in(profile.birth_year, year) < shift.min_age:
-            raise VolunteerError("volunteer.error.too_young", age=shift.min_age)
-    missing = rules.missing_skills([*activity.required_skills, *shift.skills], profile.skills)
+def _check_eligible(
+    birth_year: int | None,
+    skills: list[str],
+    min_age: int | None,
+    required: list[str],
+    starts_at: datetime,
+) -> None:
+    if min_age is not None:
+        if birth_year is None:
+            raise VolunteerError("volunteer.error.age_unknown", age=min_age)
+        if rules.age_in(birth_year, starts_at.astimezone(LOCAL).year) < min_age:
+            raise VolunteerError("volunteer.error.too_young", age=min_age)
+    missing = rules.missing_skills(required, skills)
     if missing:
         raise VolunteerError("volunteer.error.missing_skills", skills="、".join(missing))
+
+
+_PLACEHOLDER = re.compile(r"\$\d+")
+
+
+async def _sql(conn: Any, query: str, values: list[Any]) -> list[dict[str, Any]]:
+    """Plain SQL written with PostgreSQL's $n (in order), run on either dialect."""
+    if conn.capabilities.dialect != "postgres":
+        query = _PLACEHOLDER.sub("?", query)
+    return await conn.execute_query_dict(query, values)  # type: ignore[no-any-return]
+
+
+def _as_json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _db_time(value: datetime, postgres: bool) -> Any:
+    """asyncpg takes datetimes; SQLite keeps Tortoise's ISO text (UTC), compared as text."""
+    return value if postgres else value.astimezone(UTC).isoformat(" ")
 
 
 async def sign_up(shift_id: int, resident_id: int, now: datetime) -> SignUpOutcome:
     """Take a place on the shift, or the next place on its waitlist.
 
-    The volunteer's own checks (registered, eligible, not already on it, no overlap) run
-    under their profile lock; only the placing itself holds the shift's lock.
+    The hot path of an event opening for sign-up, so it is plain SQL in one transaction
+    (the ORM's model layer costs more than the sign-up). The volunteer's own checks
+    (registered, eligible, not already on it, no overlap) run under their profile lock;
+    only the placing itself, three short statements, holds the shift's lock.
     """
     async with in_transaction() as conn:
-        profile = await _lock_volunteer(resident_id, conn)
-        shift = (
-            await Shift.filter(id=shift_id, activity__community_id=profile.community_id)  # type: ignore[attr-defined]
-            .using_db(conn)
-            .select_related("activity")
-            .first()
+        pg = conn.capabilities.dialect == "postgres"
+        found = await _sql(
+            conn,
+            "SELECT p.community_id, p.skills, p.birth_year FROM volunteer_profile p"
+            " JOIN resident r ON r.id = p.resident_id"
+            " WHERE p.resident_id = $1 AND p.active AND r.erased_at IS NULL"
+            + (" FOR NO KEY UPDATE OF p" if pg else ""),
+            [resident_id],
         )
-        if shift is None or shift.activity.status != "open":
+        if not found:
+            raise VolunteerError("volunteer.error.not_registered")
+        profile = found[0]
+        rows = await _sql(
+            conn,
+            "SELECT s.starts_at, s.ends_at, s.min_age, s.skills, a.title, a.place, a.status,"
+            " a.required_skills FROM volunteer_shift s"
+            " JOIN volunteer_activity a ON a.id = s.activity_id"
+            " WHERE s.id = $1 AND a.community_id = $2",
+            [shift_id, profile["community_id"]],
+        )
+        if not rows or rows[0]["status"] != "open":
             raise VolunteerError("volunteer.error.shift_not_found", id=shift_id)
-        if not rules.sign_up_open(shift.starts_at, now):
+        shift = rows[0]
+        starts, ends = _as_datetime(shift["starts_at"]), _as_datetime(shift["ends_at"])
+        if not rules.sign_up_open(starts, now):
             raise VolunteerError("volunteer.error.shift_started", id=shift_id)
-        _check_eligible(profile, shift, shift.activity)
-        mine = (
-            await SignUp.filter(volunteer_id=resident_id)
-            .filter(
-                Q(shift_id=shift.id)
-                | Q(
-                    status__in=ACTIVE,
-                    shift__starts_at__lt=shift.ends_at,
-                    shift__ends_at__gt=shift.starts_at,
-                )
-            )
-            .using_db(conn)
-            .select_related("shift__activity")
+        _check_eligible(
+            profile["birth_year"],
+            _as_json(profile["skills"]),
+            shift["min_age"],
+            [*_as_json(shift["required_skills"]), *_as_json(shift["skills"])],
+            starts,
         )
-        existing = next((s for s in mine if s.shift_id == shift.id), None)  # type: ignore[attr-defined]
-        if existing is not None and existing.status != SignUpStatus.CANCELLED:
+        mine = await _sql(
+            conn,
+            "SELECT u.id, u.shift_id, u.status, s.starts_at, s.ends_at, a.title"
+            " FROM volunteer_signup u JOIN volunteer_shift s ON s.id = u.shift_id"
+            " JOIN volunteer_activity a ON a.id = s.activity_id"
+            " WHERE u.volunteer_id = $1 AND (u.shift_id = $2 OR (u.status IN ($3, $4)"
+            " AND s.starts_at < $5 AND s.ends_at > $6))",
+            [resident_id, shift_id, *ACTIVE, _db_time(ends, pg), _db_time(starts, pg)],
+        )
+        existing = next((m for m in mine if m["shift_id"] == shift_id), None)
+        if existing is not None and existing["status"] != SignUpStatus.CANCELLED:
             raise VolunteerError("volunteer.error.already_signed_up", id=shift_id)
         clash = rules.first_overlap(
-            shift.starts_at,
-            shift.ends_at,
+            starts,
+            ends,
             (
-                (s, s.shift.starts_at, s.shift.ends_at)
-                for s in mine
-                if s.shift_id != shift.id and s.status in ACTIVE  # type: ignore[attr-defined]
+                (m, _as_datetime(m["starts_at"]), _as_datetime(m["ends_at"]))
+                for m in mine
+                if m["shift_id"] != shift_id and m["status"] in ACTIVE
             ),
         )
         if clash is not None:
             raise VolunteerError(
                 "volunteer.error.overlap",
-                id=clash.shift.id,
-                title=clash.shift.activity.title,
-                time=when(clash.shift),
+                id=clash["shift_id"],
+                title=clash["title"],
+                time=span(_as_datetime(clash["starts_at"]), _as_datetime(clash["ends_at"])),
             )
-        locked = await _lock_shift(shift.id, conn)
-        placed = rules.place(locked.capacity, locked.confirmed_count, locked.waitlist_count)
-        confirmed = placed.status is SignUpStatus.CONFIRMED
-        values: dict[str, Any] = {
-            "status": placed.status.value,
-            "position": placed.position,
-            "signed_up_at": now,
-            "confirmed_at": now if confirmed else None,
-            "cancelled_at": None,
-            "reminded_day_at": None,
-            "reminded_hour_at": None,
-        }
-        if existing is None:
-            made = await SignUp.create(
-                shift_id=shift.id, volunteer_id=resident_id, using_db=conn, **values
+        locked = (
+            await _sql(
+                conn,
+                "SELECT capacity, confirmed_count, waitlist_count FROM volunteer_shift"
+                " WHERE id = $1" + (" FOR NO KEY UPDATE" if pg else ""),
+                [shift_id],
             )
-            signup_id = made.id
-        else:
-            signup_id = existing.id
-            await SignUp.filter(id=signup_id).using_db(conn).update(**values)
-        if confirmed:
-            await Shift.filter(id=shift.id).using_db(conn).update(
-                confirmed_count=locked.confirmed_count + 1
-            )
-        else:
-            await Shift.filter(id=shift.id).using_db(conn).update(
-                waitlist_count=locked.waitlist_count + 1
-            )
-        await record(
-            f"resident:{resident_id}",
-            "volunteer.signed_up",
-            "volunteer_shift",
-            shift.id,
-            after={"status": placed.status.value, "position": placed.position},
-            using_db=conn,
+        )[0]
+        placed = rules.place(
+            locked["capacity"], locked["confirmed_count"], locked["waitlist_count"]
         )
-    return SignUpOutcome(signup_id, placed.status, placed.position, shift)
+        confirmed = placed.status is SignUpStatus.CONFIRMED
+        at = _db_time(now, pg)
+        values = [placed.status.value, placed.position, at, at if confirmed else None]
+        if existing is None:
+            made = await _sql(
+                conn,
+                "INSERT INTO volunteer_signup (status, position, signed_up_at, confirmed_at,"
+                " shift_id, volunteer_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                [*values, shift_id, resident_id],
+            )
+            signup_id = made[0]["id"]
+        else:
+            signup_id = existing["id"]
+            await _sql(
+                conn,
+                "UPDATE volunteer_signup SET status = $1, position = $2, signed_up_at = $3,"
+                " confirmed_at = $4, cancelled_at = NULL, reminded_day_at = NULL,"
+                " reminded_hour_at = NULL WHERE id = $5",
+                [*values, signup_id],
+            )
+        counter = "confirmed_count" if confirmed else "waitlist_count"
+        await _sql(
+            conn,
+            f"UPDATE volunteer_shift SET {counter} = {counter} + 1 WHERE id = $1",
+            [shift_id],
+        )
+        await _sql(
+            conn,
+            "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [
+                at,
+                f"resident:{resident_id}",
+                "volunteer.signed_up",
+                "volunteer_shift",
+                str(shift_id),
+                None,
+                json.dumps({"status": placed.status.value, "position": placed.position}),
+            ],
+        )
+    return SignUpOutcome(
+        signup_id,
+        placed.status,
+        placed.position,
+        shift_id,
+        shift["title"],
+        shift["place"],
+        starts,
+        ends,
+    )
 
 
 @dataclass(frozen=True)
@@ -573,15 +673,19 @@ async def cancel(shift_id: int, resident_id: int, now: datetime) -> CancelOutcom
     """
     async with in_transaction() as conn:
         await _lock_volunteer(resident_id, conn)
+        # The line may have moved since: read the place only under the shift's lock.
+        shift = (
+            await Shift.filter(id=shift_id).using_db(conn).select_for_update(no_key=True).first()
+        )
         signup = (
-            await SignUp.filter(shift_id=shift_id, volunteer_id=resident_id, status__in=ACTIVE)
+            None
+            if shift is None
+            else await SignUp.filter(shift_id=shift_id, volunteer_id=resident_id, status__in=ACTIVE)
             .using_db(conn)
-            .select_related("shift__activity")
             .first()
         )
-        if signup is None:
+        if shift is None or signup is None:
             raise VolunteerError("volunteer.error.not_signed_up", id=shift_id)
-        shift = signup.shift
         if not rules.sign_up_open(shift.starts_at, now):
             raise VolunteerError("volunteer.error.shift_started", id=shift_id)
         if signup.status == SignUpStatus.CONFIRMED and not rules.may_cancel(
@@ -591,8 +695,7 @@ async def cancel(shift_id: int, resident_id: int, now: datetime) -> CancelOutcom
             raise VolunteerError(
                 "volunteer.error.too_late_to_cancel", hours=f"{hours:g}", id=shift_id
             )
-        locked = await _lock_shift(shift.id, conn)
-        promoted = await _leave(signup, locked, now, conn)
+        promoted = await _leave(signup, shift, now, conn)
         await record(
             f"resident:{resident_id}",
             "volunteer.cancelled",
@@ -602,13 +705,58 @@ async def cancel(shift_id: int, resident_id: int, now: datetime) -> CancelOutcom
             after={"status": SignUpStatus.CANCELLED.value, "promoted": list(promoted)},
             using_db=conn,
         )
+        await shift.fetch_related("activity", using_db=conn)
     return CancelOutcome(SignUpStatus(signup.status), shift, promoted)
+
+
+async def release(who: Who, signup_id: int, reason: str | None, now: datetime) -> CancelOutcome:
+    """A leader gives up a volunteer's place for them (the "ask the leader" path), with a reason.
+
+    Allowed until the start, also within the cancellation window; the volunteer is told,
+    and the head of the waitlist moves up as for any cancellation.
+    """
+    signup = await _signup_for_leader(who, signup_id)
+    reason = _reason(reason)
+    async with in_transaction() as conn:
+        fresh = (
+            await SignUp.filter(id=signup.id, status__in=ACTIVE)
+            .using_db(conn)
+            .select_related("shift__activity")
+            .first()
+        )
+        if fresh is None:
+            raise VolunteerError("volunteer.error.bad_status")
+        shift = fresh.shift
+        if not rules.sign_up_open(shift.starts_at, now):
+            raise VolunteerError("volunteer.error.shift_started", id=shift.id)
+        locked = await _lock_shift(shift.id, conn)
+        fresh = await SignUp.filter(id=signup.id).using_db(conn).first()
+        if fresh is None or fresh.status not in ACTIVE:
+            raise VolunteerError("volunteer.error.changed_meanwhile")
+        promoted = await _leave(fresh, locked, now, conn)
+        await _notify(shift, "volunteer.released", fresh.volunteer_id, conn, reason=reason)  # type: ignore[attr-defined]
+        await record(
+            who.name,
+            "volunteer.released",
+            "volunteer_signup",
+            fresh.id,
+            before={"status": fresh.status, "position": fresh.position},
+            after={
+                "status": SignUpStatus.CANCELLED.value,
+                "promoted": list(promoted),
+                "reason": reason,
+            },
+            using_db=conn,
+        )
+    return CancelOutcome(SignUpStatus(fresh.status), shift, promoted)
 
 
 async def _leave(signup: SignUp, shift: Shift, now: datetime, conn: Any) -> tuple[int, ...]:
     """Cancel ``signup`` on the locked ``shift``; move the line up and fill free places."""
-    await SignUp.filter(id=signup.id).using_db(conn).update(
-        status=SignUpStatus.CANCELLED.value, position=None, cancelled_at=now
+    await (
+        SignUp.filter(id=signup.id)
+        .using_db(conn)
+        .update(status=SignUpStatus.CANCELLED.value, position=None, cancelled_at=now)
     )
     confirmed, waiting = shift.confirmed_count, shift.waitlist_count
     line = SignUp.filter(shift_id=shift.id, status=SignUpStatus.WAITLISTED).using_db(conn)
@@ -621,16 +769,20 @@ async def _leave(signup: SignUp, shift: Shift, now: datetime, conn: Any) -> tupl
     promoted: list[tuple[int, int]] = []
     if take:
         promoted = await line.order_by("position").limit(take).values_list("id", "volunteer_id")
-        await SignUp.filter(id__in=[i for i, _ in promoted]).using_db(conn).update(
-            status=SignUpStatus.CONFIRMED.value, position=None, confirmed_at=now
+        await (
+            SignUp.filter(id__in=[i for i, _ in promoted])
+            .using_db(conn)
+            .update(status=SignUpStatus.CONFIRMED.value, position=None, confirmed_at=now)
         )
         await line.update(position=F("position") - len(promoted))
         for _, volunteer_id in promoted:
             await _notify(
                 shift, "volunteer.promoted", volunteer_id, conn, starts_at=_iso(shift.starts_at)
             )
-    await Shift.filter(id=shift.id).using_db(conn).update(
-        confirmed_count=confirmed + len(promoted), waitlist_count=waiting - len(promoted)
+    await (
+        Shift.filter(id=shift.id)
+        .using_db(conn)
+        .update(confirmed_count=confirmed + len(promoted), waitlist_count=waiting - len(promoted))
     )
     return tuple(v for _, v in promoted)
 
@@ -736,7 +888,9 @@ async def _check(
     )
     assert signup is not None
     shift, activity = signup.shift, signup.shift.activity
-    action = rules.scan_action(signup.checked_in_at, signup.checked_out_at, now, pol)
+    action = rules.scan_action(
+        shift.starts_at, signup.checked_in_at, signup.checked_out_at, now, pol
+    )
     if action is ScanAction.CHECK_IN:
         window = rules.check_in_window(shift.starts_at, shift.ends_at, now, pol)
         if window is Window.EARLY:
@@ -764,9 +918,7 @@ async def _check(
     if action is ScanAction.CHECK_IN:
         async with in_transaction() as conn:
             done = (
-                await SignUp.filter(
-                    id=signup.id, status=SignUpStatus.CONFIRMED, checked_in_at=None
-                )
+                await SignUp.filter(id=signup.id, status=SignUpStatus.CONFIRMED, checked_in_at=None)
                 .using_db(conn)
                 .update(checked_in_at=now)
             )
@@ -837,7 +989,7 @@ async def _check_out(
     )
 
 
-# --- background jobs ----------------------------------------------------------------------------
+# --- background jobs ------------------------------------------------------------------------------
 
 
 async def close_ended_shifts(now: datetime) -> int:
@@ -878,19 +1030,17 @@ async def send_reminders(now: datetime) -> dict[str, int]:
         )
         if reminder is None:
             continue
-        column = f"reminded_{reminder.value}_at"
+        column, kind = REMINDERS[reminder]
         async with in_transaction() as conn:
             claimed = (
-                await SignUp.filter(
-                    id=signup.id, status=SignUpStatus.CONFIRMED, **{column: None}
-                )
+                await SignUp.filter(id=signup.id, status=SignUpStatus.CONFIRMED, **{column: None})
                 .using_db(conn)
                 .update(**{column: now})
             )
             if claimed:
                 await _notify(
                     signup.shift,
-                    f"volunteer.reminder_{reminder.value}",
+                    kind,
                     signup.volunteer_id,  # type: ignore[attr-defined]
                     conn,
                     starts_at=_iso(signup.shift.starts_at),
@@ -995,9 +1145,13 @@ async def adjust(
     status = SignUpStatus.ATTENDED if minutes > 0 else SignUpStatus.NO_SHOW
     adjustable = [SignUpStatus.CONFIRMED, SignUpStatus.ATTENDED, SignUpStatus.NO_SHOW]
     async with in_transaction() as conn:
-        await VolunteerProfile.filter(resident_id=signup.volunteer_id).using_db(  # type: ignore[attr-defined]
-            conn
-        ).select_for_update(no_key=True).first()
+        volunteer_id = signup.volunteer_id  # type: ignore[attr-defined]
+        await (  # the ledger line below may lower the balance: as a redemption would
+            VolunteerProfile.filter(resident_id=volunteer_id)
+            .using_db(conn)
+            .select_for_update(no_key=True)
+            .first()
+        )
         fresh = (
             await SignUp.filter(id=signup.id, status__in=[s.value for s in adjustable])
             .using_db(conn)
@@ -1008,8 +1162,10 @@ async def adjust(
             raise VolunteerError("volunteer.error.bad_status")
         before = {"status": fresh.status, "minutes": fresh.minutes, "points": fresh.points}
         delta = points - (fresh.points or 0)
-        await SignUp.filter(id=signup.id).using_db(conn).update(
-            status=status.value, minutes=minutes, points=points
+        await (
+            SignUp.filter(id=signup.id)
+            .using_db(conn)
+            .update(status=status.value, minutes=minutes, points=points)
         )
         if delta:
             await PointsEntry.create(
@@ -1036,7 +1192,7 @@ async def adjust(
     return signup
 
 
-# --- points and rewards ------------------------------------------------------------------------------
+# --- points and rewards ---------------------------------------------------------------------------
 
 
 async def balance(resident_id: int, conn: Any = None) -> int:
@@ -1060,7 +1216,9 @@ async def total_minutes(resident_id: int) -> int:
     return int(total[0] or 0) if total else 0
 
 
-async def ledger(resident_id: int, offset: int = 0, limit: int = 20) -> tuple[int, list[PointsEntry]]:
+async def ledger(
+    resident_id: int, offset: int = 0, limit: int = 20
+) -> tuple[int, list[PointsEntry]]:
     query = PointsEntry.filter(volunteer_id=resident_id)
     return await query.count(), await query.order_by("-id").offset(offset).limit(limit)
 
@@ -1091,7 +1249,7 @@ async def grant_points(
         )
         await record(
             who.name,
-            f"volunteer.points_{kind}",
+            GRANT_ACTIONS[LedgerKind(kind)],
             "resident",
             resident_id,
             after={"points": points, "reason": reason},
@@ -1122,6 +1280,44 @@ async def create_reward(
             "volunteer_reward",
             reward.id,
             after={"name": name, "cost": cost, "stock": stock},
+            using_db=conn,
+        )
+    return reward
+
+
+async def update_reward(
+    who: Who, reward_id: int, *, stock: int | None = None, active: bool | None = None
+) -> Reward:
+    """Restock a reward or take it off the catalogue (audited); redemptions stay as they were."""
+    _forbid_unless(who.is_worker)
+    if stock is not None and not 0 <= stock <= POINTS_MAX:
+        raise VolunteerError("volunteer.error.bad_points")
+    async with in_transaction() as conn:
+        reward = (
+            await Reward.filter(id=reward_id, community_id=who.community_id)
+            .using_db(conn)
+            .select_for_update(no_key=True)
+            .first()
+        )
+        if reward is None:
+            raise VolunteerError("volunteer.error.reward_not_found", id=reward_id)
+        before = {"stock": reward.stock, "active": reward.active}
+        if stock is not None:
+            reward.stock = stock
+        if active is not None:
+            reward.active = active
+        await (
+            Reward.filter(id=reward.id)
+            .using_db(conn)
+            .update(stock=reward.stock, active=reward.active)
+        )
+        await record(
+            who.name,
+            "volunteer_reward.updated",
+            "volunteer_reward",
+            reward.id,
+            before=before,
+            after={"stock": reward.stock, "active": reward.active},
             using_db=conn,
         )
     return reward
@@ -1199,7 +1395,7 @@ async def redeem(resident_id: int, reward_id: int, now: datetime) -> RedeemOutco
     return RedeemOutcome(made, reward, have - reward.cost)
 
 
-# --- recognition and statistics ----------------------------------------------------------------------
+# --- recognition and statistics -------------------------------------------------------------------
 
 
 async def leaderboard(community_id: int, now: datetime, limit: int = 10) -> list[dict[str, Any]]:
@@ -1323,7 +1519,7 @@ def _local_or_blank(value: datetime | None) -> str:
     return "" if value is None else value.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")
 
 
-# --- what people see ------------------------------------------------------------------------------------
+# --- what people see ------------------------------------------------------------------------------
 
 
 def shift_view(shift: Shift, mine: SignUp | None = None) -> dict[str, Any]:
@@ -1377,9 +1573,7 @@ async def activity_detail(activity: Activity, resident_id: int) -> dict[str, Any
     shifts = await Shift.filter(activity_id=activity.id).order_by("starts_at", "id")
     mine = {
         s.shift_id: s  # type: ignore[attr-defined]
-        for s in await SignUp.filter(
-            volunteer_id=resident_id, shift_id__in=[s.id for s in shifts]
-        )
+        for s in await SignUp.filter(volunteer_id=resident_id, shift_id__in=[s.id for s in shifts])
     }
     return {
         **activity_view(activity),

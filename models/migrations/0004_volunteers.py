@@ -4,6 +4,7 @@ import functools
 from json import dumps, loads
 from tortoise.fields.base import OnDelete
 from tortoise import fields
+from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0003_complaints')]
@@ -121,7 +122,7 @@ class Migration(migrations.Migration):
                 ('reminded_day_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('reminded_hour_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'volunteer_signup', 'app': 'models', 'unique_together': (('shift', 'volunteer'),), 'pk_attr': 'id', 'table_description': 'A volunteer on a shift: confirmed, waitlisted at a position, cancelled, no-show, attended.'},
+            options={'table': 'volunteer_signup', 'app': 'models', 'unique_together': (('shift', 'volunteer'),), 'indexes': [Index(fields=['volunteer_id', 'status'])], 'pk_attr': 'id', 'table_description': 'A volunteer on a shift: confirmed, waitlisted at a position, cancelled, no-show, attended.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -153,7 +154,7 @@ class Migration(migrations.Migration):
                 ('actor', fields.CharField(max_length=64)),
                 ('at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'volunteer_points', 'app': 'models', 'pk_attr': 'id', 'table_description': 'One line of the points ledger: earned, bonus, redeemed or adjusted, never changed.'},
+            options={'table': 'volunteer_points', 'app': 'models', 'indexes': [Index(fields=['volunteer_id', 'at']), Index(fields=['community_id', 'at'])], 'pk_attr': 'id', 'table_description': 'One line of the points ledger: earned, bonus, redeemed or adjusted, never changed.'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -1,0 +1,539 @@
+"""Benchmark volunteer sign-up: ``POST /api/v1/volunteers/shifts/{id}/signup``, the real path.
+
+Usage::
+
+    python bench/volunteers.py [--volunteers 2000] [--capacity 500] [--concurrency 200]
+
+What it does:
+
+1. Drops and recreates the PostgreSQL database ``LINLI_BENCH_DATABASE_URL`` (default
+   ``postgres://postgres@127.0.0.1:5432/linli_bench_volunteers``; its name must contain
+   ``bench``) and flushes the Redis database ``LINLI_BENCH_REDIS_URL`` (default
+   ``redis://127.0.0.1:6379/15``). The service uses Tortoise's connection pool as
+   ``models.db`` sizes it (20 connections unless the URL says otherwise).
+2. Seeds, from this process (``models.db.database``: migrations, then bulk inserts):
+   community ``bench``, ``--volunteers`` residents each registered as a volunteer (a
+   profile and the volunteer role) and one community worker, who creates a patrol
+   activity with one shift of ``--capacity`` places two days ahead through
+   ``service.create_activity``. Every volunteer gets an API session token in Redis,
+   written by ``handlers.residents.sessions.issue`` through the same ``RedisStore``
+   (default prefix) the service opens.
+3. Starts the full service (``create_app``, ``wechat_community="bench"``) in its own
+   process (``python bench/volunteers.py --serve --port P``, ``web.run_app`` on 127.0.0.1,
+   ``access_log=None``) and waits until ``/healthz`` answers.
+4. ``--concurrency`` workers on one ``aiohttp.ClientSession`` (``TCPConnector`` limit =
+   concurrency) take the volunteers from one queue, shuffled with a fixed seed, and each
+   signs up once for the shift: every request competes for the same shift row.
+
+Counting: sign-ups/s = HTTP 201 answers ÷ wall time from the first request to the last
+answer; p50/p99 are per-request latencies of those answers. Anything else (another
+status, a client error, a timeout) is an error, counted by kind with a sample body.
+``srv cpu``/``drv cpu`` are the CPU used by the server process and by this driver during
+the run (100% = one core), read from ``/proc``.
+
+Check (asyncpg, after the run): exactly ``--capacity`` confirmed sign-ups and the rest
+waitlisted; the waitlist positions, read in the order the rows were inserted (their
+ids, taken while the shift's lock was held), are exactly 1..n with no gap or repeat; the
+shift's own counters agree; and every HTTP answer (status, position) matches its row.
+``capacity_held`` is all of these.
+
+No throughput target is set by the issue: the rate is reported, never asserted. The exit
+code is nonzero only if setup fails or the capacity check fails. The last line of output
+is one JSON object: ``{"bench": "volunteers", "signups_per_s", "p50_ms", "p99_ms",
+"capacity_held", "confirmed", "waitlisted", "errors", "volunteers", "capacity",
+"concurrency"}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import random
+import socket
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from bot.app import create_app
+from bot.store import RedisStore
+from config.settings import Settings
+from handlers.residents.sessions import issue
+from handlers.volunteers import service
+from handlers.volunteers.service import ShiftPlan
+from models.community import Community
+from models.db import database
+from models.residents import Resident, Role, RoleAssignment
+from models.volunteers import Shift, VolunteerProfile
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/linli_bench_volunteers"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+HOST = "127.0.0.1"
+COMMUNITY = "bench"
+BATCH = 1000
+TOKEN_CHUNK = 250
+SEED = 20261107
+CLIENT_TIMEOUT_SECONDS = 60.0
+STARTUP_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 15.0
+SCRIPT = str(Path(__file__).resolve())
+
+
+# --------------------------------------------------------------------------- server
+
+
+def serve(args: argparse.Namespace) -> None:
+    """Child process: run the service on 127.0.0.1 until SIGTERM."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings(
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        data_dir=Path(args.data_dir),
+        wechat_community=COMMUNITY,
+        log_level="WARNING",
+    )
+    web.run_app(create_app(settings), host=HOST, port=args.port, access_log=None, print=None)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux ``/proc``), or None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Server:
+    port: int
+    process: asyncio.subprocess.Process
+    log_path: Path
+    log_file: IO[bytes]
+
+    @property
+    def base(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT_SECONDS):
+                    await self.process.wait()
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        self.log_file.close()
+
+
+async def start_server(args: argparse.Namespace, workdir: Path) -> Server:
+    port = free_port()
+    log_path = workdir / "server.log"
+    log_file = log_path.open("wb")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        SCRIPT,
+        "--serve",
+        "--port",
+        str(port),
+        "--database-url",
+        args.database_url,
+        "--redis-url",
+        args.redis_url,
+        "--data-dir",
+        str(workdir / "data"),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    server = Server(port, process, log_path, log_file)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while process.returncode is None:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(f"{server.base}/healthz") as resp:
+                    if resp.status == 200:
+                        return server
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+    await server.stop()
+    raise RuntimeError(
+        f"server did not come up on port {port} (exit {process.returncode}); log tail:\n"
+        f"{log_tail(log_path)}"
+    )
+
+
+# --------------------------------------------------------------------------- preparation
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
+def asyncpg_url(url: str) -> str:
+    parts = urlsplit(url)  # the query (e.g. Tortoise's ?maxsize=) is not asyncpg's
+    return urlunsplit((*parts[:3], "", ""))
+
+
+async def reset_database(url: str) -> None:
+    parts = urlsplit(url)
+    name = database_name(url)
+    if "bench" not in name:
+        raise SystemExit(f"refusing to drop database {name!r}: its name must contain 'bench'")
+    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", "", ""))
+    conn = await asyncpg.connect(admin)
+    try:
+        quoted = '"' + name.replace('"', '""') + '"'
+        await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {quoted}")
+    finally:
+        await conn.close()
+
+
+async def flush_redis(url: str) -> None:
+    client = aioredis.from_url(url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+
+
+@dataclass
+class World:
+    shift_id: int
+    tokens: list[str]
+    seconds: float
+
+
+async def issue_tokens(store: RedisStore, resident_ids: list[int]) -> list[str]:
+    tokens: list[str] = []
+    for start in range(0, len(resident_ids), TOKEN_CHUNK):
+        chunk = resident_ids[start : start + TOKEN_CHUNK]
+        tokens += await asyncio.gather(*(issue(store, rid) for rid in chunk))
+    return tokens
+
+
+async def seed(args: argparse.Namespace) -> World:
+    """Community, registered volunteers, a worker, one activity with one shift, tokens."""
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    async with database(args.database_url):
+        community = await Community.create(slug=COMMUNITY, name="基准社区")
+        await Resident.bulk_create(
+            [
+                Resident(community_id=community.id, openid=f"o_bench_v{n:05d}", name=f"志愿者{n}")
+                for n in range(args.volunteers)
+            ],
+            batch_size=BATCH,
+        )
+        ids = await (
+            Resident.filter(community_id=community.id).order_by("id").values_list("id", flat=True)
+        )
+        await VolunteerProfile.bulk_create(
+            [
+                VolunteerProfile(resident_id=rid, community_id=community.id, registered_at=now)
+                for rid in ids
+            ],
+            batch_size=BATCH,
+        )
+        await RoleAssignment.bulk_create(
+            [
+                RoleAssignment(resident_id=rid, role=Role.VOLUNTEER, community_id=community.id)
+                for rid in ids
+            ],
+            batch_size=BATCH,
+        )
+        worker = await Resident.create(
+            community_id=community.id, openid="o_bench_worker", name="基准社工"
+        )
+        await RoleAssignment.create(
+            resident=worker, role=Role.COMMUNITY_WORKER, community_id=community.id
+        )
+        start = now.replace(second=0, microsecond=0) + timedelta(days=2)
+        activity = await service.create_activity(
+            await service.who(worker),
+            now,
+            title="社区大型义诊活动",
+            category="event",
+            place="社区广场",
+            latitude=31.2304,
+            longitude=121.4737,
+            shifts=[ShiftPlan(start, start + timedelta(hours=4), args.capacity)],
+        )
+        shift = await Shift.get(activity_id=activity.id)
+
+    store = RedisStore(args.redis_url, op_timeout=5.0)
+    try:
+        tokens = await issue_tokens(store, list(ids))
+    finally:
+        await store.close()
+    random.Random(SEED).shuffle(tokens)
+    say(
+        f"seeded {len(ids)} volunteers + 1 worker, activity #{activity.id} with shift "
+        f"#{shift.id} of {args.capacity} places; {len(tokens)} tokens; "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    return World(shift.id, tokens, time.perf_counter() - started)
+
+
+# --------------------------------------------------------------------------- load driver
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list (NaN when empty)."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(q * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+@dataclass
+class Run:
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    answers: dict[int, tuple[str, int | None]] = field(default_factory=dict)
+    errors: Counter[str] = field(default_factory=Counter)
+    samples: dict[str, str] = field(default_factory=dict)
+    server_cpu: float | None = None
+    driver_cpu: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def ms(self, q: float) -> float:
+        return percentile(sorted(self.latencies), q) * 1000
+
+
+async def drive(base: str, shift_id: int, tokens: list[str], concurrency: int, pid: int) -> Run:
+    run = Run()
+    url = f"{base}/api/v1/volunteers/shifts/{shift_id}/signup"
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for token in tokens:
+        queue.put_nowait(token)
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while True:
+            try:
+                token = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            headers = {"Authorization": f"Bearer {token}"}
+            start = time.perf_counter()
+            try:
+                async with session.post(url, headers=headers) as resp:
+                    raw = await resp.text()
+                    status = resp.status
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                status, raw = 0, f"{type(exc).__name__}: {exc}"
+            latency = time.perf_counter() - start
+            if status == 201:
+                run.latencies.append(latency)
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    data = json.loads(raw)
+                    run.answers[int(data["signup_id"])] = (data["status"], data["position"])
+            else:
+                kind = str(status) if status else raw.split(":", 1)[0]
+                run.errors[kind] += 1
+                run.samples.setdefault(kind, raw[:500])
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_SECONDS)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        server0, driver0 = cpu_seconds(pid), time.process_time()
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        run.seconds = time.perf_counter() - started
+        server1, driver1 = cpu_seconds(pid), time.process_time()
+    if server0 is not None and server1 is not None:
+        run.server_cpu = (server1 - server0) / run.seconds
+    run.driver_cpu = (driver1 - driver0) / run.seconds
+    return run
+
+
+# --------------------------------------------------------------------------- check
+
+
+@dataclass
+class Check:
+    confirmed: int
+    waitlisted: int
+    positions_ok: bool
+    counters_ok: bool
+    answers_ok: bool
+    held: bool
+
+
+async def check(url: str, shift_id: int, capacity: int, volunteers: int, run: Run) -> Check:
+    conn = await asyncpg.connect(asyncpg_url(url))
+    try:
+        rows = await conn.fetch(
+            "SELECT id, status, position FROM volunteer_signup WHERE shift_id = $1 ORDER BY id",
+            shift_id,
+        )
+        counters = await conn.fetchrow(
+            "SELECT capacity, confirmed_count, waitlist_count FROM volunteer_shift WHERE id = $1",
+            shift_id,
+        )
+    finally:
+        await conn.close()
+    confirmed = [r for r in rows if r["status"] == "confirmed"]
+    waiting = [r for r in rows if r["status"] == "waitlisted"]
+    expected_waiting = max(volunteers - capacity, 0)
+    # In insertion (lock) order: the confirmed first, then the line 1..n without gaps.
+    positions_ok = [r["status"] for r in rows] == (
+        ["confirmed"] * len(confirmed) + ["waitlisted"] * len(waiting)
+    ) and [r["position"] for r in waiting] == list(range(1, len(waiting) + 1))
+    counters_ok = (
+        counters["capacity"] == capacity
+        and counters["confirmed_count"] == len(confirmed)
+        and counters["waitlist_count"] == len(waiting)
+    )
+    answers_ok = run.answers == {r["id"]: (r["status"], r["position"]) for r in rows}
+    held = (
+        len(confirmed) == min(capacity, volunteers)
+        and len(waiting) == expected_waiting
+        and len(rows) == volunteers
+        and positions_ok
+        and counters_ok
+        and answers_ok
+    )
+    return Check(len(confirmed), len(waiting), positions_ok, counters_ok, answers_ok, held)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f}%"
+
+
+async def bench(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    await reset_database(args.database_url)
+    await flush_redis(args.redis_url)
+    say(
+        f"database {database_name(args.database_url)} recreated, redis {args.redis_url} "
+        f"flushed; {args.volunteers} volunteers for {args.capacity} places, "
+        f"concurrency {args.concurrency}"
+    )
+    world = await seed(args)
+    with tempfile.TemporaryDirectory(prefix="linli-bench-volunteers-") as tmp:
+        server = await start_server(args, Path(tmp))
+        try:
+            run = await drive(
+                server.base, world.shift_id, world.tokens, args.concurrency, server.process.pid
+            )
+        finally:
+            await server.stop()
+            tail = log_tail(server.log_path)
+        if server.process.returncode not in (0, None, -15):
+            say(f"server exited with {server.process.returncode}")
+        if tail:
+            say(f"server log tail:\n{tail}")
+    checked = await check(args.database_url, world.shift_id, args.capacity, args.volunteers, run)
+    errors = sum(run.errors.values())
+
+    say(
+        f"sign-ups: {len(run.latencies)} ok, {errors} errors in {run.seconds:.2f} s → "
+        f"{run.rate:.1f} sign-ups/s; p50 {run.ms(0.50):.1f} ms, p99 {run.ms(0.99):.1f} ms, "
+        f"max {run.ms(1.0):.1f} ms"
+    )
+    say(f"cpu: server {pct(run.server_cpu)}, driver {pct(run.driver_cpu)} (100% = one core)")
+    for kind, n in run.errors.most_common():
+        say(f"error {kind} ×{n}; sample: {run.samples.get(kind, '')}")
+    want_confirmed = min(args.capacity, args.volunteers)
+    want_waiting = max(args.volunteers - args.capacity, 0)
+    say(
+        f"capacity: {checked.confirmed} confirmed (expected {want_confirmed}), "
+        f"{checked.waitlisted} waitlisted (expected {want_waiting}); "
+        f"positions 1..n in commit order: {'ok' if checked.positions_ok else 'MISMATCH'}; "
+        f"shift counters: {'ok' if checked.counters_ok else 'MISMATCH'}; "
+        f"answers match rows: {'ok' if checked.answers_ok else 'MISMATCH'} → "
+        f"{'held' if checked.held else 'NOT HELD'}"
+    )
+    report = {
+        "bench": "volunteers",
+        "signups_per_s": round(run.rate, 1),
+        "p50_ms": round(run.ms(0.50), 2) if run.latencies else None,
+        "p99_ms": round(run.ms(0.99), 2) if run.latencies else None,
+        "capacity_held": checked.held,
+        "confirmed": checked.confirmed,
+        "waitlisted": checked.waitlisted,
+        "errors": errors,
+        "volunteers": args.volunteers,
+        "capacity": args.capacity,
+        "concurrency": args.concurrency,
+    }
+    return report, checked.held
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--volunteers", type=int, default=2000)
+    parser.add_argument("--capacity", type=int, default=500, help="places on the shift")
+    parser.add_argument("--concurrency", type=int, default=200, help="concurrent clients")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("LINLI_BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("LINLI_BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    )
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if min(args.volunteers, args.capacity, args.concurrency) < 1:
+        parser.error("--volunteers, --capacity and --concurrency must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.serve:
+        serve(args)
+        return 0
+    report, held = asyncio.run(bench(args))
+    print(json.dumps(report, ensure_ascii=False), flush=True)
+    return 0 if held else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Volunteers, a site with coordinates, and activities with shifts for the test community."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from handlers.volunteers import service
+from handlers.volunteers.service import ShiftPlan
+from models.residents import Resident
+from models.volunteers import Activity, Shift
+from tests.world import World
+
+SITE = (31.2304, 121.4737)  # 幸福里北门
+# Far enough ahead that the shifts are in the future whatever the wall clock says.
+DAY = datetime(2031, 11, 8, 1, 0, tzinfo=UTC)  # Saturday 09:00 in Beijing
+CREATED = DAY - timedelta(days=7)
+
+
+async def volunteer(world: World, name: str | None = None, **profile) -> Resident:  # type: ignore[no-untyped-def]
+    person = await world.resident()
+    if name:
+        person.name = name
+        await person.save(update_fields=["name"])
+    await service.register(person, CREATED, **profile)
+    return person
+
+
+async def patrol(
+    world: World,
+    starts: datetime = DAY,
+    hours: float = 2,
+    capacity: int = 10,
+    *,
+    by: Resident | None = None,
+    now: datetime = CREATED,
+    title: str = "治安巡逻",
+    **options,  # type: ignore[no-untyped-def]
+) -> tuple[Activity, Shift]:
+    """An activity at the site with one shift; made by a community worker unless ``by``."""
+    boss = await service.who(by or await world.worker())
+    activity = await service.create_activity(
+        boss,
+        now,
+        title=title,
+        category="patrol",
+        place="幸福里北门",
+        latitude=SITE[0],
+        longitude=SITE[1],
+        radius_m=200,
+        shifts=[ShiftPlan(starts, starts + timedelta(hours=hours), capacity, **options)],
+    )
+    return activity, await Shift.get(activity_id=activity.id)
+
+
+@pytest.fixture
+def bearer():  # type: ignore[no-untyped-def]
+    return lambda token: {"Authorization": f"Bearer {token}"}
