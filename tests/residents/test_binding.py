@@ -548,12 +548,15 @@ async def test_after_erasure_the_same_openid_is_a_stranger(app_state, resident):
     assert reply == my_data(app_state, new)
 
 
-@pytest.mark.parametrize("answer", ["不", "no", "2", "算了"])
-async def test_erasure_needs_explicit_confirmation(app_state, resident, answer):
+@pytest.mark.parametrize(
+    ("answer", "reply"),
+    [("不", "erase.kept"), ("no", "erase.kept"), ("2", "erase.kept"), ("算了", "help.cancelled")],
+)
+async def test_erasure_needs_explicit_confirmation(app_state, resident, answer, reply):
     home = await household(app_state)
     code = await issue(app_state, home)
     await resident.say(f"绑定 {code}")
     assert await resident.event("CLICK", "delete_me") == t(app_state, "erase.confirm")
-    assert await resident.say(answer) == t(app_state, "erase.kept")
+    assert await resident.say(answer) == t(app_state, reply)
     row = await resident_row(app_state, resident.openid)
     assert row.verified is True and row.household_id == home.id and row.erased_at is None
