@@ -453,6 +453,12 @@ async def cast_vote(proposal_id: int, resident_id: int, choice: str, now: dateti
         elector = next((r for r in rows if r["elector_key"] == wanted), None)
         if elector is None:
             raise ProposalError("proposal.error.out_of_scope")
+        actor = f"resident:{resident_id}"
+        after = json.dumps({"elector": wanted, "choice": choice})
+        if postgres and await _first_vote_pg(
+            conn, proposal_id, elector["elector_id"], resident_id, choice, now, actor, after
+        ):
+            return VoteOutcome(choice, None)
         previous = await _upsert_vote(
             conn, postgres, proposal_id, elector["elector_id"], resident_id, choice, now
         )
@@ -464,15 +470,42 @@ async def cast_vote(proposal_id: int, resident_id: int, choice: str, now: dateti
                 " VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 [
                     _db_time(now, postgres),
-                    f"resident:{resident_id}",
+                    actor,
                     "vote.changed" if previous else "vote.cast",
                     "proposal",
                     str(proposal_id),
                     json.dumps({"elector": wanted, "choice": previous}) if previous else None,
-                    json.dumps({"elector": wanted, "choice": choice}),
+                    after,
                 ],
             )
     return VoteOutcome(choice, previous)
+
+
+async def _first_vote_pg(
+    conn: Any,
+    proposal_id: int,
+    elector_id: int,
+    resident_id: int,
+    choice: str,
+    now: datetime,
+    actor: str,
+    after: str,
+) -> bool:
+    """The common case in one round trip: the elector's first vote and its audit entry.
+
+    False when the elector has voted already; the caller then overwrites under a row lock.
+    """
+    made = await conn.execute_query_dict(
+        "WITH made AS (INSERT INTO proposal_vote"
+        " (proposal_id, elector_id, choice, resident_id, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (proposal_id, elector_id) DO NOTHING RETURNING id),"
+        " audited AS (INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after)"
+        " SELECT $5, $6, 'vote.cast', 'proposal', $7, NULL, $8 FROM made RETURNING id)"
+        " SELECT id FROM made",
+        [proposal_id, elector_id, choice, resident_id, now, actor, str(proposal_id), after],
+    )
+    return bool(made)
 
 
 async def _upsert_vote(
