@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from tortoise.context import TortoiseContext
 
@@ -19,6 +20,8 @@ from bot.callback import Callback
 from bot.dispatcher import Dispatcher
 from bot.late import owe_reply
 from bot.once import Once
+from bot.owed import deliver_owed
+from bot.push import OfficialAccountClient
 from bot.spool import Spool
 from bot.store import MemoryStore, RedisStore, open_store
 from config.settings import Settings
@@ -50,6 +53,7 @@ class AppState:
     router: Router | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     db: TortoiseContext | None = None
+    push_clients: dict[str, OfficialAccountClient] = field(default_factory=dict)
 
 
 APP_STATE = web.AppKey("linli_state", AppState)
@@ -139,11 +143,27 @@ async def run_jobs(state: AppState) -> None:
         ("router training", lambda: complaints.retrain_if_corrected(state.store.lock)),
         ("volunteer reminders", lambda: volunteers.send_reminders(now)),
         ("volunteer check-outs", lambda: volunteers.close_ended_shifts(now)),
+        ("owed replies", lambda: deliver_owed(state.push_clients, now)),
     ):
         try:
             await job()
         except Exception:
             log.exception("%s failed", name)
+
+
+async def _push(app: web.Application) -> AsyncIterator[None]:
+    """One HTTP session for the push clients of every account that has its app secret."""
+    state = app[APP_STATE]
+    async with aiohttp.ClientSession() as session:
+        state.push_clients = {
+            name: OfficialAccountClient.for_account(
+                session, state.store, account, base_url=state.settings.wechat_api_base
+            )
+            for name, account in state.settings.all_accounts().items()
+            if account.appid and account.appsecret
+        }
+        yield
+        state.push_clients = {}
 
 
 async def _jobs(app: web.Application) -> AsyncIterator[None]:
@@ -188,7 +208,7 @@ def create_app(
     app[APP_STATE] = AppState(
         settings=settings, translate=default_translator(), store=store, router=router
     )
-    app.cleanup_ctx.extend([_database, _store, _spool, _jobs])
+    app.cleanup_ctx.extend([_database, _store, _spool, _push, _jobs])
     callback = Callback(app[APP_STATE])
     base = settings.callback_path.rstrip("/") or "/wechat"
     app.router.add_get(base, callback.verify)

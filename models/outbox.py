@@ -18,6 +18,9 @@ class PendingMessage(Model):
     reason = fields.CharField(max_length=32)
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
+    claimed_at = fields.DatetimeField(null=True)
+    attempts = fields.IntField(default=0)
+    failure = fields.CharField(max_length=32, null=True)
 
     class Meta:
         table = "pending_message"
