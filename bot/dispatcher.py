@@ -65,6 +65,8 @@ class Dispatcher:
         return ""
 
     async def dispatch(self, event: Event) -> Reply:
+        if event.kind == "event" and event.event in help_chat.PASSIVE_EVENTS:
+            return NO_REPLY
         slug, community = await self._community(event.account)
         resident = await residents.touch(community, event.openid)
         state = await self.conversations.load(event.account, event.openid)

@@ -210,3 +210,18 @@ async def test_openid_never_reaches_the_logs(resident, caplog):
     await resident.say("你好")
     await resident.say("绑定 ABCDEFGH")
     assert resident.openid not in caplog.text
+
+
+async def test_passive_events_touch_nothing(make_resident, app_state):
+    """A broadcast's 100,000 templatesendjobfinish pushes must not create 100,000 residents."""
+    from models.db import using
+    from models.residents import Resident as ResidentRow
+
+    stranger = make_resident("o_template_receiver")
+    for name in ("TEMPLATESENDJOBFINISH", "VIEW", "subscribe_msg_popup_event"):
+        status, body = await stranger.push(
+            message_xml(stranger.openid, APPID, "event", {"Event": name, "Status": "success"})
+        )
+        assert (status, body) == (200, "success")
+    with using(app_state.db):
+        assert not await ResidentRow.filter(openid="o_template_receiver").exists()

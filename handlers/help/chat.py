@@ -43,7 +43,14 @@ async def media_outside_flow(event: Event, ctx: Context) -> Reply:
     return Reply(ctx.t("help.media_outside_flow"))
 
 
-@router.event("view", "view_miniprogram", "templatesendjobfinish", "subscribe_msg_popup_event")
+# Events WeChat only informs us of. The dispatcher answers them before any lookup: a
+# broadcast of 100,000 template messages brings 100,000 templatesendjobfinish pushes.
+PASSIVE_EVENTS = frozenset(
+    {"view", "view_miniprogram", "templatesendjobfinish", "subscribe_msg_popup_event"}
+)
+
+
+@router.event(*PASSIVE_EVENTS)
 async def acknowledge(event: Event, ctx: Context) -> Reply:
     """Events WeChat only informs us of: nothing to say back."""
     return NO_REPLY
