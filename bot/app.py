@@ -17,11 +17,12 @@ from aiohttp import web
 from tortoise.context import TortoiseContext
 
 from bot.callback import Callback
+from bot.deliver import deliver_notices
 from bot.dispatcher import Dispatcher
 from bot.late import owe_reply
 from bot.once import Once
 from bot.owed import deliver_owed
-from bot.push import OfficialAccountClient
+from bot.push import GroupRobot, OfficialAccountClient
 from bot.spool import Spool
 from bot.store import MemoryStore, RedisStore, open_store
 from config.settings import Settings
@@ -29,12 +30,15 @@ from handlers.api import API_DEPS, ApiDeps, api_errors
 from handlers.complaints import api as complaints_api
 from handlers.complaints import service as complaints
 from handlers.i18n import Translator, default_translator
+from handlers.notices import api as notices_api
+from handlers.notices.service import expand_due
 from handlers.proposals import api as proposals_api
 from handlers.proposals.service import close_due
 from handlers.router import Router
 from handlers.types import Event
 from handlers.volunteers import api as volunteers_api
 from handlers.volunteers import service as volunteers
+from models.community import Community
 from models.db import close_database, open_database, using
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,7 @@ class AppState:
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     db: TortoiseContext | None = None
     push_clients: dict[str, OfficialAccountClient] = field(default_factory=dict)
+    push_session: aiohttp.ClientSession | None = None
 
 
 APP_STATE = web.AppKey("linli_state", AppState)
@@ -144,6 +149,8 @@ async def run_jobs(state: AppState) -> None:
         ("volunteer reminders", lambda: volunteers.send_reminders(now)),
         ("volunteer check-outs", lambda: volunteers.close_ended_shifts(now)),
         ("owed replies", lambda: deliver_owed(state.push_clients, now)),
+        ("due notices", lambda: expand_due(now)),
+        ("notice deliveries", lambda: send_notices(state, now)),
     ):
         try:
             await job()
@@ -151,10 +158,44 @@ async def run_jobs(state: AppState) -> None:
             log.exception("%s failed", name)
 
 
+async def notice_clients(state: AppState) -> dict[int, OfficialAccountClient]:
+    """The push clients by the id of the community their account serves."""
+    accounts = state.settings.all_accounts()
+    slugs = {accounts[name].community: client for name, client in state.push_clients.items()}
+    rows = await Community.filter(slug__in=list(slugs)).values_list("id", "slug")
+    return {community_id: slugs[slug] for community_id, slug in rows}
+
+
+def robots_factory(state: AppState) -> Any:
+    """A ``GroupRobot`` per webhook key, on the push session and the shared store."""
+
+    def make(key: str) -> GroupRobot:
+        assert state.push_session is not None
+        return GroupRobot(
+            state.push_session, state.store, key, base_url=state.settings.wecom_api_base
+        )
+
+    return make
+
+
+async def send_notices(state: AppState, now: datetime) -> Any:
+    """Send the notices' deliveries that are due (``bot.deliver``)."""
+    if state.push_session is None:
+        return None
+    return await deliver_notices(
+        await notice_clients(state),
+        robots_factory(state),
+        now,
+        rate_per_second=state.settings.notices_rate_per_second,
+        templates=state.settings.notice_templates,
+    )
+
+
 async def _push(app: web.Application) -> AsyncIterator[None]:
     """One HTTP session for the push clients of every account that has its app secret."""
     state = app[APP_STATE]
     async with aiohttp.ClientSession() as session:
+        state.push_session = session
         state.push_clients = {
             name: OfficialAccountClient.for_account(
                 session, state.store, account, base_url=state.settings.wechat_api_base
@@ -164,6 +205,7 @@ async def _push(app: web.Application) -> AsyncIterator[None]:
         }
         yield
         state.push_clients = {}
+        state.push_session = None
 
 
 async def _jobs(app: web.Application) -> AsyncIterator[None]:
@@ -219,4 +261,5 @@ def create_app(
     app.router.add_routes(proposals_api.routes)
     app.router.add_routes(complaints_api.routes)
     app.router.add_routes(volunteers_api.routes)
+    app.router.add_routes(notices_api.routes)
     return app

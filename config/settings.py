@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     accounts: dict[str, AccountSettings] = Field(default_factory=dict)
     wechat_api_base: str = "https://api.weixin.qq.com"
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    # Template ids of the official account by notice kind; other kinds go as
+    # customer-service text messages.
+    notice_templates: dict[str, str] = Field(default_factory=dict)
+    notices_rate_per_second: float = 20.0
 
     default_language: str = "zh_Hans"
     reply_deadline_seconds: float = 4.0

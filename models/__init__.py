@@ -11,4 +11,5 @@ MODEL_MODULES = [
     "models.proposals",
     "models.complaints",
     "models.volunteers",
+    "models.notices",
 ]

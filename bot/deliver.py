@@ -1,0 +1,293 @@
+"""Send the deliveries of notices: official-account messages and WeCom group robots.
+
+At most once per recipient and channel. Rows are claimed before anything is sent: one
+``UPDATE ... SET status='claimed', claim=<token> WHERE id IN (...) AND
+status='pending'`` per batch, then the rows carrying this process's token are the
+ones it may send (a row another process claimed first keeps that process's token).
+That is correct on SQLite (writes serialise) and on PostgreSQL (a row updated
+concurrently is re-checked against ``status='pending'``). Afterwards the row says
+what became of it: sent; back to pending with a later ``not_before`` for a transient
+error that surely did not deliver; failed with the reason; or unknown when it may
+have been delivered (never sent again). A claim older than ``STALE_CLAIM`` belonged
+to a process that died: it becomes unknown ("interrupted"), never resent. A sender
+that is cancelled releases the rows it claimed but had not started to send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from tortoise.expressions import F, Q
+
+from bot.push import GroupRobot, OfficialAccountClient, PermanentError, TransientError
+from handlers.notices import rules
+from models.notices import Delivery, Group, Notice
+from models.residents import Resident
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+CONCURRENCY = 32
+MAX_ATTEMPTS = 5
+RATE_PER_SECOND = 20.0
+STALE_CLAIM = timedelta(minutes=10)
+ROBOT_MAX_WAIT = 5.0
+
+
+class Pace:
+    """An in-process token bucket: at most ``rate`` starts a second, bursts of ``burst``."""
+
+    def __init__(
+        self, rate: float, burst: float | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate / 20)
+        self._clock = clock
+        self._tokens = self.burst
+        self._at = clock()
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            while True:
+                now = self._clock()
+                self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+                self._at = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self.rate)
+
+
+def oa_text(notice: Notice) -> str:
+    return f"【{notice.title}】\n{notice.body}"
+
+
+def robot_text(notice: Notice) -> str:
+    return f"**{notice.title}**\n{notice.body}"
+
+
+class Sender:
+    """One process's sender: clients by community id, robots by webhook key, pacing."""
+
+    def __init__(
+        self,
+        clients: Mapping[int, OfficialAccountClient],
+        robots_factory: Callable[[str], GroupRobot],
+        *,
+        rate_per_second: float = RATE_PER_SECOND,
+        templates: Mapping[str, str] | None = None,
+        concurrency: int = CONCURRENCY,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self.clients = clients
+        self.robots_factory = robots_factory
+        self.templates = dict(templates or {})
+        self.max_attempts = max_attempts
+        self.paces = {"oa": Pace(rate_per_second), "robot": Pace(rate_per_second)}
+        self._slots = asyncio.Semaphore(concurrency)
+        self._notices: dict[int, Notice] = {}
+        self._openids: dict[int, str | None] = {}
+        self._groups: dict[int, Group | None] = {}
+
+    async def _notice(self, notice_id: int) -> Notice:
+        notice = self._notices.get(notice_id)
+        if notice is None:
+            notice = self._notices[notice_id] = await Notice.get(id=notice_id)
+        return notice
+
+    async def _prefetch(self, rows: list[Delivery]) -> None:
+        for notice_id in {r.notice_id for r in rows} - set(self._notices):  # type: ignore[attr-defined]
+            await self._notice(notice_id)
+        wanted = {r.resident_id for r in rows if r.resident_id} - set(self._openids)  # type: ignore[attr-defined]
+        if wanted:
+            found = dict(
+                await Resident.filter(id__in=list(wanted), erased_at=None, active=True).values_list(
+                    "id", "openid"
+                )
+            )
+            self._openids.update({rid: found.get(rid) for rid in wanted})
+        groups = {r.group_id for r in rows if r.group_id} - set(self._groups)  # type: ignore[attr-defined]
+        if groups:
+            found_groups = {g.id: g for g in await Group.filter(id__in=list(groups))}
+            self._groups.update({gid: found_groups.get(gid) for gid in groups})
+
+    async def send(self, row: Delivery, started: set[int]) -> None:
+        """Send one claimed row; raises the client's typed errors. The row's id goes
+        into ``started`` just before it is handed to a client."""
+        notice = await self._notice(row.notice_id)  # type: ignore[attr-defined]
+        if row.channel == "robot":
+            group = self._groups.get(row.group_id)  # type: ignore[attr-defined]
+            if group is None or not group.active:
+                raise PermanentError("no_group")
+            await self.paces["robot"].wait()
+            started.add(row.id)
+            robot = self.robots_factory(group.webhook_key)
+            await robot.send(robot_text(notice), markdown=True, max_wait=ROBOT_MAX_WAIT)
+            return
+        openid = self._openids.get(row.resident_id)  # type: ignore[attr-defined]
+        if not openid:
+            raise PermanentError("no_recipient")
+        client = self.clients.get(notice.community_id)  # type: ignore[attr-defined]
+        if client is None:
+            raise PermanentError("no_account")
+        await self.paces["oa"].wait()
+        started.add(row.id)
+        template = self.templates.get(notice.kind)
+        if template:
+            await client.send_template(
+                openid,
+                template,
+                {"title": notice.title, "content": notice.body},
+                client_msg_id=f"notice-delivery-{row.id}",
+            )
+        else:
+            await client.send_text(openid, oa_text(notice))
+
+
+async def recover_stale(now: datetime) -> int:
+    """Claims of dead processes → unknown ("interrupted"): they may have been sent."""
+    return await Delivery.filter(status="claimed", claimed_at__lt=now - STALE_CLAIM).update(
+        status="unknown", failure="interrupted"
+    )
+
+
+async def claim(now: datetime, batch: int, channels: list[str]) -> list[Delivery]:
+    """Claim up to ``batch`` due pending rows for this process; the rows it got."""
+    ids = (
+        await Delivery.filter(
+            Q(status="pending"),
+            Q(channel__in=channels),
+            Q(not_before=None) | Q(not_before__lte=now),
+        )
+        .order_by("id")
+        .limit(batch)
+        .values_list("id", flat=True)
+    )
+    if not ids:
+        return []
+    token = secrets.token_hex(8)
+    await Delivery.filter(id__in=list(ids), status="pending").update(
+        status="claimed", claim=token, claimed_at=now, attempts=F("attempts") + 1
+    )
+    return await Delivery.filter(id__in=list(ids), claim=token, status="claimed").order_by("id")
+
+
+async def _outcome(
+    sender: Sender, row: Delivery, now: datetime, started: set[int], sent: list[int]
+) -> str:
+    try:
+        await sender.send(row, started)
+    except PermanentError as exc:
+        await Delivery.filter(id=row.id).update(status="failed", failure=exc.reason[:32])
+        return "failed"
+    except TransientError as exc:
+        if exc.ambiguous:
+            # It may have reached them: sending again could say it twice.
+            await Delivery.filter(id=row.id).update(status="unknown", failure="unknown")
+            return "unknown"
+        if row.attempts >= sender.max_attempts:
+            await Delivery.filter(id=row.id).update(status="failed", failure="gave_up")
+            return "failed"
+        await Delivery.filter(id=row.id).update(
+            status="pending",
+            claim=None,
+            claimed_at=None,
+            not_before=now + rules.backoff(row.attempts, exc.retry_after),
+        )
+        return "retry"
+    sent.append(row.id)  # written for the whole batch at once (``_mark_sent``)
+    return "sent"
+
+
+async def _mark_sent(ids: list[int], now: datetime) -> None:
+    if ids:
+        await Delivery.filter(id__in=ids, status="claimed").update(status="sent", sent_at=now)
+
+
+async def _release(ids: list[int]) -> None:
+    if ids:
+        await Delivery.filter(id__in=ids, status="claimed").update(
+            status="pending", claim=None, claimed_at=None, attempts=F("attempts") - 1
+        )
+
+
+async def send_batch(sender: Sender, rows: list[Delivery], now: datetime) -> Counter[str]:
+    """Send claimed rows concurrently; on cancellation, give back the ones not started."""
+    done: Counter[str] = Counter()
+    started: set[int] = set()
+    sent: list[int] = []
+    tasks: list[asyncio.Future[None]] = []
+
+    async def one(row: Delivery) -> None:
+        async with sender._slots:
+            done[await _outcome(sender, row, now, started, sent)] += 1
+
+    try:
+        await sender._prefetch(rows)
+        tasks = [asyncio.ensure_future(one(r)) for r in rows]
+        await asyncio.gather(*tasks)
+    except asyncio.CancelledError:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # Rows never handed to a client: nobody got them, they may go again.
+        unstarted = [r.id for r in rows if r.id not in started]
+        await asyncio.shield(_settle(sent, unstarted, now))
+        raise
+    await _mark_sent(sent, now)
+    return done
+
+
+async def _settle(sent: list[int], unstarted: list[int], now: datetime) -> None:
+    await _mark_sent(sent, now)
+    await _release(unstarted)
+
+
+async def _claim_or_release(now: datetime, batch: int, channels: list[str]) -> list[Delivery]:
+    """``claim``, finished even when cancelled meanwhile, so its rows can be given back."""
+    claiming = asyncio.ensure_future(claim(now, batch, channels))
+    try:
+        return await asyncio.shield(claiming)
+    except asyncio.CancelledError:
+        rows = await claiming
+        await _release([r.id for r in rows])
+        raise
+
+
+async def deliver_notices(
+    clients: Mapping[int, OfficialAccountClient],
+    robots_factory: Callable[[str], GroupRobot],
+    now: datetime,
+    *,
+    rate_per_second: float = RATE_PER_SECOND,
+    batch: int = BATCH,
+    templates: Mapping[str, str] | None = None,
+    sender: Sender | None = None,
+    channels: list[str] | None = None,
+) -> Counter[str]:
+    """Send every delivery due at ``now``, batch after batch, until none is left.
+
+    ``clients`` are the official-account clients by community id. Retries wait for a
+    later round (their ``not_before`` is after ``now``).
+    """
+    from handlers.notices.service import finish_sent
+
+    sender = sender or Sender(
+        clients, robots_factory, rate_per_second=rate_per_second, templates=templates
+    )
+    done: Counter[str] = Counter()
+    stale = await recover_stale(now)
+    if stale:
+        log.warning("%d notice deliveries were interrupted by a dead sender", stale)
+        done["interrupted"] += stale
+    while rows := await _claim_or_release(now, batch, channels or list(rules.CHANNELS)):
+        done.update(await send_batch(sender, rows, now))
+    await finish_sent()
+    return done

@@ -1,0 +1,109 @@
+"""Pure rules of notices: who a scope selects, muting, retry backoff, progress counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+SCOPE_KINDS = ("community", "grids", "buildings", "households")
+CHANNELS = ("oa", "robot")
+OPEN_STATUSES = ("pending", "claimed")
+MAX_TITLE = 100
+MAX_BODY = 1500
+MAX_KIND = 32
+
+BACKOFF_BASE = timedelta(seconds=15)
+BACKOFF_MAX = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Person:
+    """A resident as a scope sees them: where they live, if anywhere known."""
+
+    resident_id: int
+    household_id: int | None = None
+    building_id: int | None = None
+    grid_id: int | None = None
+
+
+def in_scope(scope: Mapping[str, Any], person: Person) -> bool:
+    """Whether ``person`` is among those a notice to ``scope`` reaches.
+
+    A community notice reaches every follower; the others only residents bound to a
+    household inside the scope.
+    """
+    kind, ids = scope.get("kind"), set(scope.get("ids") or ())
+    if kind == "community":
+        return True
+    if kind == "grids":
+        return person.grid_id is not None and person.grid_id in ids
+    if kind == "buildings":
+        return person.building_id is not None and person.building_id in ids
+    if kind == "households":
+        return person.household_id is not None and person.household_id in ids
+    return False
+
+
+def recipients(
+    scope: Mapping[str, Any],
+    people: Iterable[Person],
+    muted: Iterable[int] = (),
+    *,
+    emergency: bool = False,
+) -> list[int]:
+    """The resident ids a notice goes to, in id order: in scope and, unless it is an
+    emergency, not muting the notice's kind."""
+    silent = set() if emergency else set(muted)
+    return sorted(
+        {p.resident_id for p in people if in_scope(scope, p) and p.resident_id not in silent}
+    )
+
+
+def group_in_scope(
+    scope: Mapping[str, Any],
+    group_scope: Mapping[str, Any],
+    grid_of_building: Mapping[int, int | None] | None = None,
+) -> bool:
+    """Whether a group chat speaking for ``group_scope`` gets a notice to ``scope``.
+
+    Every group gets a community notice; a grid or building notice goes to the groups
+    of those grids or buildings (a building group also when its grid is addressed).
+    Household notices go to no group: the rest of a building need not read them.
+    """
+    kind, ids = scope.get("kind"), set(scope.get("ids") or ())
+    group_kind, group_ids = group_scope.get("kind"), set(group_scope.get("ids") or ())
+    if kind == "community":
+        return True
+    if kind == "households" or not group_ids:
+        return False
+    if kind == group_kind:
+        return bool(ids & group_ids)
+    if kind == "grids" and group_kind == "buildings":
+        grids = grid_of_building or {}
+        return any(grids.get(b) in ids for b in group_ids)
+    return False
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
+    """How long to wait before attempt ``attempts + 1``: doubling from 15 s, at most
+    15 minutes, and never shorter than the server's ``retry_after`` hint."""
+    wait = min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+    if retry_after is not None:
+        wait = max(wait, timedelta(seconds=retry_after))
+    return wait
+
+
+def progress(counts: Mapping[str, int]) -> dict[str, Any]:
+    """Counts by delivery status → what a worker sees: sent, failed, pending, unknown."""
+    pending = sum(counts.get(s, 0) for s in OPEN_STATUSES)
+    out = {
+        "sent": counts.get("sent", 0),
+        "failed": counts.get("failed", 0),
+        "unknown": counts.get("unknown", 0),
+        "pending": pending,
+    }
+    out["total"] = sum(out.values())
+    out["finished"] = pending == 0
+    return out

@@ -1,0 +1,271 @@
+"""Notices: creating them, expanding them to delivery rows exactly once, progress, muting.
+
+Expansion is safe to repeat: the notice is taken from draft or scheduled to sending
+by a conditional update, and the delivery rows are inserted ignoring the ones that
+exist (unique per notice, channel and recipient), so a run that died halfway and is
+run again adds only what is missing. ``expanded_at`` is set when the rows are all in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from tortoise.expressions import Q
+
+from handlers.api import ApiError
+from handlers.notices import rules
+from models.community import Building, Grid, Household
+from models.notices import Delivery, Group, Mute, Notice
+from models.residents import Resident, Role, RoleAssignment
+
+SENDER_ROLES = (Role.COMMUNITY_WORKER, Role.ADMIN)
+EXPANDABLE = ("draft", "scheduled")
+INSERT_BATCH = 1000
+
+
+async def is_sender(resident: Resident) -> bool:
+    """Community workers and admins of the resident's community may broadcast."""
+    return await RoleAssignment.filter(
+        resident_id=resident.id,
+        community_id=resident.community_id,  # type: ignore[attr-defined]
+        role__in=[r.value for r in SENDER_ROLES],
+    ).exists()
+
+
+async def _require_sender(resident: Resident) -> None:
+    if not await is_sender(resident):
+        raise ApiError(403, "notice.error.forbidden")
+
+
+async def clean_scope(community_id: int, scope: Any) -> dict[str, Any]:
+    """A scope whose grids, buildings or households all belong to the community."""
+    if not isinstance(scope, dict) or scope.get("kind") not in rules.SCOPE_KINDS:
+        raise ApiError(400, "notice.error.bad_scope")
+    kind = scope["kind"]
+    if kind == "community":
+        return {"kind": "community", "ids": []}
+    try:
+        ids = sorted({int(i) for i in scope.get("ids") or []})
+    except (TypeError, ValueError):
+        raise ApiError(400, "notice.error.bad_scope") from None
+    if not ids:
+        raise ApiError(400, "notice.error.bad_scope")
+    if kind == "grids":
+        found = await Grid.filter(community_id=community_id, id__in=ids).count()
+    elif kind == "buildings":
+        found = await Building.filter(community_id=community_id, id__in=ids).count()
+    else:
+        found = await Household.filter(building__community_id=community_id, id__in=ids).count()
+    if found != len(ids):
+        raise ApiError(400, "notice.error.bad_scope")
+    return {"kind": kind, "ids": ids}
+
+
+def _text(value: Any, limit: int) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text or len(text) > limit:
+        raise ApiError(400, "notice.error.bad_text", limit=limit)
+    return text
+
+
+async def create(
+    author: Resident,
+    now: datetime,
+    *,
+    title: Any,
+    body: Any,
+    scope: Any,
+    kind: Any = "general",
+    emergency: bool = False,
+    channels: Any = ("oa",),
+    scheduled_at: datetime | None = None,
+) -> Notice:
+    """A new notice of a worker: a draft to send now, or scheduled for ``scheduled_at``."""
+    await _require_sender(author)
+    community_id = author.community_id  # type: ignore[attr-defined]
+    if not isinstance(kind, str) or not kind.strip() or len(kind.strip()) > rules.MAX_KIND:
+        raise ApiError(400, "notice.error.bad_kind")
+    if (
+        not isinstance(channels, list | tuple)
+        or not channels
+        or any(c not in rules.CHANNELS for c in channels)
+    ):
+        raise ApiError(400, "notice.error.bad_channels")
+    if scheduled_at is not None and scheduled_at <= now:
+        raise ApiError(400, "notice.error.schedule_in_past")
+    return await Notice.create(
+        community_id=community_id,
+        title=_text(title, rules.MAX_TITLE),
+        body=_text(body, rules.MAX_BODY),
+        kind=kind.strip(),
+        emergency=bool(emergency),
+        scope=await clean_scope(community_id, scope),
+        channels=sorted(set(channels)),
+        scheduled_at=scheduled_at,
+        author=author,
+        status="scheduled" if scheduled_at is not None else "draft",
+    )
+
+
+async def visible_notice(resident: Resident, notice_id: int) -> Notice:
+    """The notice, to a worker of its community; 404 to anyone else."""
+    notice = await Notice.get_or_none(
+        id=notice_id,
+        community_id=resident.community_id,  # type: ignore[attr-defined]
+    )
+    if notice is None or not await is_sender(resident):
+        raise ApiError(404, "notice.error.not_found")
+    return notice
+
+
+async def _people(community_id: int) -> list[rules.Person]:
+    rows = await Resident.filter(
+        community_id=community_id, active=True, erased_at=None, openid__not_isnull=True
+    ).values("id", "household_id", "household__building_id", "household__building__grid_id")
+    return [
+        rules.Person(
+            r["id"],
+            r["household_id"],
+            r["household__building_id"],
+            r["household__building__grid_id"],
+        )
+        for r in rows
+    ]
+
+
+async def recipients(notice: Notice) -> tuple[list[int], list[int]]:
+    """The resident ids and group ids the notice goes to, by its channels."""
+    community_id = notice.community_id  # type: ignore[attr-defined]
+    residents: list[int] = []
+    groups: list[int] = []
+    if "oa" in notice.channels:
+        muted = (
+            []
+            if notice.emergency
+            else await Mute.filter(
+                kind=notice.kind, resident__community_id=community_id
+            ).values_list("resident_id", flat=True)
+        )
+        residents = rules.recipients(
+            notice.scope,
+            await _people(community_id),
+            muted,  # type: ignore[arg-type]
+            emergency=notice.emergency,
+        )
+    if "robot" in notice.channels:
+        grid_of = dict(
+            await Building.filter(community_id=community_id).values_list("id", "grid_id")
+        )
+        groups = [
+            g.id
+            for g in await Group.filter(community_id=community_id, active=True).order_by("id")
+            if rules.group_in_scope(notice.scope, g.scope, grid_of)  # type: ignore[arg-type]
+        ]
+    return residents, groups
+
+
+async def expand(notice_id: int, now: datetime) -> int:
+    """Store the notice's delivery rows, once; the number of rows it has afterwards.
+
+    Draft or scheduled → sending by one conditional update; a notice left in sending
+    without ``expanded_at`` (its expansion died) is expanded again, adding only
+    the rows that are missing.
+    """
+    taken = await Notice.filter(id=notice_id, status__in=EXPANDABLE).update(status="sending")
+    notice = await Notice.get_or_none(id=notice_id)
+    if notice is None:
+        raise ApiError(404, "notice.error.not_found")
+    if not taken and (notice.status != "sending" or notice.expanded_at is not None):
+        return await Delivery.filter(notice_id=notice_id).count()
+    residents, groups = await recipients(notice)
+    rows = [
+        Delivery(notice_id=notice_id, channel="oa", recipient_key=f"r:{r}", resident_id=r)
+        for r in residents
+    ] + [
+        Delivery(notice_id=notice_id, channel="robot", recipient_key=f"g:{g}", group_id=g)
+        for g in groups
+    ]
+    if rows:
+        await Delivery.bulk_create(rows, batch_size=INSERT_BATCH, ignore_conflicts=True)
+    await Notice.filter(id=notice_id, expanded_at=None).update(expanded_at=now)
+    if not rows:
+        await Notice.filter(id=notice_id, status="sending").update(status="done")
+    return await Delivery.filter(notice_id=notice_id).count()
+
+
+async def send_now(resident: Resident, notice_id: int, now: datetime) -> Notice:
+    """A worker sends a draft (or a scheduled notice early)."""
+    notice = await visible_notice(resident, notice_id)
+    if notice.status not in EXPANDABLE:
+        raise ApiError(409, "notice.error.already_sent")
+    await expand(notice_id, now)
+    return await Notice.get(id=notice_id)
+
+
+async def due_notices(now: datetime) -> list[int]:
+    """Scheduled notices whose time has come, and expansions that died halfway."""
+    return await Notice.filter(
+        Q(status="scheduled", scheduled_at__lte=now) | Q(status="sending", expanded_at=None)
+    ).values_list("id", flat=True)  # type: ignore[return-value]
+
+
+async def expand_due(now: datetime) -> int:
+    """Expand every due notice; how many were."""
+    done = 0
+    for notice_id in await due_notices(now):
+        await expand(notice_id, now)
+        done += 1
+    return done
+
+
+async def finish_sent() -> int:
+    """Mark done the expanded notices with nothing left to send."""
+    finished = 0
+    for notice_id in await Notice.filter(
+        status="sending", expanded_at__not_isnull=True
+    ).values_list("id", flat=True):
+        if not await Delivery.filter(notice_id=notice_id, status__in=rules.OPEN_STATUSES).exists():
+            finished += await Notice.filter(id=notice_id, status="sending").update(status="done")
+    return finished
+
+
+async def counts(notice_id: int) -> Counter[str]:
+    rows = await Delivery.filter(notice_id=notice_id).values_list("status", flat=True)
+    return Counter(rows)  # type: ignore[arg-type]
+
+
+async def progress(notice: Notice) -> dict[str, Any]:
+    return {
+        "id": notice.id,
+        "title": notice.title,
+        "status": notice.status,
+        "scheduled_at": notice.scheduled_at.isoformat() if notice.scheduled_at else None,
+        **rules.progress(await counts(notice.id)),
+    }
+
+
+async def failures(notice_id: int, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+    """Deliveries that failed or may not have arrived, oldest first."""
+    query = Delivery.filter(notice_id=notice_id, status__in=["failed", "unknown"])
+    total = await query.count()
+    rows = (
+        await query.order_by("id")
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+        .values("channel", "resident_id", "group_id", "status", "failure", "attempts")
+    )
+    return rows, total
+
+
+async def mute(resident: Resident, kind: Any, muted: bool = True) -> list[str]:
+    """Mute (or unmute) a kind of notice for the resident; the kinds muted afterwards."""
+    if not isinstance(kind, str) or not kind.strip() or len(kind.strip()) > rules.MAX_KIND:
+        raise ApiError(400, "notice.error.bad_kind")
+    kind = kind.strip()
+    if muted:
+        await Mute.get_or_create(resident_id=resident.id, kind=kind)
+    else:
+        await Mute.filter(resident_id=resident.id, kind=kind).delete()
+    return sorted(await Mute.filter(resident_id=resident.id).values_list("kind", flat=True))  # type: ignore[arg-type]

@@ -1,0 +1,98 @@
+"""Notices workers broadcast, the robots of group chats, one delivery row per recipient.
+
+A notice is expanded to deliveries once. Each delivery is claimed before it is sent,
+so a process killed mid-send never sends it again. Residents may mute kinds of
+notices, emergency notices ignore that.
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Notice(Model):
+    """A broadcast: scope is a dict with kind (community, grids, buildings, households) and ids.
+
+    Channels list oa (official account) and robot (WeCom group robots). Status goes
+    draft or scheduled, then sending once expanded, then done, or cancelled.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    community = fields.ForeignKeyField("models.Community", related_name="notices")
+    title = fields.CharField(max_length=100)
+    body = fields.TextField()
+    kind = fields.CharField(max_length=32, default="general")
+    emergency = fields.BooleanField(default=False)
+    scope = fields.JSONField(default=dict)
+    channels = fields.JSONField(default=list)
+    scheduled_at = fields.DatetimeField(null=True)
+    author = fields.ForeignKeyField(
+        "models.Resident", related_name="notices", null=True, on_delete=fields.SET_NULL
+    )
+    status = fields.CharField(max_length=16, default="draft")
+    expanded_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "notice"
+
+
+class Group(Model):
+    """A group chat with a WeCom robot, its webhook key and the scope it speaks for."""
+
+    id = fields.IntField(primary_key=True)
+    community = fields.ForeignKeyField("models.Community", related_name="robot_groups")
+    name = fields.CharField(max_length=64)
+    webhook_key = fields.CharField(max_length=128)
+    scope = fields.JSONField(default=dict)
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "robot_group"
+        unique_together = (("community", "name"),)
+
+
+class Delivery(Model):
+    """One notice to one recipient on one channel, sent at most once.
+
+    recipient_key is r plus the resident id, or g plus the group id. Status goes
+    pending, claimed, then sent, failed with a reason, or unknown when it may have
+    gone out (never sent again).
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    notice = fields.ForeignKeyField("models.Notice", related_name="deliveries")
+    channel = fields.CharField(max_length=8)
+    recipient_key = fields.CharField(max_length=32)
+    resident = fields.ForeignKeyField(
+        "models.Resident", related_name="deliveries", null=True, on_delete=fields.SET_NULL
+    )
+    group = fields.ForeignKeyField(
+        "models.Group", related_name="deliveries", null=True, on_delete=fields.SET_NULL
+    )
+    status = fields.CharField(max_length=16, default="pending", db_index=True)
+    attempts = fields.IntField(default=0)
+    failure = fields.CharField(max_length=32, null=True)
+    not_before = fields.DatetimeField(null=True)
+    claim = fields.CharField(max_length=16, null=True)
+    claimed_at = fields.DatetimeField(null=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "delivery"
+        unique_together = (("notice", "channel", "recipient_key"),)
+
+
+class Mute(Model):
+    """A resident who does not want notices of one kind."""
+
+    id = fields.IntField(primary_key=True)
+    resident = fields.ForeignKeyField("models.Resident", related_name="mutes")
+    kind = fields.CharField(max_length=32)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "mute"
+        unique_together = (("resident", "kind"),)
