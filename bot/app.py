@@ -25,12 +25,14 @@ from bot.owed import deliver_owed
 from bot.push import GroupRobot, OfficialAccountClient
 from bot.spool import Spool
 from bot.store import MemoryStore, RedisStore, open_store
+from bot.wecom import add_routes as add_wecom_routes
 from config.settings import Settings
 from handlers.api import API_DEPS, ApiDeps, api_errors
 from handlers.complaints import api as complaints_api
 from handlers.complaints import service as complaints
 from handlers.i18n import Translator, default_translator
 from handlers.notices import api as notices_api
+from handlers.notices.relay import relay as relay_notifications
 from handlers.notices.service import expand_due
 from handlers.proposals import api as proposals_api
 from handlers.proposals.service import close_due
@@ -149,6 +151,7 @@ async def run_jobs(state: AppState) -> None:
         ("volunteer reminders", lambda: volunteers.send_reminders(now)),
         ("volunteer check-outs", lambda: volunteers.close_ended_shifts(now)),
         ("owed replies", lambda: deliver_owed(state.push_clients, now)),
+        ("notifications", lambda: relay_notifications(state.translate, now)),
         ("due notices", lambda: expand_due(now)),
         ("notice deliveries", lambda: send_notices(state, now)),
     ):
@@ -262,4 +265,5 @@ def create_app(
     app.router.add_routes(complaints_api.routes)
     app.router.add_routes(volunteers_api.routes)
     app.router.add_routes(notices_api.routes)
+    add_wecom_routes(app, app[APP_STATE])
     return app

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     accounts: dict[str, AccountSettings] = Field(default_factory=dict)
     wechat_api_base: str = "https://api.weixin.qq.com"
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    # The WeCom application workers broadcast from (``/wecom/{corp}``); off when unset.
+    wecom_corp_id: str = ""
+    wecom_token: str = ""
+    wecom_aes_key: str = ""
+    wecom_community: str = "demo"
     # Template ids of the official account by notice kind; other kinds go as
     # customer-service text messages.
     notice_templates: dict[str, str] = Field(default_factory=dict)

@@ -96,3 +96,21 @@ class Mute(Model):
     class Meta:
         table = "mute"
         unique_together = (("resident", "kind"),)
+
+
+class WeComUser(Model):
+    """The WeCom account of a community worker: the userid WeCom sends as FromUserName.
+
+    Messages to the WeCom application from this userid act as the linked resident,
+    whose roles decide what they may do.
+    """
+
+    id = fields.IntField(primary_key=True)
+    corp_id = fields.CharField(max_length=64)
+    userid = fields.CharField(max_length=64)
+    resident = fields.ForeignKeyField("models.Resident", related_name="wecom_users")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "wecom_user"
+        unique_together = (("corp_id", "userid"),)

@@ -43,6 +43,8 @@ def in_scope(scope: Mapping[str, Any], person: Person) -> bool:
         return person.building_id is not None and person.building_id in ids
     if kind == "households":
         return person.household_id is not None and person.household_id in ids
+    if kind == "residents":  # the system's own notices to named people (ticket updates...)
+        return person.resident_id in ids
     return False
 
 
