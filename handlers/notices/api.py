@@ -87,6 +87,13 @@ async def failures(request: web.Request) -> web.Response:
     return web.json_response(page_of(items, total, page, per_page))
 
 
+@routes.post("/api/v1/notices/{id}/cancel")
+async def cancel(request: web.Request) -> web.Response:
+    who = await caller(request)
+    notice = await service.cancel(who, _id(request))
+    return web.json_response({"status": notice.status, **await service.progress(notice)})
+
+
 @routes.post("/api/v1/notices/{id}/send")
 async def send(request: web.Request) -> web.Response:
     who = await caller(request)

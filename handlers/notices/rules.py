@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-SCOPE_KINDS = ("community", "grids", "buildings", "households")
+SCOPE_KINDS = ("community", "grids", "buildings", "households", "volunteers", "roles")
+# Roles a notice may address by name (志愿者, 网格员, 社区工作者...).
+ROLE_NAMES = ("resident", "volunteer", "grid_worker", "community_worker", "admin", "handler")
 CHANNELS = ("oa", "robot")
 OPEN_STATUSES = ("pending", "claimed")
 MAX_TITLE = 100
@@ -26,6 +28,7 @@ class Person:
     household_id: int | None = None
     building_id: int | None = None
     grid_id: int | None = None
+    roles: frozenset[str] = frozenset()
 
 
 def in_scope(scope: Mapping[str, Any], person: Person) -> bool:
@@ -45,6 +48,10 @@ def in_scope(scope: Mapping[str, Any], person: Person) -> bool:
         return person.household_id is not None and person.household_id in ids
     if kind == "residents":  # the system's own notices to named people (ticket updates...)
         return person.resident_id in ids
+    if kind == "volunteers":
+        return "volunteer" in person.roles
+    if kind == "roles":
+        return bool(person.roles & ids)
     return False
 
 
@@ -78,7 +85,9 @@ def group_in_scope(
     group_kind, group_ids = group_scope.get("kind"), set(group_scope.get("ids") or ())
     if kind == "community":
         return True
-    if kind == "households" or not group_ids:
+    if kind == "volunteers":  # the volunteers' group (志愿者群), registered with that scope
+        return group_kind == "volunteers"
+    if kind in {"households", "roles"} or not group_ids:
         return False
     if kind == group_kind:
         return bool(ids & group_ids)

@@ -44,8 +44,17 @@ async def clean_scope(community_id: int, scope: Any) -> dict[str, Any]:
     if not isinstance(scope, dict) or scope.get("kind") not in rules.SCOPE_KINDS:
         raise ApiError(400, "notice.error.bad_scope")
     kind = scope["kind"]
-    if kind == "community":
-        return {"kind": "community", "ids": []}
+    if kind in {"community", "volunteers"}:
+        return {"kind": kind, "ids": []}
+    if kind == "roles":
+        names = scope.get("ids")
+        if (
+            not isinstance(names, list)
+            or not names
+            or any(n not in rules.ROLE_NAMES for n in names)
+        ):
+            raise ApiError(400, "notice.error.bad_scope")
+        return {"kind": "roles", "ids": sorted(set(names))}
     try:
         ids = sorted({int(i) for i in scope.get("ids") or []})
     except (TypeError, ValueError):
@@ -124,12 +133,18 @@ async def _people(community_id: int) -> list[rules.Person]:
     rows = await Resident.filter(
         community_id=community_id, active=True, erased_at=None, openid__not_isnull=True
     ).values("id", "household_id", "household__building_id", "household__building__grid_id")
+    roles: dict[int, set[str]] = {}
+    for resident_id, role in await RoleAssignment.filter(community_id=community_id).values_list(
+        "resident_id", "role"
+    ):
+        roles.setdefault(resident_id, set()).add(str(role))
     return [
         rules.Person(
             r["id"],
             r["household_id"],
             r["household__building_id"],
             r["household__building__grid_id"],
+            frozenset(roles.get(r["id"], ())),
         )
         for r in rows
     ]
@@ -190,6 +205,11 @@ async def expand(notice_id: int, now: datetime) -> int:
     if rows:
         await Delivery.bulk_create(rows, batch_size=INSERT_BATCH, ignore_conflicts=True)
     await Notice.filter(id=notice_id, expanded_at=None).update(expanded_at=now)
+    if await Notice.filter(id=notice_id, status="cancelled").exists():
+        # Cancelled while the rows were being written: none of them goes out.
+        await Delivery.filter(notice_id=notice_id, status="pending").update(
+            status="failed", failure="cancelled"
+        )
     if not rows:
         await Notice.filter(id=notice_id, status="sending").update(status="done")
     return await Delivery.filter(notice_id=notice_id).count()
@@ -202,6 +222,24 @@ async def send_now(resident: Resident, notice_id: int, now: datetime) -> Notice:
         raise ApiError(409, "notice.error.already_sent")
     await expand(notice_id, now)
     return await Notice.get(id=notice_id)
+
+
+async def cancel(resident: Resident, notice_id: int) -> Notice:
+    """Stop a notice: what is not yet claimed by a sender is never sent.
+
+    Rows a sender already holds finish as they were going to: a message on its way
+    cannot be called back.
+    """
+    notice = await visible_notice(resident, notice_id)
+    stopped = await Notice.filter(id=notice_id, status__in=[*EXPANDABLE, "sending"]).update(
+        status="cancelled"
+    )
+    if not stopped:
+        raise ApiError(409, "notice.error.not_cancellable")
+    await Delivery.filter(notice_id=notice_id, status="pending").update(
+        status="failed", failure="cancelled"
+    )
+    return await Notice.get(id=notice.id)
 
 
 async def due_notices(now: datetime) -> list[int]:

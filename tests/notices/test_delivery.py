@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from handlers.notices import service
 from models.db import using
 from models.notices import Delivery, Group, Notice
-from models.residents import Resident, Role
+from models.residents import Resident, Role, RoleAssignment
 from tests.notices.conftest import ROBOT_KEYS, deliver, residents_of
 from tests.world import World
 
@@ -316,3 +316,77 @@ async def test_a_sender_killed_midway_and_restarted_sends_each_message_once(
     unknown = sum(1 for s in status_of.values() if s == "unknown")
     assert unknown <= 32  # only what was in flight when it died
     assert all(m.api == "template" for p in people for m in fake.messages[p.openid])
+
+
+async def test_a_cancelled_notice_sends_nothing_more(client, world, app_state, fake, bearer):
+    inside = await residents_of(world, 0, 4)
+    worker = await world.worker()
+    status, made = await post_notice(
+        client,
+        world,
+        bearer,
+        worker,
+        title="停水通知",
+        body="改期，另行通知",
+        scope=building(world, 0),
+        send=True,
+    )
+    assert status == 201 and made["pending"] == 4
+    url = f"/api/v1/notices/{made['id']}/cancel"
+    token = await world.token(worker)
+    stopped = await client.post(url, headers=bearer(token))
+    body = await stopped.json()
+    assert (body["status"], body["pending"], body["failed"]) == ("cancelled", 0, 4)
+    assert "sent" not in await deliver(app_state, now())
+    assert not any(fake.messages.get(r.openid) for r in inside)
+    again = await client.post(url, headers=bearer(token))
+    assert again.status == 409
+    assert (await again.json())["error"]["code"] == "notice.error.not_cancellable"
+    resident_token = await world.token(inside[0])
+    assert (await client.post(url, headers=bearer(resident_token))).status == 404
+
+
+async def test_volunteer_and_role_scopes(client, world, app_state, fake, bearer):
+    people = await residents_of(world, 0, 4)
+    await RoleAssignment.create(resident=people[0], role=Role.VOLUNTEER, community=world.community)
+    await RoleAssignment.create(resident=people[1], role=Role.VOLUNTEER, community=world.community)
+    await RoleAssignment.create(
+        resident=people[2], role=Role.GRID_WORKER, community=world.community
+    )
+    await Group.create(
+        community=world.community,
+        name="志愿者群",
+        webhook_key=ROBOT_KEYS[2],
+        scope={"kind": "volunteers", "ids": []},
+    )
+    worker = await world.worker()
+    _, volunteers = await post_notice(
+        client,
+        world,
+        bearer,
+        worker,
+        title="周六清洁家园",
+        body="上午9点小区广场集合",
+        scope={"kind": "volunteers"},
+        channels=["oa", "robot"],
+        send=True,
+    )
+    assert volunteers["total"] == 3  # two volunteers and the volunteers' group
+    _, grid_workers = await post_notice(
+        client,
+        world,
+        bearer,
+        worker,
+        title="网格例会",
+        body="周一下午两点",
+        scope={"kind": "roles", "ids": ["grid_worker"]},
+        send=True,
+    )
+    assert grid_workers["total"] == 1
+    await deliver(app_state, now())
+    assert sorted(fake.messages) == sorted(p.openid for p in people[:3])
+    assert len(fake.robot_messages[ROBOT_KEYS[2]]) == 1
+    _, bad = await post_notice(
+        client, world, bearer, worker, title="x", body="y", scope={"kind": "roles", "ids": ["boss"]}
+    )
+    assert bad["error"]["code"] == "notice.error.bad_scope"
