@@ -24,6 +24,7 @@ from models.residents import Resident
 PENDING_TTL_SECONDS = 600
 COMMAND = "通知"
 CONFIRM = frozenset({"确认", "確認", "confirm", "yes"})
+PROGRESS = frozenset({"进度", "進度", "progress"})
 CANCEL = frozenset({"取消", "cancel", "no"})
 COMMUNITY_WORDS = frozenset({"全社区", "全社區", "全体", "全體", "全部"})
 CHANNELS = ["oa", "robot"]
@@ -107,6 +108,9 @@ async def handle(
             return t("broadcast.nothing_pending")
         await store.delete(key)
         return t("broadcast.cancelled")
+    head, _, rest = word.partition(" ")
+    if head in PROGRESS and rest.strip().isdigit():
+        return await _progress(t, resident, int(rest.strip()))
     command = split_command(word)
     if command is None or not command[1]:
         return t("broadcast.usage")
@@ -134,6 +138,24 @@ async def handle(
         groups=len(groups),
         title=title,
         body=body,
+    )
+
+
+async def _progress(t: Translate, resident: Resident, notice_id: int) -> str:
+    """ "进度 12": how far the worker's notice has got, as the API shows it."""
+    try:
+        notice = await service.visible_notice(resident, notice_id)
+    except ApiError:
+        return t("broadcast.no_such_notice", id=notice_id)
+    counts = rules.progress(await service.counts(notice.id))
+    return t(
+        "broadcast.progress",
+        id=notice.id,
+        title=notice.title,
+        sent=counts["sent"],
+        failed=counts["failed"],
+        pending=counts["pending"],
+        unknown=counts["unknown"],
     )
 
 

@@ -160,6 +160,10 @@ async def test_a_building_broadcast_previews_then_sends_once(client, app_state, 
     assert sorted(fake.messages) == sorted(p.openid for p in inside)
     # The building's group only: the 全体群 gets community notices.
     assert [len(fake.robot_messages[k]) for k in ROBOT_KEYS] == [1, 0, 0]
+    progress = await wecom.say("zhang.san", f"进度 {notice.id}")
+    assert progress.startswith(f"通知 #{notice.id}") and "已送达 5" in progress
+    assert "待发送 0" in progress
+    assert "没有找到" in await wecom.say("zhang.san", f"进度 {notice.id + 99}")
 
 
 async def test_a_grid_and_the_whole_community(client, app_state, world, wecom):
