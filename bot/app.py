@@ -90,7 +90,12 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
         state.store = open_store(state.settings.redis_url, state.settings.store_timeout_seconds)
     state.dispatcher = Dispatcher(state.settings, state.store, state.translate, state.router)
     state.once = Once(state.store, state.settings.dedup_ttl_seconds)
-    app[API_DEPS] = ApiDeps(store=state.store, translate=state.translate, lock=state.store.lock)
+    app[API_DEPS] = ApiDeps(
+        store=state.store,
+        translate=state.translate,
+        lock=state.store.lock,
+        needs_approval=state.settings.notices_need_approval,
+    )
     try:
         yield
     finally:

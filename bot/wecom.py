@@ -116,6 +116,7 @@ class WeComCallback:
             await self._worker(userid),
             message.content or "",
             datetime.now(UTC),
+            needs_approval=self.state.settings.notices_need_approval,
         )
         if not text:
             return web.Response(text=SUCCESS)

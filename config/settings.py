@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     # customer-service text messages.
     notice_templates: dict[str, str] = Field(default_factory=dict)
     notices_rate_per_second: float = 20.0
+    # 四议两公开: where the community requires it, an admin approves each notice first.
+    notices_need_approval: bool = False
 
     default_language: str = "zh_Hans"
     reply_deadline_seconds: float = 4.0

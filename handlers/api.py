@@ -7,6 +7,8 @@ caller's language. The transport (``bot.app``) puts an ``ApiDeps`` on the app.
 from __future__ import annotations
 
 import json
+import logging
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,8 @@ from handlers.residents import sessions
 from handlers.types import KeyValueStore
 from models.residents import Resident
 
+log = logging.getLogger(__name__)
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_PER_PAGE = 100
 
@@ -27,6 +31,7 @@ class ApiDeps:
     store: KeyValueStore
     translate: Callable[..., str]
     lock: Callable[..., Any]
+    needs_approval: bool = False
 
 
 API_DEPS = web.AppKey("linli_api_deps", ApiDeps)
@@ -127,3 +132,13 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         return error_response(request, 404, "api.error.not_found")
     except web.HTTPMethodNotAllowed:
         return error_response(request, 405, "api.error.method_not_allowed")
+    except web.HTTPException:
+        raise
+    except Exception as exc:
+        # The caller gets the one error shape. The log gets where and what type, never the
+        # message: exception texts can quote what a resident typed.
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        log.error(
+            "API request failed: %s at %s:%s", type(exc).__name__, frame.filename, frame.lineno
+        )
+        return error_response(request, 500, "api.error.internal")

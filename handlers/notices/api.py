@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handlers.api import ApiError, body, caller, page_of, paging
+from handlers.api import API_DEPS, ApiError, body, caller, page_of, paging
 from handlers.notices import service
 
 routes = web.RouteTableDef()
@@ -54,8 +54,9 @@ async def create(request: web.Request) -> web.Response:
         emergency=data.get("emergency") is True,
         channels=data.get("channels", ["oa"]),
         scheduled_at=_when(data.get("scheduled_at")),
+        needs_approval=request.app[API_DEPS].needs_approval,
     )
-    if data.get("send") is True and notice.scheduled_at is None:
+    if data.get("send") is True and notice.status == "draft":
         notice = await service.send_now(who, notice.id, now)
     return web.json_response(await service.progress(notice), status=201)
 
@@ -85,6 +86,13 @@ async def failures(request: web.Request) -> web.Response:
     page, per_page = paging(request)
     items, total = await service.failures(notice.id, page, per_page)
     return web.json_response(page_of(items, total, page, per_page))
+
+
+@routes.post("/api/v1/notices/{id}/approve")
+async def approve(request: web.Request) -> web.Response:
+    who = await caller(request)
+    notice = await service.approve(who, _id(request))
+    return web.json_response({"status": notice.status, **await service.progress(notice)})
 
 
 @routes.post("/api/v1/notices/{id}/cancel")

@@ -87,6 +87,8 @@ async def handle(
     resident: Resident | None,
     text: str,
     now: datetime,
+    *,
+    needs_approval: bool = False,
 ) -> str:
     """The reply to one text message of the worker ``sender`` (linked to ``resident``)."""
     language = language_of(resident.language if resident is not None else None)
@@ -102,7 +104,7 @@ async def handle(
     word = text.strip()
     key = pending_key(sender)
     if word in CONFIRM:
-        return await _confirm(store, t, key, resident, now)
+        return await _confirm(store, t, key, resident, now, needs_approval)
     if word in CANCEL:
         if await store.get(key) is None:
             return t("broadcast.nothing_pending")
@@ -160,7 +162,12 @@ async def _progress(t: Translate, resident: Resident, notice_id: int) -> str:
 
 
 async def _confirm(
-    store: KeyValueStore, t: Translate, key: str, resident: Resident, now: datetime
+    store: KeyValueStore,
+    t: Translate,
+    key: str,
+    resident: Resident,
+    now: datetime,
+    needs_approval: bool = False,
 ) -> str:
     """Create and expand the pending broadcast, once even if 确认 arrives twice."""
     async with store.lock(f"{key}:lock"):
@@ -179,6 +186,7 @@ async def _confirm(
                 body=pending["body"],
                 scope=pending["scope"],
                 channels=CHANNELS,
+                needs_approval=needs_approval,
             )
         except ApiError as error:
             await store.delete(key)
@@ -186,6 +194,8 @@ async def _confirm(
                 return t("broadcast.forbidden")
             return t("broadcast.usage")
         await store.delete(key)
+    if notice.status == "pending_approval":
+        return t("broadcast.pending_approval", id=notice.id)
     await service.expand(notice.id, now)
     progress = rules.progress(await service.counts(notice.id))
     return t("broadcast.sent", id=notice.id, title=notice.title, total=progress["total"])

@@ -16,6 +16,7 @@ from tortoise.expressions import Q
 
 from handlers.api import ApiError
 from handlers.notices import rules
+from models.audit import record
 from models.community import Building, Grid, Household
 from models.notices import Delivery, Group, Mute, Notice
 from models.residents import Resident, Role, RoleAssignment
@@ -32,6 +33,33 @@ async def is_sender(resident: Resident) -> bool:
         community_id=resident.community_id,  # type: ignore[attr-defined]
         role__in=[r.value for r in SENDER_ROLES],
     ).exists()
+
+
+async def _is_admin(resident: Resident) -> bool:
+    return await RoleAssignment.filter(
+        resident_id=resident.id,
+        community_id=resident.community_id,  # type: ignore[attr-defined]
+        role=Role.ADMIN,
+    ).exists()
+
+
+async def approve(resident: Resident, notice_id: int) -> Notice:
+    """An admin lets a notice go: to its schedule, or to be sent by its author."""
+    notice = await visible_notice(resident, notice_id)
+    if not await _is_admin(resident):
+        raise ApiError(403, "notice.error.forbidden")
+    target = "scheduled" if notice.scheduled_at is not None else "draft"
+    if not await Notice.filter(id=notice.id, status="pending_approval").update(status=target):
+        raise ApiError(409, "notice.error.not_pending_approval")
+    await record(
+        f"resident:{resident.id}",
+        "notice.approved",
+        "notice",
+        notice.id,
+        before={"status": "pending_approval"},
+        after={"status": target},
+    )
+    return await Notice.get(id=notice.id)
 
 
 async def _require_sender(resident: Resident) -> None:
@@ -90,6 +118,7 @@ async def create(
     emergency: bool = False,
     channels: Any = ("oa",),
     scheduled_at: datetime | None = None,
+    needs_approval: bool = False,
 ) -> Notice:
     """A new notice of a worker: a draft to send now, or scheduled for ``scheduled_at``."""
     await _require_sender(author)
@@ -114,7 +143,13 @@ async def create(
         channels=sorted(set(channels)),
         scheduled_at=scheduled_at,
         author=author,
-        status="scheduled" if scheduled_at is not None else "draft",
+        status=(
+            "pending_approval"
+            if needs_approval and not await _is_admin(author)
+            else "scheduled"
+            if scheduled_at is not None
+            else "draft"
+        ),
     )
 
 
@@ -218,6 +253,8 @@ async def expand(notice_id: int, now: datetime) -> int:
 async def send_now(resident: Resident, notice_id: int, now: datetime) -> Notice:
     """A worker sends a draft (or a scheduled notice early)."""
     notice = await visible_notice(resident, notice_id)
+    if notice.status == "pending_approval":
+        raise ApiError(409, "notice.error.pending_approval")
     if notice.status not in EXPANDABLE:
         raise ApiError(409, "notice.error.already_sent")
     await expand(notice_id, now)
@@ -231,9 +268,9 @@ async def cancel(resident: Resident, notice_id: int) -> Notice:
     cannot be called back.
     """
     notice = await visible_notice(resident, notice_id)
-    stopped = await Notice.filter(id=notice_id, status__in=[*EXPANDABLE, "sending"]).update(
-        status="cancelled"
-    )
+    stopped = await Notice.filter(
+        id=notice_id, status__in=[*EXPANDABLE, "sending", "pending_approval"]
+    ).update(status="cancelled")
     if not stopped:
         raise ApiError(409, "notice.error.not_cancellable")
     await Delivery.filter(notice_id=notice_id, status="pending").update(

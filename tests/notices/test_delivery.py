@@ -6,6 +6,8 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from handlers.notices import service
 from models.db import using
 from models.notices import Delivery, Group, Notice
@@ -390,3 +392,39 @@ async def test_volunteer_and_role_scopes(client, world, app_state, fake, bearer)
         client, world, bearer, worker, title="x", body="y", scope={"kind": "roles", "ids": ["boss"]}
     )
     assert bad["error"]["code"] == "notice.error.bad_scope"
+
+
+class TestApproval:
+    @pytest.fixture
+    def settings(self, settings):  # type: ignore[no-untyped-def]
+        return settings.model_copy(update={"notices_need_approval": True})
+
+    async def test_an_admin_approves_before_anything_goes(
+        self, client, world, app_state, fake, bearer
+    ):
+        inside = await residents_of(world, 0, 2)
+        worker, admin = await world.worker(), await world.worker(Role.ADMIN)
+        status, made = await post_notice(
+            client,
+            world,
+            bearer,
+            worker,
+            title="停电通知",
+            body="周三上午检修",
+            scope=building(world, 0),
+            send=True,
+        )
+        assert (status, made["status"], made["total"]) == (201, "pending_approval", 0)
+        url = f"/api/v1/notices/{made['id']}"
+        send = await client.post(f"{url}/send", headers=bearer(await world.token(worker)))
+        assert (await send.json())["error"]["code"] == "notice.error.pending_approval"
+        refused = await client.post(f"{url}/approve", headers=bearer(await world.token(worker)))
+        assert refused.status == 403
+        approved = await client.post(f"{url}/approve", headers=bearer(await world.token(admin)))
+        assert (await approved.json())["status"] == "draft"
+        again = await client.post(f"{url}/approve", headers=bearer(await world.token(admin)))
+        assert again.status == 409
+        sent = await client.post(f"{url}/send", headers=bearer(await world.token(worker)))
+        assert (await sent.json())["total"] == 2
+        await deliver(app_state, now())
+        assert sorted(fake.messages) == sorted(r.openid for r in inside)
