@@ -229,6 +229,9 @@ async def _jobs(app: web.Application) -> AsyncIterator[None]:
 
     # jieba loads its dictionary once per process: before the first resident waits for it.
     await asyncio.to_thread(complaints.route, "电梯")
+    if not state.settings.jobs_in_process:
+        yield  # an arq worker runs the jobs (bot/worker.py)
+        return
     task = asyncio.create_task(run_jobs_forever())
     try:
         yield

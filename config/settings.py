@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     dedup_ttl_seconds: int = 600
     conversation_ttl_seconds: int = 600
     jobs_interval_seconds: float = 30.0
+    # False where an arq worker (``arq bot.worker.WorkerSettings``) runs the jobs instead.
+    jobs_in_process: bool = True
     store_timeout_seconds: float = 0.5
     binding_code_days: int = 30
     binding_failures_per_10min: int = 5
