@@ -193,6 +193,28 @@ async def _retrain(settings: Settings) -> int:
     return 0
 
 
+async def _link_wecom(settings: Settings, userid: str, resident_id: int) -> int:
+    """What a worker's messages to the WeCom application may do follows the resident's roles."""
+    from models.notices import WeComUser
+    from models.residents import Resident
+
+    if not settings.wecom_corp_id:
+        print("set LINLI_WECOM_CORP_ID first", file=sys.stderr)
+        return 1
+    async with database(settings.effective_database_url(), settings.auto_migrate):
+        if not await Resident.filter(id=resident_id, erased_at=None).exists():
+            print(f"no resident {resident_id}", file=sys.stderr)
+            return 1
+        link, created = await WeComUser.get_or_create(
+            corp_id=settings.wecom_corp_id, userid=userid, defaults={"resident_id": resident_id}
+        )
+        if not created:
+            link.resident_id = resident_id  # type: ignore[attr-defined]
+            await link.save(update_fields=["resident_id"])
+    print(f"WeCom user linked to resident {resident_id}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="linli", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -212,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     route.add_argument("text", nargs="?", help="one complaint")
     route.add_argument("--jsonl", help="a JSONL file with a text field per line")
     sub.add_parser("retrain-router", help="retrain complaint routing from workers' corrections")
+    link = sub.add_parser("link-wecom", help="let a WeCom userid broadcast as a worker")
+    link.add_argument("userid", help="the worker's WeCom userid (FromUserName)")
+    link.add_argument("resident", type=int, help="the worker's resident id")
     args = parser.parse_args(argv)
     settings = load_settings()
     logging.basicConfig(
@@ -240,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_route(settings, _texts(args.text, args.jsonl)))
     elif command == "retrain-router":
         return asyncio.run(_retrain(settings))
+    elif command == "link-wecom":
+        return asyncio.run(_link_wecom(settings, args.userid, args.resident))
     elif command == "migrate":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         asyncio.run(migrate(settings.effective_database_url()))

@@ -72,6 +72,23 @@ async def mute(request: web.Request) -> web.Response:
     return web.json_response({"muted": await service.mute(who, data.get("kind"), muted)})
 
 
+@routes.get("/api/v1/notices/groups")
+async def groups(request: web.Request) -> web.Response:
+    who = await caller(request)
+    return web.json_response({"items": await service.list_groups(who)})
+
+
+@routes.post("/api/v1/notices/groups")
+async def register_group(request: web.Request) -> web.Response:
+    """``{"name", "webhook_key", "scope"}``: the robot of a group chat (re-posting updates it)."""
+    who = await caller(request)
+    data = await body(request)
+    group = await service.register_group(
+        who, data.get("name"), data.get("webhook_key"), data.get("scope")
+    )
+    return web.json_response({"id": group.id, "name": group.name, "scope": group.scope}, status=201)
+
+
 @routes.get("/api/v1/notices/{id}")
 async def show(request: web.Request) -> web.Response:
     who = await caller(request)

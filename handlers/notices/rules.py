@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-SCOPE_KINDS = ("community", "grids", "buildings", "households", "volunteers", "roles")
+SCOPE_KINDS = ("community", "grids", "buildings", "households", "volunteers", "roles", "groups")
 # Roles a notice may address by name (志愿者, 网格员, 社区工作者...).
 ROLE_NAMES = ("resident", "volunteer", "grid_worker", "community_worker", "admin", "handler")
 CHANNELS = ("oa", "robot")
@@ -87,6 +87,8 @@ def group_in_scope(
         return True
     if kind == "volunteers":  # the volunteers' group (志愿者群), registered with that scope
         return group_kind == "volunteers"
+    if kind == "groups":  # chosen group chats by id: decided by the caller, not by scope
+        return False
     if kind in {"households", "roles"} or not group_ids:
         return False
     if kind == group_kind:

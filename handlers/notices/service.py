@@ -89,7 +89,9 @@ async def clean_scope(community_id: int, scope: Any) -> dict[str, Any]:
         raise ApiError(400, "notice.error.bad_scope") from None
     if not ids:
         raise ApiError(400, "notice.error.bad_scope")
-    if kind == "grids":
+    if kind == "groups":
+        found = await Group.filter(community_id=community_id, id__in=ids, active=True).count()
+    elif kind == "grids":
         found = await Grid.filter(community_id=community_id, id__in=ids).count()
     elif kind == "buildings":
         found = await Building.filter(community_id=community_id, id__in=ids).count()
@@ -208,10 +210,13 @@ async def recipients(notice: Notice) -> tuple[list[int], list[int]]:
         grid_of = dict(
             await Building.filter(community_id=community_id).values_list("id", "grid_id")
         )
+        chosen = (
+            set(notice.scope.get("ids") or ()) if notice.scope.get("kind") == "groups" else set()
+        )
         groups = [
             g.id
             for g in await Group.filter(community_id=community_id, active=True).order_by("id")
-            if rules.group_in_scope(notice.scope, g.scope, grid_of)  # type: ignore[arg-type]
+            if g.id in chosen or rules.group_in_scope(notice.scope, g.scope, grid_of)  # type: ignore[arg-type]
         ]
     return residents, groups
 
@@ -277,6 +282,48 @@ async def cancel(resident: Resident, notice_id: int) -> Notice:
         status="failed", failure="cancelled"
     )
     return await Notice.get(id=notice.id)
+
+
+async def register_group(resident: Resident, name: Any, webhook_key: Any, scope: Any) -> Group:
+    """A group chat's robot (楼栋群, 志愿者群, 全体群) and the scope it speaks for."""
+    await _require_sender(resident)
+    community_id = resident.community_id  # type: ignore[attr-defined]
+    key = webhook_key.strip() if isinstance(webhook_key, str) else ""
+    if not key or len(key) > 128:
+        raise ApiError(400, "notice.error.bad_webhook_key")
+    if isinstance(scope, dict) and scope.get("kind") == "volunteers":
+        clean = {"kind": "volunteers", "ids": []}
+    else:
+        clean = await clean_scope(community_id, scope)
+        if clean["kind"] in {"groups", "roles"}:
+            raise ApiError(400, "notice.error.bad_scope")
+    title = _text(name, 64)
+    group, created = await Group.get_or_create(
+        community_id=community_id,
+        name=title,
+        defaults={"webhook_key": key, "scope": clean},
+    )
+    if not created:
+        group.webhook_key, group.scope, group.active = key, clean, True
+        await group.save(update_fields=["webhook_key", "scope", "active"])
+    return group
+
+
+async def list_groups(resident: Resident) -> list[dict[str, Any]]:
+    """The community's robots; the webhook key shown only by its last four characters."""
+    await _require_sender(resident)
+    return [
+        {
+            "id": g.id,
+            "name": g.name,
+            "scope": g.scope,
+            "active": g.active,
+            "webhook_key": "…" + g.webhook_key[-4:],
+        }
+        for g in await Group.filter(
+            community_id=resident.community_id  # type: ignore[attr-defined]
+        ).order_by("id")
+    ]
 
 
 async def due_notices(now: datetime) -> list[int]:

@@ -428,3 +428,47 @@ class TestApproval:
         assert (await sent.json())["total"] == 2
         await deliver(app_state, now())
         assert sorted(fake.messages) == sorted(r.openid for r in inside)
+
+
+async def test_workers_register_group_robots_and_address_chosen_groups(
+    client, world, app_state, fake, bearer
+):
+    await residents_of(world, 0, 2)
+    worker = await world.worker()
+    token = await world.token(worker)
+    made = []
+    for name, key, scope in (
+        ("1栋群", ROBOT_KEYS[0], building(world, 0)),
+        ("全体群", ROBOT_KEYS[2], {"kind": "community"}),
+    ):
+        resp = await client.post(
+            "/api/v1/notices/groups",
+            json={"name": name, "webhook_key": key, "scope": scope},
+            headers=bearer(token),
+        )
+        assert resp.status == 201, await resp.text()
+        made.append((await resp.json())["id"])
+    listed = await (await client.get("/api/v1/notices/groups", headers=bearer(token))).json()
+    assert [g["name"] for g in listed["items"]] == ["1栋群", "全体群"]
+    assert all(key not in str(listed) for key in ROBOT_KEYS)  # keys are secrets
+    _, notice = await post_notice(
+        client,
+        world,
+        bearer,
+        worker,
+        title="群公告",
+        body="只发全体群",
+        scope={"kind": "groups", "ids": [made[1]]},
+        channels=["robot"],
+        send=True,
+    )
+    assert notice["total"] == 1
+    await deliver(app_state, now())
+    assert [len(fake.robot_messages[k]) for k in ROBOT_KEYS] == [0, 0, 1]
+    resident = (await residents_of(world, 1, 1))[0]
+    refused = await client.post(
+        "/api/v1/notices/groups",
+        json={"name": "x", "webhook_key": "k", "scope": {"kind": "community"}},
+        headers=bearer(await world.token(resident)),
+    )
+    assert refused.status == 403
