@@ -109,14 +109,28 @@ class WeComCallback:
         if message.type != "text":
             return web.Response(text=SUCCESS)
         userid = str(message.source)
-        text = await broadcast.handle(
-            self.state.store,
-            self.state.translate,
-            f"{self.corp_id}:{userid}",
-            await self._worker(userid),
-            message.content or "",
-            datetime.now(UTC),
-            needs_approval=self.state.settings.notices_need_approval,
+
+        async def work() -> str:
+            return await broadcast.handle(
+                self.state.store,
+                self.state.translate,
+                f"{self.corp_id}:{userid}",
+                await self._worker(userid),
+                message.content or "",
+                datetime.now(UTC),
+                needs_approval=self.state.settings.notices_need_approval,
+            )
+
+        async def late(text: str) -> None:  # WeCom has no reply path after the window
+            log.warning("wecom reply to %s missed the window", pseudonym(userid))
+
+        # WeCom retries an unanswered push like WeChat does: a retried 确认 gets the first
+        # answer, not "nothing pending".
+        text = await self.state.once.run(
+            f"wecom:{self.corp_id}:{message.id}",
+            work,
+            time.monotonic() + self.state.settings.reply_deadline_seconds,
+            late,
         )
         if not text:
             return web.Response(text=SUCCESS)

@@ -61,12 +61,12 @@ class WeCom:
         )
         return str(xmltodict.parse(plain)["xml"]["Content"])
 
-    async def say(self, userid: str, text: str) -> str:
+    async def say(self, userid: str, text: str, msg_id: int | None = None) -> str:
         xml = (
             f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName>"
             f"<FromUserName><![CDATA[{userid}]]></FromUserName>"
             f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{text}]]></Content><MsgId>{next(_msgids)}</MsgId>"
+            f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id or next(_msgids)}</MsgId>"
             "<AgentID>1000002</AgentID></xml>"
         )
         status, raw = await self.push(userid, xml)
@@ -215,3 +215,15 @@ async def test_an_unknown_scope_says_what_it_accepts(client, app_state, world, w
     assert "通知 3号楼" in await wecom.say("zhang.san", "你好")
     assert "通知 3号楼" in await wecom.say("zhang.san", "通知 全社区")
     assert await wecom.say("zhang.san", "确认") == "没有待确认的通知。"
+
+
+async def test_a_retried_confirmation_gets_the_same_answer(client, app_state, world, wecom):
+    with using(app_state.db):
+        await residents_of(world, 0, 2)
+        await link(world, await world.worker(), "wang.wu")
+    await wecom.say("wang.wu", f"通知 {world.buildings[0].name} 周五清洗水箱")
+    first = await wecom.say("wang.wu", "确认", msg_id=424242)
+    retry = await wecom.say("wang.wu", "确认", msg_id=424242)  # WeCom's retry of the same push
+    assert "开始发送" in first and retry == first
+    with using(app_state.db):
+        assert await Notice.all().count() == 1
