@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -24,6 +23,7 @@ from tortoise.transactions import in_transaction
 from handlers.proposals import rules
 from handlers.proposals.rules import Category, Outcome, Status, Tally, TransitionError, VoteRule
 from handlers.residents.service import actor as actor_name
+from models import sql
 from models.audit import record
 from models.community import Building, Household
 from models.outbox import Notification
@@ -429,7 +429,7 @@ async def cast_vote(proposal_id: int, resident_id: int, choice: str, now: dateti
         raise ProposalError("proposal.error.bad_choice")
     async with in_transaction() as conn:
         postgres = conn.capabilities.dialect == "postgres"
-        rows = await _sql(
+        rows = await sql.run(
             conn,
             "SELECT r.verified, r.household_id, p.status, p.rule, p.voting_ends_at,"
             " e.id AS elector_id, e.key AS elector_key"
@@ -445,10 +445,10 @@ async def cast_vote(proposal_id: int, resident_id: int, choice: str, now: dateti
         head = rows[0]
         if not head["verified"] or head["household_id"] is None:
             raise ProposalError("proposal.error.not_verified")
-        ends = _as_datetime(head["voting_ends_at"])
+        ends = sql.as_datetime(head["voting_ends_at"])
         if head["status"] != Status.VOTING or head["rule"] is None or (ends and now >= ends):
             raise ProposalError("proposal.error.vote_closed")
-        rule = rules.rule_from_mapping(_as_json(head["rule"]))
+        rule = rules.rule_from_mapping(sql.as_json(head["rule"]))
         wanted = f"r{resident_id}" if rule.unit == "resident" else f"h{head['household_id']}"
         elector = next((r for r in rows if r["elector_key"] == wanted), None)
         if elector is None:
@@ -464,12 +464,12 @@ async def cast_vote(proposal_id: int, resident_id: int, choice: str, now: dateti
         )
         if previous != choice:
             # The audit entry written directly: the ORM's model layer costs more than the vote.
-            await _sql(
+            await sql.run(
                 conn,
                 "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 [
-                    _db_time(now, postgres),
+                    sql.db_time(now, postgres),
                     actor,
                     "vote.changed" if previous else "vote.cast",
                     "proposal",
@@ -523,7 +523,7 @@ async def _upsert_vote(
     insert win; the other finds that row on its second look and overwrites it.
     """
     for _ in range(2):
-        found = await _sql(
+        found = await sql.run(
             conn,
             "SELECT id, choice FROM proposal_vote WHERE proposal_id = $1 AND elector_id = $2"
             + (" FOR UPDATE" if postgres else ""),
@@ -532,50 +532,23 @@ async def _upsert_vote(
         if found:
             previous = found[0]["choice"]
             if previous != choice:
-                await _sql(
+                await sql.run(
                     conn,
                     "UPDATE proposal_vote SET choice = $1, resident_id = $2, updated_at = $3"
                     " WHERE id = $4",
-                    [choice, resident_id, _db_time(now, postgres), found[0]["id"]],
+                    [choice, resident_id, sql.db_time(now, postgres), found[0]["id"]],
                 )
             return previous
-        made = await _sql(
+        made = await sql.run(
             conn,
             "INSERT INTO proposal_vote (proposal_id, elector_id, choice, resident_id, updated_at)"
             " VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT (proposal_id, elector_id) DO NOTHING RETURNING id",
-            [proposal_id, elector_id, choice, resident_id, _db_time(now, postgres)],
+            [proposal_id, elector_id, choice, resident_id, sql.db_time(now, postgres)],
         )
         if made:
             return None
     raise ProposalError("proposal.error.changed_meanwhile")
-
-
-_PLACEHOLDER = re.compile(r"\$\d+")
-
-
-async def _sql(conn: Any, query: str, values: list[Any]) -> list[dict[str, Any]]:
-    """Raw SQL written with PostgreSQL's $n (in order), run on either dialect."""
-    if conn.capabilities.dialect != "postgres":
-        query = _PLACEHOLDER.sub("?", query)
-    # execute_query_dict, not execute_query: the latter drops RETURNING rows on asyncpg.
-    return await conn.execute_query_dict(query, values)
-
-
-def _as_json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _db_time(value: datetime, postgres: bool) -> Any:
-    """asyncpg takes datetimes; SQLite keeps Tortoise's ISO text."""
-    return value if postgres else value.astimezone(UTC).isoformat(" ")
 
 
 async def tally(proposal: Proposal, conn: Any = None) -> Tally:

@@ -16,11 +16,10 @@ import csv
 import io
 import json
 import logging
-import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from tortoise.transactions import in_transaction
 from handlers.residents.service import actor as actor_name
 from handlers.volunteers import rules
 from handlers.volunteers.rules import LOCAL, LedgerKind, Policy, ScanAction, SignUpStatus, Window
+from models import sql
 from models.audit import record
 from models.outbox import Notification
 from models.residents import Resident, Role, RoleAssignment
@@ -499,32 +499,6 @@ def _check_eligible(
         raise VolunteerError("volunteer.error.missing_skills", skills="、".join(missing))
 
 
-_PLACEHOLDER = re.compile(r"\$\d+")
-
-
-async def _sql(conn: Any, query: str, values: list[Any]) -> list[dict[str, Any]]:
-    """Plain SQL written with PostgreSQL's $n (in order), run on either dialect."""
-    if conn.capabilities.dialect != "postgres":
-        query = _PLACEHOLDER.sub("?", query)
-    return await conn.execute_query_dict(query, values)  # type: ignore[no-any-return]
-
-
-def _as_json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
-
-
-def _as_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _db_time(value: datetime, postgres: bool) -> Any:
-    """asyncpg takes datetimes; SQLite keeps Tortoise's ISO text (UTC), compared as text."""
-    return value if postgres else value.astimezone(UTC).isoformat(" ")
-
-
 async def sign_up(shift_id: int, resident_id: int, now: datetime) -> SignUpOutcome:
     """Take a place on the shift, or the next place on its waitlist.
 
@@ -535,7 +509,7 @@ async def sign_up(shift_id: int, resident_id: int, now: datetime) -> SignUpOutco
     """
     async with in_transaction() as conn:
         pg = conn.capabilities.dialect == "postgres"
-        found = await _sql(
+        found = await sql.run(
             conn,
             "SELECT p.community_id, p.skills, p.birth_year FROM volunteer_profile p"
             " JOIN resident r ON r.id = p.resident_id"
@@ -546,7 +520,7 @@ async def sign_up(shift_id: int, resident_id: int, now: datetime) -> SignUpOutco
         if not found:
             raise VolunteerError("volunteer.error.not_registered")
         profile = found[0]
-        rows = await _sql(
+        rows = await sql.run(
             conn,
             "SELECT s.starts_at, s.ends_at, s.min_age, s.skills, a.title, a.place, a.status,"
             " a.required_skills FROM volunteer_shift s"
@@ -557,24 +531,24 @@ async def sign_up(shift_id: int, resident_id: int, now: datetime) -> SignUpOutco
         if not rows or rows[0]["status"] != "open":
             raise VolunteerError("volunteer.error.shift_not_found", id=shift_id)
         shift = rows[0]
-        starts, ends = _as_datetime(shift["starts_at"]), _as_datetime(shift["ends_at"])
+        starts, ends = sql.as_datetime(shift["starts_at"]), sql.as_datetime(shift["ends_at"])
         if not rules.sign_up_open(starts, now):
             raise VolunteerError("volunteer.error.shift_started", id=shift_id)
         _check_eligible(
             profile["birth_year"],
-            _as_json(profile["skills"]),
+            sql.as_json(profile["skills"]),
             shift["min_age"],
-            [*_as_json(shift["required_skills"]), *_as_json(shift["skills"])],
+            [*sql.as_json(shift["required_skills"]), *sql.as_json(shift["skills"])],
             starts,
         )
-        mine = await _sql(
+        mine = await sql.run(
             conn,
             "SELECT u.id, u.shift_id, u.status, s.starts_at, s.ends_at, a.title"
             " FROM volunteer_signup u JOIN volunteer_shift s ON s.id = u.shift_id"
             " JOIN volunteer_activity a ON a.id = s.activity_id"
             " WHERE u.volunteer_id = $1 AND (u.shift_id = $2 OR (u.status IN ($3, $4)"
             " AND s.starts_at < $5 AND s.ends_at > $6))",
-            [resident_id, shift_id, *ACTIVE, _db_time(ends, pg), _db_time(starts, pg)],
+            [resident_id, shift_id, *ACTIVE, sql.db_time(ends, pg), sql.db_time(starts, pg)],
         )
         existing = next((m for m in mine if m["shift_id"] == shift_id), None)
         if existing is not None and existing["status"] != SignUpStatus.CANCELLED:
@@ -583,7 +557,7 @@ async def sign_up(shift_id: int, resident_id: int, now: datetime) -> SignUpOutco
             starts,
             ends,
             (
-                (m, _as_datetime(m["starts_at"]), _as_datetime(m["ends_at"]))
+                (m, sql.as_datetime(m["starts_at"]), sql.as_datetime(m["ends_at"]))
                 for m in mine
                 if m["shift_id"] != shift_id and m["status"] in ACTIVE
             ),
@@ -593,10 +567,10 @@ async def sign_up(shift_id: int, resident_id: int, now: datetime) -> SignUpOutco
                 "volunteer.error.overlap",
                 id=clash["shift_id"],
                 title=clash["title"],
-                time=span(_as_datetime(clash["starts_at"]), _as_datetime(clash["ends_at"])),
+                time=span(sql.as_datetime(clash["starts_at"]), sql.as_datetime(clash["ends_at"])),
             )
         locked = (
-            await _sql(
+            await sql.run(
                 conn,
                 "SELECT capacity, confirmed_count, waitlist_count FROM volunteer_shift"
                 " WHERE id = $1" + (" FOR NO KEY UPDATE" if pg else ""),
@@ -607,10 +581,10 @@ async def sign_up(shift_id: int, resident_id: int, now: datetime) -> SignUpOutco
             locked["capacity"], locked["confirmed_count"], locked["waitlist_count"]
         )
         confirmed = placed.status is SignUpStatus.CONFIRMED
-        at = _db_time(now, pg)
+        at = sql.db_time(now, pg)
         values = [placed.status.value, placed.position, at, at if confirmed else None]
         if existing is None:
-            made = await _sql(
+            made = await sql.run(
                 conn,
                 "INSERT INTO volunteer_signup (status, position, signed_up_at, confirmed_at,"
                 " shift_id, volunteer_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -619,7 +593,7 @@ async def sign_up(shift_id: int, resident_id: int, now: datetime) -> SignUpOutco
             signup_id = made[0]["id"]
         else:
             signup_id = existing["id"]
-            await _sql(
+            await sql.run(
                 conn,
                 "UPDATE volunteer_signup SET status = $1, position = $2, signed_up_at = $3,"
                 " confirmed_at = $4, cancelled_at = NULL, reminded_day_at = NULL,"
@@ -627,12 +601,12 @@ async def sign_up(shift_id: int, resident_id: int, now: datetime) -> SignUpOutco
                 [*values, signup_id],
             )
         counter = "confirmed_count" if confirmed else "waitlist_count"
-        await _sql(
+        await sql.run(
             conn,
             f"UPDATE volunteer_shift SET {counter} = {counter} + 1 WHERE id = $1",
             [shift_id],
         )
-        await _sql(
+        await sql.run(
             conn,
             "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7)",
