@@ -34,6 +34,7 @@ from handlers.i18n import Translator, default_translator
 from handlers.notices import api as notices_api
 from handlers.notices.relay import relay as relay_notifications
 from handlers.notices.service import expand_due
+from handlers.openapi import add_routes as add_openapi_routes
 from handlers.proposals import api as proposals_api
 from handlers.proposals.service import close_due
 from handlers.router import Router
@@ -274,4 +275,5 @@ def create_app(
     app.router.add_routes(volunteers_api.routes)
     app.router.add_routes(notices_api.routes)
     add_wecom_routes(app, app[APP_STATE])
+    add_openapi_routes(app)
     return app

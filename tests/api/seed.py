@@ -1,0 +1,23 @@
+"""A community with something in every capability, for the API-wide tests."""
+
+from __future__ import annotations
+
+from models.residents import Resident, Role, RoleAssignment
+from tests.api import seed_complaints, seed_notices, seed_proposals, seed_volunteers
+from tests.world import World
+
+
+async def seed(world: World) -> dict[str, Resident]:
+    """Rows for the fuzzer to find; returns the people by role."""
+    homes = await world.add_households(world.buildings[0], 4)
+    people = {
+        "worker": await world.worker(),
+        "resident": await world.resident(homes[0]),
+        "neighbour": await world.resident(homes[1]),
+    }
+    await RoleAssignment.create(
+        resident=people["worker"], role=Role.ADMIN, community=world.community
+    )
+    for fill in (seed_proposals, seed_complaints, seed_volunteers, seed_notices):
+        await fill.seed(world, people)
+    return people

@@ -1,0 +1,65 @@
+"""Schemathesis against ``/api/v1/openapi.json`` on a live service with data in it.
+
+It runs as a worker and as a plain resident; any 5xx, undocumented status or
+response that breaks its schema fails the test with schemathesis's own report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from handlers.residents.sessions import issue
+from models.db import using
+from tests.api.seed import seed
+
+ST = Path(sys.executable).parent / "st"
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "response_headers_conformance",
+    ]
+)
+MAX_EXAMPLES = os.environ.get("LINLI_FUZZ_EXAMPLES", "25")
+
+
+async def _schemathesis(base: str, token: str, report: Path) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        str(ST),
+        "run",
+        f"{base}/api/v1/openapi.json",
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        MAX_EXAMPLES,
+        "--seed",
+        "20261129",
+        "--request-timeout",
+        "10",
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--no-color",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
+        cwd=report,
+    )
+    out, _ = await process.communicate()
+    return process.returncode or 0, out.decode(errors="replace")
+
+
+@pytest.mark.parametrize("as_role", ["worker", "resident"])
+async def test_schemathesis_finds_no_5xx_and_no_schema_break(client, world, as_role, tmp_path):
+    with using(world.app_state.db):
+        people = await seed(world)
+        token = await issue(world.app_state.store, people[as_role].id)
+    base = str(client.make_url("")).rstrip("/")
+    code, report = await _schemathesis(base, token, tmp_path)
+    assert code == 0, report[-6000:]
