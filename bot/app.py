@@ -17,19 +17,22 @@ from aiohttp import web
 from tortoise.context import TortoiseContext
 
 from bot.callback import Callback
+from bot.console import add_routes as add_console_routes
 from bot.deliver import deliver_notices
 from bot.dispatcher import Dispatcher
 from bot.late import owe_reply
 from bot.once import Once
 from bot.owed import deliver_owed
 from bot.push import GroupRobot, OfficialAccountClient
+from bot.push.miniprogram import MiniProgramClient
 from bot.spool import Spool
 from bot.store import MemoryStore, RedisStore, open_store
 from bot.wecom import add_routes as add_wecom_routes
-from config.settings import Settings
+from config.settings import DEFAULT_ACCOUNT, Settings
 from handlers.api import API_DEPS, ApiDeps, api_errors
 from handlers.complaints import api as complaints_api
 from handlers.complaints import service as complaints
+from handlers.dashboard import api as dashboard_api
 from handlers.i18n import Translator, default_translator
 from handlers.notices import api as notices_api
 from handlers.notices.relay import relay as relay_notifications
@@ -37,6 +40,9 @@ from handlers.notices.service import expand_due
 from handlers.openapi import add_routes as add_openapi_routes
 from handlers.proposals import api as proposals_api
 from handlers.proposals.service import close_due
+from handlers.ratelimit import Limits
+from handlers.residents import api as residents_api
+from handlers.residents.accounts import LOGIN_QR_SECONDS
 from handlers.router import Router
 from handlers.types import Event
 from handlers.volunteers import api as volunteers_api
@@ -96,6 +102,17 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
         translate=state.translate,
         lock=state.store.lock,
         needs_approval=state.settings.notices_need_approval,
+        limits=Limits(
+            per_session=state.settings.api_rate_per_session,
+            per_address=state.settings.api_rate_per_address,
+            sign_in_per_address=state.settings.api_sign_in_rate_per_address,
+            trust_forwarded_for=state.settings.trust_forwarded_for,
+        ),
+        session_seconds=state.settings.session_hours * 3600,
+        binding_failures=state.settings.binding_failures_per_10min,
+        binding_code_days=state.settings.binding_code_days,
+        miniprogram_appid=state.settings.miniprogram_appid,
+        miniprogram_community=state.settings.miniprogram_community,
     )
     try:
         yield
@@ -212,9 +229,30 @@ async def _push(app: web.Application) -> AsyncIterator[None]:
             for name, account in state.settings.all_accounts().items()
             if account.appid and account.appsecret
         }
+        wire_sign_in(app[API_DEPS], state, session)
         yield
         state.push_clients = {}
         state.push_session = None
+
+
+def wire_sign_in(api: ApiDeps, state: AppState, session: aiohttp.ClientSession) -> None:
+    """Give the sign-in endpoints their WeChat calls, where the secrets are configured."""
+    settings = state.settings
+    if settings.miniprogram_appid and settings.miniprogram_secret:
+        client = MiniProgramClient(
+            session,
+            settings.miniprogram_appid,
+            settings.miniprogram_secret,
+            base_url=settings.wechat_api_base,
+        )
+        api.code2session = client.code2session
+    official = state.push_clients.get(DEFAULT_ACCOUNT)
+    if official is not None:
+
+        async def login_qr(scene: str) -> tuple[str, int]:
+            return await official.create_qr(scene, LOGIN_QR_SECONDS)
+
+        api.login_qr = login_qr
 
 
 async def _jobs(app: web.Application) -> AsyncIterator[None]:
@@ -270,10 +308,13 @@ def create_app(
     app.router.add_get(base + "/{account}", callback.verify)
     app.router.add_post(base + "/{account}", callback.receive)
     app.router.add_get("/healthz", health)
+    app.router.add_routes(residents_api.routes)
     app.router.add_routes(proposals_api.routes)
     app.router.add_routes(complaints_api.routes)
     app.router.add_routes(volunteers_api.routes)
     app.router.add_routes(notices_api.routes)
+    app.router.add_routes(dashboard_api.routes)
+    add_console_routes(app)
     add_wecom_routes(app, app[APP_STATE])
     add_openapi_routes(app)
     return app

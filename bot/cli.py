@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
+import os
 import secrets
 import sys
 from datetime import UTC, datetime
@@ -140,6 +142,52 @@ async def _seed_demo(settings: Settings) -> None:
                         print(f"  {g} {name} {unit} {room}: {code}")
 
 
+def _read_password() -> str:
+    """From LINLI_PASSWORD (scripts) or typed twice at a prompt, never from argv."""
+    given = os.environ.get("LINLI_PASSWORD")
+    if given:
+        return given
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise SystemExit("the two passwords differ")
+    return first
+
+
+async def _add_worker(
+    settings: Settings, login: str, name: str | None, role: str, resident_id: int | None
+) -> int:
+    """A console login for a worker: a new person, or an existing resident (``--resident``)."""
+    from handlers.residents import accounts, service
+    from models.accounts import ConsoleLogin
+    from models.residents import Resident, Role
+
+    password = _read_password()
+    if len(password) < accounts.MIN_PASSWORD:
+        print(f"a password needs at least {accounts.MIN_PASSWORD} characters", file=sys.stderr)
+        return 1
+    async with database(settings.effective_database_url(), settings.auto_migrate):
+        if await ConsoleLogin.filter(login=login).exists():
+            print(f"login {login} is taken", file=sys.stderr)
+            return 1
+        if resident_id is None:
+            community = await service.community_id(settings.wechat_community)
+            person = await Resident.create(community_id=community, name=name)
+        else:
+            found = await Resident.get_or_none(id=resident_id, erased_at=None)
+            if found is None:
+                print(f"no resident {resident_id}", file=sys.stderr)
+                return 1
+            person = found
+        await service.grant(person, Role(role), by="cli")
+        try:
+            await accounts.set_password(person, login, password, by="cli")
+        except accounts.SignInRefused as refused:
+            print(refused.code, file=sys.stderr)
+            return 1
+    print(f"worker {login} is resident {person.id} ({role})")
+    return 0
+
+
 async def _issue_code(settings: Settings, building: str, unit: str, room: str) -> int:
     from handlers.residents.service import issue_code
     from models.community import Household
@@ -234,6 +282,15 @@ def main(argv: list[str] | None = None) -> int:
     route.add_argument("text", nargs="?", help="one complaint")
     route.add_argument("--jsonl", help="a JSONL file with a text field per line")
     sub.add_parser("retrain-router", help="retrain complaint routing from workers' corrections")
+    worker = sub.add_parser(
+        "add-worker", help="a console login for a community worker (password from a prompt)"
+    )
+    worker.add_argument("login")
+    worker.add_argument("--name")
+    worker.add_argument(
+        "--role", default="community_worker", choices=["community_worker", "grid_worker", "admin"]
+    )
+    worker.add_argument("--resident", type=int, help="an existing resident instead of a new one")
     link = sub.add_parser("link-wecom", help="let a WeCom userid broadcast as a worker")
     link.add_argument("userid", help="the worker's WeCom userid (FromUserName)")
     link.add_argument("resident", type=int, help="the worker's resident id")
@@ -265,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_route(settings, _texts(args.text, args.jsonl)))
     elif command == "retrain-router":
         return asyncio.run(_retrain(settings))
+    elif command == "add-worker":
+        return asyncio.run(_add_worker(settings, args.login, args.name, args.role, args.resident))
     elif command == "link-wecom":
         return asyncio.run(_link_wecom(settings, args.userid, args.resident))
     elif command == "migrate":

@@ -17,9 +17,9 @@ from contextlib import asynccontextmanager, suppress
 import redis.asyncio as aioredis
 from redis.exceptions import LockError
 
+from handlers.types import StoreUnavailable
 
-class StoreUnavailable(Exception):
-    """The store did not answer in time or refused; callers degrade, never hang."""
+__all__ = ["LockTimeout", "MemoryStore", "RedisStore", "StoreUnavailable", "open_store"]
 
 
 class LockTimeout(Exception):

@@ -76,6 +76,17 @@ class Settings(BaseSettings):
     # 四议两公开: where the community requires it, an admin approves each notice first.
     notices_need_approval: bool = False
 
+    # The mini-program (小程序): its residents sign in with wx.login codes (code2Session).
+    miniprogram_appid: str = ""
+    miniprogram_secret: str = ""
+    miniprogram_community: str = "demo"
+    # JSON API: sessions and request limits (per minute; sign-in has its own bucket).
+    session_hours: float = 7 * 24
+    api_rate_per_session: int = 120
+    api_rate_per_address: int = 600
+    api_sign_in_rate_per_address: int = 20
+    # Behind our own reverse proxy, the client address is the last X-Forwarded-For hop.
+    trust_forwarded_for: bool = False
     default_language: str = "zh_Hans"
     reply_deadline_seconds: float = 4.0
     max_body_bytes: int = 64 * 1024

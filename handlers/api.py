@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from handlers.i18n import LANGUAGES, language_of
+from handlers.ratelimit import Limits, retry_after
 from handlers.residents import sessions
-from handlers.types import KeyValueStore
+from handlers.residents.accounts import Code2Session, LoginQr
+from handlers.types import KeyValueStore, StoreUnavailable
 from models.residents import Resident
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,16 @@ class ApiDeps:
     translate: Callable[..., str]
     lock: Callable[..., Any]
     needs_approval: bool = False
+    limits: Limits = field(default_factory=Limits)
+    clock: Callable[[], float] = time.time  # for the rate-limit windows
+    session_seconds: float = sessions.DEFAULT_TTL
+    binding_failures: int = 5
+    binding_code_days: int = 30
+    # Set by the transport when the mini-program / official account secrets are configured.
+    code2session: Code2Session | None = None
+    miniprogram_appid: str = ""
+    miniprogram_community: str = "demo"
+    login_qr: LoginQr | None = None
 
 
 API_DEPS = web.AppKey("linli_api_deps", ApiDeps)
@@ -63,9 +76,17 @@ def request_language(request: web.Request) -> str:
     return "zh_Hans"
 
 
-def error_response(request: web.Request, status: int, code: str, **params: Any) -> web.Response:
+def error_response(
+    request: web.Request,
+    status: int,
+    code: str,
+    headers: dict[str, str] | None = None,
+    **params: Any,
+) -> web.Response:
     message = deps(request).translate(request_language(request), code, **params)
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+    return web.json_response(
+        {"error": {"code": code, "message": message}}, status=status, headers=headers
+    )
 
 
 async def caller_id(request: web.Request) -> int:
@@ -124,8 +145,16 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
     """Turn refusals into the one error shape; only under ``/api/``."""
     if not request.path.startswith("/api/"):
         return await handler(request)
+    wiring = deps(request)
+    wait = await retry_after(wiring.store, request, wiring.limits, wiring.clock)
+    if wait is not None:
+        return error_response(
+            request, 429, "api.error.too_many", headers={"Retry-After": str(wait)}, seconds=wait
+        )
     try:
         return await handler(request)
+    except StoreUnavailable:
+        return error_response(request, 503, "api.error.unavailable", headers={"Retry-After": "5"})
     except ApiError as exc:
         return error_response(request, exc.status, exc.code, **exc.params)
     except web.HTTPNotFound:

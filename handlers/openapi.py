@@ -31,6 +31,7 @@ STANDARD_ERRORS = {
     413: "Body too large",
     422: "Well-formed but refused by a domain rule",
     429: "Too many requests: wait for Retry-After seconds",
+    503: "The shared store or WeChat did not answer: try again after Retry-After seconds",
 }
 
 
@@ -139,7 +140,7 @@ def _operation_id(handler: Any) -> str:
 
 
 def _error_codes(operation: Operation, path_params: list[str]) -> list[int]:
-    codes = set(operation.errors) | {429}
+    codes = set(operation.errors) | {429, 503}
     if operation.auth != "public":
         codes.add(401)
     if operation.auth == "worker":
@@ -221,7 +222,7 @@ def build(app: web.Application, *, title: str, version: str) -> dict[str, Any]:
                 "description": STANDARD_ERRORS.get(code, "Refused"),
                 "content": {"application/json": {"schema": error_ref}},
             }
-            if code == 429:
+            if code in {429, 503}:
                 response["headers"] = {
                     "Retry-After": {"schema": {"type": "integer"}, "required": True}
                 }

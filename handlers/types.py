@@ -9,6 +9,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 
+class StoreUnavailable(Exception):
+    """The store did not answer in time or refused; callers degrade, never hang."""
+
+
 class KeyValueStore(Protocol):
     """What handlers may ask of the shared store (``bot.store`` implements it)."""
 

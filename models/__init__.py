@@ -12,4 +12,5 @@ MODEL_MODULES = [
     "models.complaints",
     "models.volunteers",
     "models.notices",
+    "models.accounts",
 ]

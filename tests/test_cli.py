@@ -17,3 +17,20 @@ async def test_link_wecom_links_and_relinks(world: World, settings, capsys):
     assert await _link_wecom(with_corp, "li.si", 999999) == 1
     assert await _link_wecom(settings, "li.si", first.id) == 1  # no corp configured
     assert "no resident 999999" in capsys.readouterr().err
+
+
+async def test_add_worker_gives_a_console_login(world: World, settings, client, monkeypatch):
+    from bot.cli import _add_worker
+
+    monkeypatch.setenv("LINLI_PASSWORD", "a long enough password")
+    in_test = settings.model_copy(update={"wechat_community": "test"})
+    assert await _add_worker(in_test, "chen.hong", "陈红", "admin", None) == 0
+    resp = await client.post(
+        "/api/v1/auth/password", json={"login": "chen.hong", "password": "a long enough password"}
+    )
+    assert resp.status == 200
+    assert "admin" in (await resp.json())["resident"]["roles"]
+    # The login is taken now; a short password is refused.
+    assert await _add_worker(in_test, "chen.hong", None, "community_worker", None) == 1
+    monkeypatch.setenv("LINLI_PASSWORD", "short")
+    assert await _add_worker(in_test, "zhou.min", None, "community_worker", None) == 1

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+import yarl
 
 from bot.push.errors import TokenError, request_json
 from bot.push.token import WECHAT_API_BASE, AccessTokens
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 TEMPLATE_PATH = "/cgi-bin/message/template/send"
 SUBSCRIBE_PATH = "/cgi-bin/message/subscribe/bizsend"
 CUSTOM_PATH = "/cgi-bin/message/custom/send"
+QRCODE_PATH = "/cgi-bin/qrcode/create"
+SHOW_QRCODE_URL = "https://mp.weixin.qq.com/cgi-bin/showqrcode"
 
 
 def template_data(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -125,6 +128,18 @@ class OfficialAccountClient:
         """A customer-service text message (48-hour window, else ``window_closed``)."""
         payload = {"touser": openid, "msgtype": "text", "text": {"content": text}}
         await self._send(CUSTOM_PATH, payload, openid, "customer-service message")
+
+    async def create_qr(self, scene: str, expire_seconds: int) -> tuple[str, int]:
+        """A temporary parametric QR code (``QR_STR_SCENE``): its image URL and lifetime."""
+        payload = {
+            "expire_seconds": expire_seconds,
+            "action_name": "QR_STR_SCENE",
+            "action_info": {"scene": {"scene_str": scene}},
+        }
+        body = await self._send(QRCODE_PATH, payload, "-", "QR code")
+        ticket = str(body.get("ticket") or "")
+        url = str(yarl.URL(SHOW_QRCODE_URL).with_query(ticket=ticket))
+        return url, int(body.get("expire_seconds") or expire_seconds)
 
     async def _send(
         self, path: str, payload: dict[str, Any], openid: str, what: str

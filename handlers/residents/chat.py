@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.help.chat import menu_text
 from handlers.i18n import LANGUAGES, N_
-from handlers.residents import service
+from handlers.residents import accounts, service
 from handlers.residents.rules import CodeStatus, mask
 from handlers.router import Router, normalize
 from handlers.types import NO_REPLY, Context, Event, Reply
@@ -16,7 +16,6 @@ BIND_STATE = "residents.bind"
 LANGUAGE_STATE = "residents.language"
 ERASE_STATE = "residents.erase"
 BIND_SCENE = "bind_"
-FAILURE_WINDOW = 600.0
 
 LANGUAGE_CHOICES = {
     "1": "zh_Hans",
@@ -51,6 +50,11 @@ LANGUAGE_NAMES = {
     "zh_Hant": N_("language.name.zh_Hant"),
     "en": N_("language.name.en"),
 }
+QR_LOGIN_ANSWERS = {
+    "ok": N_("auth.qr.signed_in"),
+    "not_worker": N_("auth.qr.not_worker"),
+    "expired": N_("auth.qr.expired"),
+}
 YES = frozenset({"1", "确认", "確認", "确认删除", "確認刪除", "是", "yes", "y", "confirm"})
 
 
@@ -68,6 +72,14 @@ async def unsubscribed(event: Event, ctx: Context) -> Reply:
     await service.set_active(ctx.resident, False)
     ctx.leave()
     return NO_REPLY
+
+
+@router.scene(accounts.LOGIN_QR_SCENE)
+async def scanned_console_login(event: Event, ctx: Context) -> Reply:
+    """A worker at the console scanned its login QR code with the official account."""
+    ticket = event.key[len(accounts.LOGIN_QR_SCENE) :]
+    outcome = await accounts.confirm_qr_login(ctx.store, ticket, ctx.resident)
+    return Reply(ctx.t(QR_LOGIN_ANSWERS[outcome]))
 
 
 @router.scene(BIND_SCENE)
@@ -91,18 +103,15 @@ async def binding_code_typed(event: Event, ctx: Context) -> Reply:
 
 
 async def _bind(ctx: Context, typed: str) -> str:
-    limit_key = f"bindfail:{ctx.community}:{ctx.resident.id}"
-    failures = int(await ctx.store.get(limit_key) or 0)
     limit = ctx.settings.binding_failures_per_10min if ctx.settings else 5
-    if failures >= limit:
+    outcome = await service.bind_guarded(ctx.store, ctx.resident, typed, ctx.now(), limit)
+    if outcome is None:
         ctx.leave()
         return ctx.t("bind.locked")
-    outcome = await service.bind(ctx.resident, typed, ctx.now())
     if outcome.status is CodeStatus.OK:
         ctx.leave()
         label = await service.household_label(outcome.household.id if outcome.household else None)
         return ctx.t("bind.ok", household=label)
-    await ctx.store.incr(limit_key, ttl=FAILURE_WINDOW)
     if ctx.state is not None or ctx.next_state is not None:
         ctx.enter(BIND_STATE)
     return ctx.t(BIND_ANSWERS[outcome.status])

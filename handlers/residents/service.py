@@ -9,9 +9,13 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from handlers.residents.rules import CodeStatus, code_status, new_code, normalize_code
+from handlers.types import KeyValueStore
+from models.accounts import ConsoleLogin, MiniProgramUser
 from models.audit import record
 from models.community import Community, Household
 from models.residents import BindingCode, Resident, Role, RoleAssignment
+
+BIND_FAILURE_WINDOW = 600.0
 
 
 def actor(resident: Resident) -> str:
@@ -99,6 +103,19 @@ async def bind(resident: Resident, typed: str, now: datetime) -> BindOutcome:
     return BindOutcome(status)
 
 
+async def bind_guarded(
+    store: KeyValueStore, resident: Resident, typed: str, now: datetime, limit: int
+) -> BindOutcome | None:
+    """``bind`` behind a lockout shared by every channel; ``None`` while locked out."""
+    limit_key = f"bindfail:{resident.id}"
+    if int(await store.get(limit_key) or 0) >= limit:
+        return None
+    outcome = await bind(resident, typed, now)
+    if outcome.status is not CodeStatus.OK:
+        await store.incr(limit_key, ttl=BIND_FAILURE_WINDOW)
+    return outcome
+
+
 async def issue_code(household: Household, now: datetime, days: int, by: str = "system") -> str:
     """A fresh code for a household; retried on the (rare) collision."""
     for _ in range(5):
@@ -162,4 +179,6 @@ async def erase(resident: Resident, now: datetime) -> None:
         resident.erased_at = now
         await resident.save(using_db=conn)
         await RoleAssignment.filter(resident_id=resident.id).using_db(conn).delete()
+        await ConsoleLogin.filter(resident_id=resident.id).using_db(conn).delete()
+        await MiniProgramUser.filter(resident_id=resident.id).using_db(conn).delete()
         await record(actor(resident), "resident.erased", "resident", resident.id, using_db=conn)

@@ -39,6 +39,8 @@ ERRMSG = {
     40003: "invalid openid",
     40008: "invalid message type",
     40013: "invalid appid",
+    40029: "invalid code",
+    40163: "code been used",
     40037: "invalid template_id",
     40125: "invalid appsecret",
     41001: "access_token missing",
@@ -146,6 +148,9 @@ class FakeWeChat:
         self._robot_rates: dict[str, _Window] = {}
         self._msgids = count(1000)
         self._closing = asyncio.Event()
+        self._login_codes: dict[str, tuple[str, str, str | None]] = {}
+        self._spent_codes: set[str] = set()
+        self.qr_scenes: list[str] = []
 
     # --- what tests set up and look at ---------------------------------------------------
 
@@ -165,6 +170,12 @@ class FakeWeChat:
             raise ValueError("a fault needs an errcode, a status or a delay")
         for _ in range(n):
             self._faults[api].append(Fault(errcode, status, delay, deliver))
+
+    def wx_login(self, appid: str, openid: str, unionid: str | None = None) -> str:
+        """What ``wx.login()`` gives the mini-program on a phone: a one-time code."""
+        code = "CODE_" + secrets.token_urlsafe(16)
+        self._login_codes[code] = (appid, openid, unionid)
+        return code
 
     def revoke_tokens(self, appid: str | None = None) -> int:
         """Every token issued so far (to ``appid``) now gets ``40001``."""
@@ -195,6 +206,8 @@ class FakeWeChat:
         app.router.add_post("/cgi-bin/message/subscribe/bizsend", self._subscribe)
         app.router.add_post("/cgi-bin/message/custom/send", self._custom)
         app.router.add_post("/cgi-bin/webhook/send", self._robot)
+        app.router.add_get("/sns/jscode2session", self._code2session)
+        app.router.add_post("/cgi-bin/qrcode/create", self._qrcode)
         app.on_shutdown.append(self._shutdown)
         return app
 
@@ -238,6 +251,49 @@ class FakeWeChat:
         self.tokens[token] = _Token(appid, self.clock() + self.expires_in)
         self.token_fetches[appid] += 1
         return web.json_response({"access_token": token, "expires_in": self.expires_in})
+
+    async def _code2session(self, request: web.Request) -> web.StreamResponse:
+        self.requests["code2session"] += 1
+        fault = self._fault("code2session")
+        if fault is not None:
+            return await self._faulty(fault)
+        query = request.query
+        appid, code = query.get("appid", ""), query.get("js_code", "")
+        if query.get("grant_type") != "authorization_code":
+            return self._answer(40002)
+        if appid not in self.apps:
+            return self._answer(40013)
+        if query.get("secret") != self.apps[appid]:
+            return self._answer(40125)
+        if code in self._spent_codes:
+            return self._answer(40163)
+        issued = self._login_codes.pop(code, None)
+        if issued is None or issued[0] != appid:
+            return self._answer(40029)
+        self._spent_codes.add(code)
+        _, openid, unionid = issued
+        answer = {"openid": openid, "session_key": secrets.token_urlsafe(16)}
+        if unionid:
+            answer["unionid"] = unionid
+        return web.json_response(answer)
+
+    async def _qrcode(self, request: web.Request) -> web.StreamResponse:
+        self.requests["qrcode"] += 1
+        _, body = await self._body(request)
+        info = self.tokens.get(request.query.get("access_token", ""))
+        if info is None or info.revoked:
+            return self._answer(40001)
+        if isinstance(body, int):
+            return self._answer(body)
+        scene = body.get("action_info", {}).get("scene", {}).get("scene_str")
+        if body.get("action_name") != "QR_STR_SCENE" or not scene:
+            return self._answer(40002)
+        self.qr_scenes.append(scene)
+        ticket = "gQ" + secrets.token_urlsafe(24)
+        seconds = int(body.get("expire_seconds") or 60)
+        return web.json_response(
+            {"ticket": ticket, "expire_seconds": seconds, "url": f"http://weixin.qq.com/q/{ticket}"}
+        )
 
     async def _faulty(self, fault: Fault) -> web.StreamResponse:
         if fault.delay:

@@ -15,7 +15,7 @@ import pytest
 from bot.simulator import message_xml, reply_text
 from bot.store import MemoryStore, RedisStore
 from handlers.residents import service
-from handlers.residents.chat import FAILURE_WINDOW
+from handlers.residents.service import BIND_FAILURE_WINDOW as FAILURE_WINDOW
 from handlers.residents.rules import mask
 from models.audit import AuditLog
 from models.community import Building, Community, Grid, Household
@@ -314,7 +314,7 @@ async def test_lockout_lifts_after_the_failure_window(app_state, resident, store
         await resident.say("绑定 ABCD2345")
     assert await resident.say(f"绑定 {code}") == t(app_state, "bind.locked")
     row = await resident_row(app_state, resident.openid)
-    key = f"bindfail:{COMMUNITY}:{row.id}"
+    key = f"bindfail:{row.id}"
     assert await store.get(key) == str(app_state.settings.binding_failures_per_10min)
     if backend == "real":
         # Redis expires it: the counter carries the 10-minute window.

@@ -1,0 +1,224 @@
+"""Signing in outside the official account: console passwords, mini-program codes, login QR.
+
+Each way ends in the same server-side session (``sessions.issue``). WeChat itself is
+reached only through the callables the transport injects (``Code2Session``,
+``LoginQr``), so nothing here knows WeChat's HTTP API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from handlers.residents.service import actor
+from handlers.types import KeyValueStore
+from models.accounts import ConsoleLogin, MiniProgramUser
+from models.audit import record
+from models.residents import Resident, Role, RoleAssignment
+
+WORKER_ROLES = frozenset({Role.COMMUNITY_WORKER, Role.GRID_WORKER, Role.ADMIN})
+LOGIN_QR_SCENE = "login_"
+LOGIN_QR_SECONDS = 300
+CODE_MEMORY_SECONDS = 600
+MIN_PASSWORD = 10
+CODE_REFUSALS = {"used": "auth.error.code_used", "invalid": "auth.error.code_invalid"}
+_hasher = PasswordHasher()
+# Verified against when the login does not exist, so a wrong login costs as long as a
+# wrong password and the answer time does not tell which logins exist.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+class SignInRefused(Exception):
+    """``code`` is a message id; the API answers it with ``status``."""
+
+    def __init__(self, code: str, status: int = 401, **params: object) -> None:
+        super().__init__(code)
+        self.code, self.status, self.params = code, status, params
+
+
+@dataclass(frozen=True)
+class WeChatIdentity:
+    """What ``code2Session`` answers: the mini-program openid, and the unionid if any."""
+
+    openid: str
+    unionid: str | None = None
+
+
+class CodeRefused(Exception):
+    """WeChat refused a ``wx.login`` code: ``reason`` is invalid, used, busy or unreachable."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+Code2Session = Callable[[str], Awaitable[WeChatIdentity]]
+# scene string -> (URL of the QR image, seconds it lives)
+LoginQr = Callable[[str], Awaitable[tuple[str, int]]]
+
+
+# --- passwords --------------------------------------------------------------------------------
+
+
+async def set_password(resident: Resident, login: str, password: str, by: str = "system") -> None:
+    """Give a worker a console login; only workers may have one."""
+    if len(password) < MIN_PASSWORD:
+        raise SignInRefused("auth.error.weak_password", 400, min=MIN_PASSWORD)
+    roles = {a.role for a in await RoleAssignment.filter(resident_id=resident.id)}
+    if not roles & WORKER_ROLES:
+        raise SignInRefused("auth.error.not_worker", 403)
+    hashed = await asyncio.to_thread(_hasher.hash, password)
+    existing = await ConsoleLogin.get_or_none(resident_id=resident.id)
+    try:
+        if existing is None:
+            await ConsoleLogin.create(resident=resident, login=login, password_hash=hashed)
+        else:
+            existing.login, existing.password_hash = login, hashed
+            await existing.save()
+    except IntegrityError:
+        raise SignInRefused("auth.error.login_taken", 409) from None
+    await record(by, "console_login.set", "resident", resident.id)
+
+
+async def sign_in_with_password(login: str, password: str) -> Resident:
+    """The worker behind a login and password, or ``SignInRefused`` with one message for all
+    wrong cases (no such login, wrong password, no longer a worker)."""
+    found = await ConsoleLogin.get_or_none(login=login).prefetch_related("resident")
+    hashed = found.password_hash if found is not None else _DUMMY_HASH
+    try:
+        await asyncio.to_thread(_hasher.verify, hashed, password)
+        ok = found is not None
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or found is None:
+        raise SignInRefused("auth.error.bad_password")
+    resident = found.resident
+    if resident.erased_at is not None or not await is_worker(resident):
+        raise SignInRefused("auth.error.bad_password")
+    if _hasher.check_needs_rehash(hashed):
+        found.password_hash = await asyncio.to_thread(_hasher.hash, password)
+        await found.save(update_fields=["password_hash", "updated_at"])
+    await record(actor(resident), "console_login.signed_in", "resident", resident.id)
+    return resident
+
+
+async def is_worker(resident: Resident) -> bool:
+    return await RoleAssignment.filter(
+        resident_id=resident.id,
+        community_id=resident.community_id,  # type: ignore[attr-defined]
+        role__in=list(WORKER_ROLES),
+    ).exists()
+
+
+# --- mini-program -----------------------------------------------------------------------------
+
+
+def _code_key(code: str) -> str:
+    return "mpcode:" + hashlib.sha256(code.encode()).hexdigest()
+
+
+async def sign_in_with_code(
+    store: KeyValueStore,
+    code2session: Code2Session,
+    appid: str,
+    community_id: int,
+    code: str,
+) -> Resident:
+    """The resident behind a ``wx.login`` code: the same one as the official account's when
+    WeChat gives both the same unionid, a new unverified one otherwise.
+
+    A code works once. We remember each one we saw, so a replayed code is refused here
+    without asking WeChat (which would refuse it too, with 40163).
+    """
+    if not await store.set_if_absent(_code_key(code), "1", ttl=CODE_MEMORY_SECONDS):
+        raise SignInRefused("auth.error.code_used")
+    try:
+        identity = await code2session(code)
+    except CodeRefused as exc:
+        if exc.reason in {"busy", "unreachable"}:
+            # Not the code's fault: let the resident's retry with the same code through.
+            await store.delete(_code_key(code))
+            raise SignInRefused("auth.error.wechat_unavailable", 503) from None
+        raise SignInRefused(CODE_REFUSALS.get(exc.reason, "auth.error.code_invalid")) from None
+    return await _resident_of(appid, community_id, identity)
+
+
+async def _resident_of(appid: str, community_id: int, identity: WeChatIdentity) -> Resident:
+    link = await MiniProgramUser.get_or_none(appid=appid, openid=identity.openid).prefetch_related(
+        "resident"
+    )
+    if link is not None:
+        return link.resident
+    try:
+        async with in_transaction():
+            resident = None
+            if identity.unionid:
+                resident = (
+                    await Resident.filter(
+                        community_id=community_id, unionid=identity.unionid, erased_at=None
+                    )
+                    .order_by("id")
+                    .first()
+                )
+            created = resident is None
+            if resident is None:
+                resident = await Resident.create(
+                    community_id=community_id, unionid=identity.unionid
+                )
+            await MiniProgramUser.create(appid=appid, openid=identity.openid, resident=resident)
+            action = "resident.created" if created else "resident.linked_miniprogram"
+            await record(actor(resident), action, "resident", resident.id)
+    except IntegrityError:
+        # Two first sign-ins at once: the other one linked it, and ours rolled back.
+        link = await MiniProgramUser.get(appid=appid, openid=identity.openid)
+        return await Resident.get(id=link.resident_id)  # type: ignore[attr-defined]
+    return resident
+
+
+# --- login by scanning a QR code with the official account ------------------------------------
+
+
+def _ticket_key(ticket: str) -> str:
+    return "loginqr:" + hashlib.sha256(ticket.encode()).hexdigest()
+
+
+async def start_qr_login(store: KeyValueStore) -> str:
+    """A fresh ticket; its QR scene is ``LOGIN_QR_SCENE + ticket``."""
+    ticket = secrets.token_urlsafe(18)
+    await store.set(_ticket_key(ticket), "pending", ttl=LOGIN_QR_SECONDS)
+    return ticket
+
+
+async def confirm_qr_login(store: KeyValueStore, ticket: str, resident: Resident) -> str:
+    """A scan of the login QR: ``ok``, ``not_worker`` or ``expired``."""
+    key = _ticket_key(ticket)
+    if await store.get(key) != "pending":
+        return "expired"
+    if not await is_worker(resident):
+        return "not_worker"
+    await store.set(key, f"resident:{resident.id}", ttl=LOGIN_QR_SECONDS)
+    await record(actor(resident), "console_login.qr_scanned", "resident", resident.id)
+    return "ok"
+
+
+async def poll_qr_login(store: KeyValueStore, ticket: str) -> int | None:
+    """The worker who scanned, once; ``None`` while nobody has. Unknown tickets refuse."""
+    key = _ticket_key(ticket)
+    value = await store.get(key)
+    if value is None:
+        raise SignInRefused("auth.error.qr_expired", 404)
+    if not value.startswith("resident:"):
+        return None
+    # Single use even when two polls see the scan at once.
+    if not await store.set_if_absent(key + ":taken", "1", ttl=LOGIN_QR_SECONDS):
+        raise SignInRefused("auth.error.qr_expired", 404)
+    await store.delete(key)
+    return int(value.removeprefix("resident:"))

@@ -1,0 +1,296 @@
+"""Sign-in (password, mini-program code, login QR), ``/me`` and households, as JSON."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+from tortoise.functions import Count
+
+from handlers.api import ApiError, body, caller, deps, page_of, paging
+from handlers.openapi import Done, doc
+from handlers.residents import accounts, service, sessions
+from handlers.residents.accounts import SignInRefused
+from handlers.residents.rules import CodeStatus
+from handlers.residents.schemas import (
+    BindingCodeView,
+    BindingRequest,
+    CodeSignIn,
+    HouseholdPage,
+    HouseholdQuery,
+    MeView,
+    PasswordSignIn,
+    QrLoginStarted,
+    QrLoginStatus,
+    SessionView,
+)
+from models.community import Household
+from models.residents import BindingCode, Resident
+
+routes = web.RouteTableDef()
+TICKET_PATH = {"ticket": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}}
+BIND_REFUSALS = {
+    CodeStatus.UNKNOWN: "bind.unknown",
+    CodeStatus.USED: "bind.used",
+    CodeStatus.EXPIRED: "bind.expired",
+    CodeStatus.MALFORMED: "bind.malformed",
+}
+
+
+def _refused(exc: SignInRefused) -> ApiError:
+    return ApiError(exc.status, exc.code, **exc.params)
+
+
+def _text(data: dict[str, object], name: str, longest: int) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value.strip() or len(value) > longest:
+        raise ApiError(400, "api.error.bad_field", name=name)
+    return value.strip() if name != "password" else value
+
+
+async def _session(request: web.Request, resident: Resident) -> dict[str, object]:
+    ttl = deps(request).session_seconds
+    token = await sessions.issue(deps(request).store, resident.id, ttl=ttl)
+    return {
+        "token": token,
+        "expires_in": int(ttl),
+        "resident": {
+            "id": resident.id,
+            "name": resident.name,
+            "roles": [role.value for role in await service.roles_of(resident)],
+            "verified": resident.verified,
+        },
+    }
+
+
+async def _worker(request: web.Request) -> Resident:
+    resident = await caller(request)
+    if not await accounts.is_worker(resident):
+        raise ApiError(403, "api.error.forbidden")
+    return resident
+
+
+@routes.post("/api/v1/auth/password")
+@doc(
+    "Sign in to the console with a password (community workers)",
+    tag="auth",
+    auth="public",
+    body=PasswordSignIn,
+    response=SessionView,
+    errors=(401,),
+)
+async def sign_in_password(request: web.Request) -> web.Response:
+    data = await body(request)
+    login, password = _text(data, "login", 64), _text(data, "password", 256)
+    try:
+        resident = await accounts.sign_in_with_password(login, password)
+    except SignInRefused as exc:
+        raise _refused(exc) from None
+    return web.json_response(await _session(request, resident))
+
+
+@routes.post("/api/v1/auth/miniprogram")
+@doc(
+    "Sign in from the mini-program with a wx.login code",
+    tag="auth",
+    auth="public",
+    body=CodeSignIn,
+    response=SessionView,
+    errors=(401, 503),
+    description=(
+        "The code is exchanged through code2Session once. The resident is the same as the "
+        "official account's when WeChat gives both the same unionid."
+    ),
+)
+async def sign_in_miniprogram(request: web.Request) -> web.Response:
+    data = await body(request)
+    code = _text(data, "code", 128)
+    wiring = deps(request)
+    if wiring.code2session is None:
+        raise ApiError(503, "auth.error.miniprogram_off")
+    community = await service.community_id(wiring.miniprogram_community)
+    try:
+        resident = await accounts.sign_in_with_code(
+            wiring.store, wiring.code2session, wiring.miniprogram_appid, community, code
+        )
+    except SignInRefused as exc:
+        raise _refused(exc) from None
+    if resident.erased_at is not None:
+        raise ApiError(401, "auth.error.code_invalid")
+    return web.json_response(await _session(request, resident))
+
+
+@routes.post("/api/v1/auth/qr")
+@doc(
+    "Start a console sign-in by scanning a QR code with the official account",
+    tag="auth",
+    auth="public",
+    response=QrLoginStarted,
+    errors=(503,),
+)
+async def start_qr(request: web.Request) -> web.Response:
+    wiring = deps(request)
+    ticket = await accounts.start_qr_login(wiring.store)
+    scene = accounts.LOGIN_QR_SCENE + ticket
+    url, seconds = None, accounts.LOGIN_QR_SECONDS
+    if wiring.login_qr is not None:
+        try:
+            url, seconds = await wiring.login_qr(scene)
+        except Exception as exc:  # the push client's typed errors: WeChat is unreachable
+            raise ApiError(503, "auth.error.wechat_unavailable") from exc
+    return web.json_response(
+        {"ticket": ticket, "scene": scene, "qr_url": url, "expires_in": seconds}
+    )
+
+
+@routes.get("/api/v1/auth/qr/{ticket}")
+@doc(
+    "Poll a QR sign-in: pending until a worker scans, then the session (once)",
+    tag="auth",
+    auth="public",
+    response=QrLoginStatus,
+    path=TICKET_PATH,
+)
+async def poll_qr(request: web.Request) -> web.Response:
+    ticket = request.match_info["ticket"]
+    if not 8 <= len(ticket) <= 64:
+        raise ApiError(404, "auth.error.qr_expired")
+    try:
+        resident_id = await accounts.poll_qr_login(deps(request).store, ticket)
+    except SignInRefused as exc:
+        raise _refused(exc) from None
+    if resident_id is None:
+        return web.json_response({"status": "pending", "session": None})
+    resident = await Resident.get(id=resident_id)
+    return web.json_response({"status": "signed_in", "session": await _session(request, resident)})
+
+
+@routes.post("/api/v1/auth/logout")
+@doc("Sign out: the session token stops working at once", tag="auth", response=Done)
+async def logout(request: web.Request) -> web.Response:
+    await caller(request)
+    _, _, token = request.headers.get("Authorization", "").partition(" ")
+    await sessions.revoke(deps(request).store, token.strip())
+    return web.json_response({"ok": True})
+
+
+@routes.get("/api/v1/me")
+@doc("The signed-in person: roles, language, own household", tag="residents", response=MeView)
+async def me(request: web.Request) -> web.Response:
+    resident = await caller(request)
+    household = await service.household_label(resident.household_id)  # type: ignore[attr-defined]
+    return web.json_response(
+        {
+            "id": resident.id,
+            "name": resident.name,
+            "language": resident.language,
+            "verified": resident.verified,
+            "household": household or None,
+            "roles": [role.value for role in await service.roles_of(resident)],
+        }
+    )
+
+
+@routes.post("/api/v1/me/binding")
+@doc(
+    "Bind the caller to a household with the code a community worker gave",
+    tag="residents",
+    body=BindingRequest,
+    response=MeView,
+    errors=(409, 422),
+)
+async def bind(request: web.Request) -> web.Response:
+    resident = await caller(request)
+    code = _text(await body(request), "code", 32)
+    limit = deps(request).binding_failures
+    outcome = await service.bind_guarded(
+        deps(request).store, resident, code, datetime.now(UTC), limit
+    )
+    if outcome is None:
+        raise ApiError(429, "bind.locked")
+    if outcome.status is not CodeStatus.OK:
+        status = 409 if outcome.status is CodeStatus.USED else 422
+        raise ApiError(status, BIND_REFUSALS[outcome.status])
+    return await me(request)
+
+
+@routes.get("/api/v1/households")
+@doc(
+    "Households with their residents and open binding codes (to print)",
+    tag="residents",
+    auth="worker",
+    query=HouseholdQuery,
+    response=HouseholdPage,
+)
+async def list_households(request: web.Request) -> web.Response:
+    worker = await _worker(request)
+    page, per_page = paging(request)
+    query = Household.filter(building__community_id=worker.community_id)  # type: ignore[attr-defined]
+    building = request.query.get("building")
+    if building:
+        if not building.isascii() or not building.isdigit() or len(building) > 9:
+            raise ApiError(400, "api.error.bad_filter", name="building")
+        query = query.filter(building_id=int(building))
+    total = await query.count()
+    found = (
+        await query.order_by("building_id", "unit", "room", "id")
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+        .prefetch_related("building")
+    )
+    ids = [h.id for h in found]
+    counts = {
+        (row["household_id"], row["verified"]): row["n"]
+        for row in await Resident.filter(household_id__in=ids, erased_at=None)
+        .annotate(n=Count("id"))
+        .group_by("household_id", "verified")
+        .values("household_id", "verified", "n")
+    }
+    now = datetime.now(UTC)
+    codes = {}
+    for code in await BindingCode.filter(
+        household_id__in=ids, used_at=None, expires_at__gt=now
+    ).order_by("id"):
+        codes[code.household_id] = code  # type: ignore[attr-defined]
+    items = []
+    for household in found:
+        verified = counts.get((household.id, True), 0)
+        code = codes.get(household.id)
+        items.append(
+            {
+                "id": household.id,
+                "building": household.building.name,
+                "unit": household.unit,
+                "room": household.room,
+                "residents": verified + counts.get((household.id, False), 0),
+                "verified_residents": verified,
+                "code": code.code if code else None,
+                "code_expires_at": code.expires_at.isoformat() if code else None,
+            }
+        )
+    return web.json_response(page_of(items, total, page, per_page))
+
+
+@routes.post("/api/v1/households/{id}/binding-code")
+@doc(
+    "Issue a fresh binding code for a household",
+    tag="residents",
+    auth="worker",
+    response=BindingCodeView,
+    status=201,
+)
+async def issue_binding_code(request: web.Request) -> web.Response:
+    worker = await _worker(request)
+    raw = request.match_info["id"]
+    household = None
+    if raw.isascii() and raw.isdigit() and len(raw) <= 9:
+        household = await Household.get_or_none(
+            id=int(raw),
+            building__community_id=worker.community_id,  # type: ignore[attr-defined]
+        )
+    if household is None:
+        raise ApiError(404, "api.error.not_found")
+    days = deps(request).binding_code_days
+    code = await service.issue_code(household, datetime.now(UTC), days, by=service.actor(worker))
+    found = await BindingCode.get(code=code)
+    return web.json_response({"code": code, "expires_at": found.expires_at.isoformat()}, status=201)

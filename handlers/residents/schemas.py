@@ -1,0 +1,81 @@
+"""Request and response models of sign-in, ``/me`` and households (OpenAPI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from handlers.openapi import Page, Paging
+
+
+class PasswordSignIn(BaseModel):
+    login: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class CodeSignIn(BaseModel):
+    code: str = Field(min_length=1, max_length=128, description="The code from wx.login()")
+
+
+class SignedInPerson(BaseModel):
+    id: int
+    name: str | None
+    roles: list[str]
+    verified: bool
+
+
+class SessionView(BaseModel):
+    token: str = Field(description="Send as Authorization: Bearer <token>")
+    expires_in: int = Field(description="Seconds the session lives unless revoked")
+    resident: SignedInPerson
+
+
+class QrLoginStarted(BaseModel):
+    ticket: str
+    scene: str = Field(description="The QR scene the official account sends back on scan")
+    qr_url: str | None = Field(description="The QR image, or null without an app secret")
+    expires_in: int
+
+
+class QrLoginStatus(BaseModel):
+    status: Literal["pending", "signed_in"]
+    session: SessionView | None = None
+
+
+class MeView(BaseModel):
+    id: int
+    name: str | None
+    language: str
+    verified: bool
+    household: str | None = Field(description="The caller's own household, e.g. 1栋 1 0301")
+    roles: list[str]
+
+
+class BindingRequest(BaseModel):
+    code: str = Field(min_length=1, max_length=32, description="8 letters and digits")
+
+
+class HouseholdQuery(Paging):
+    building: int | None = Field(default=None, ge=1, le=999_999_999)
+
+
+class HouseholdView(BaseModel):
+    id: int
+    building: str
+    unit: str
+    room: str
+    residents: int
+    verified_residents: int
+    code: str | None = Field(description="The binding code still open, if one is")
+    code_expires_at: datetime | None
+
+
+class HouseholdPage(Page):
+    items: list[HouseholdView]
+
+
+class BindingCodeView(BaseModel):
+    code: str
+    expires_at: datetime

@@ -1,0 +1,110 @@
+"""Request limits per session and per address, 429 with Retry-After; 503 when the store is down."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import make_mocked_request
+
+from handlers.api import API_DEPS
+from handlers.ratelimit import Limits, buckets, client_address, window
+from handlers.residents.sessions import issue
+from handlers.types import StoreUnavailable
+from models.db import using
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [(0.0, (0, 60)), (59.2, (0, 1)), (60.0, (1, 60)), (61.5, (1, 59)), (119.99, (1, 1))],
+)
+def test_window_and_seconds_to_wait(now, expected):
+    assert window(now) == expected
+
+
+def test_forwarded_for_is_believed_only_when_configured():
+    request = make_mocked_request(
+        "GET", "/api/v1/me", headers={"X-Forwarded-For": "203.0.113.9, 198.51.100.7"}
+    )
+    assert client_address(request, trust_forwarded_for=True) == "198.51.100.7"
+    assert client_address(request, trust_forwarded_for=False) != "198.51.100.7"
+
+
+def test_buckets_hash_tokens_and_add_a_sign_in_bucket():
+    request = make_mocked_request(
+        "POST", "/api/v1/auth/password", headers={"Authorization": "Bearer secret-token"}
+    )
+    found = buckets(request, Limits(per_session=5, per_address=9, sign_in_per_address=2))
+    assert [limit for _, limit in found] == [9, 2, 5]
+    assert all("secret-token" not in stem for stem, _ in found)
+
+
+@pytest.fixture
+def settings(settings):  # type: ignore[no-untyped-def]
+    return settings.model_copy(
+        update={
+            "api_rate_per_session": 3,
+            "api_rate_per_address": 8,
+            "api_sign_in_rate_per_address": 2,
+        }
+    )
+
+
+@pytest.fixture(autouse=True)
+def frozen_minute(request):  # type: ignore[no-untyped-def]
+    """Mid-window, so no test straddles a minute boundary."""
+    if "client" in request.fixturenames:
+        client = request.getfixturevalue("client")
+        client.server.app[API_DEPS].clock = lambda: 1_800_000_030.0
+
+
+async def test_a_session_over_its_limit_gets_429_with_retry_after(client, world):
+    with using(world.app_state.db):
+        person = await world.resident()
+    token = await issue(world.app_state.store, person.id)
+    headers = {"Authorization": f"Bearer {token}"}
+    statuses = [(await client.get("/api/v1/me", headers=headers)).status for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    resp = await client.get("/api/v1/me", headers=headers)
+    assert resp.status == 429
+    assert resp.headers["Retry-After"] == "30"
+    body = await resp.json()
+    assert body["error"]["code"] == "api.error.too_many"
+    assert resp.headers["Retry-After"] in body["error"]["message"]
+    # Another session from the same address still has its own allowance.
+    other = await issue(world.app_state.store, person.id)
+    ok = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {other}"})
+    assert ok.status == 200
+
+
+async def test_sign_in_attempts_have_a_tighter_bucket(client, world):
+    attempts = [
+        (await client.post("/api/v1/auth/password", json={"login": "x", "password": "y"})).status
+        for _ in range(3)
+    ]
+    assert attempts == [401, 401, 429]
+
+
+async def test_the_address_limit_covers_anonymous_callers(client, world):
+    statuses = [(await client.get("/api/v1/openapi.json")).status for _ in range(9)]
+    assert statuses[:8] == [200] * 8 and statuses[8] == 429
+
+
+class DownStore:
+    """A store that never answers, as Redis does when it is down."""
+
+    async def _down(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise StoreUnavailable("ConnectionError")
+
+    get = set = set_if_absent = delete = incr = _down
+
+
+async def test_a_down_store_answers_503_not_500(client, world):
+    api = client.server.app[API_DEPS]
+    real = api.store
+    api.store = DownStore()
+    try:
+        resp = await client.get("/api/v1/me", headers={"Authorization": "Bearer whatever"})
+    finally:
+        api.store = real
+    assert resp.status == 503
+    assert resp.headers["Retry-After"] == "5"
+    assert (await resp.json())["error"]["code"] == "api.error.unavailable"

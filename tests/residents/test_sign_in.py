@@ -1,0 +1,307 @@
+"""Signing in: console passwords, mini-program codes through code2Session, the login QR."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bot.simulator import message_xml, reply_text
+from handlers.residents import accounts
+from handlers.residents.accounts import SignInRefused
+from models.accounts import ConsoleLogin, MiniProgramUser
+from models.audit import AuditLog
+from models.db import using
+from models.residents import Resident
+from tests.conftest import APPID
+from tests.fakes import FakeWeChat, start
+
+MP_APPID = "wxminiprogram00001"
+MP_SECRET = "miniprogram-secret-0123456789abcd"
+OA_SECRET = "official-account-secret-01234567"
+PASSWORD = "correct horse battery"
+CREDENTIALS = {"login": "wang.li", "password": PASSWORD}
+
+
+@pytest.fixture
+async def fake(aiohttp_server):  # type: ignore[no-untyped-def]
+    made = FakeWeChat(apps={MP_APPID: MP_SECRET, APPID: OA_SECRET})
+    made.base_url = await start(made, aiohttp_server)  # type: ignore[attr-defined]
+    return made
+
+
+@pytest.fixture
+def settings(settings, fake):  # type: ignore[no-untyped-def]
+    return settings.model_copy(
+        update={
+            "miniprogram_appid": MP_APPID,
+            "miniprogram_secret": MP_SECRET,
+            "miniprogram_community": "test",
+            "wechat_appsecret": OA_SECRET,
+            "wechat_api_base": fake.base_url,
+        }
+    )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def error_of(resp) -> str:  # type: ignore[no-untyped-def]
+    body = await resp.json()
+    assert set(body) == {"error"} and body["error"]["message"]
+    return body["error"]["code"]
+
+
+async def worker_with_password(world, login: str = "wang.li"):  # type: ignore[no-untyped-def]
+    with using(world.app_state.db):
+        person = await world.worker()
+        await accounts.set_password(person, login, PASSWORD)
+    return person
+
+
+# --- passwords --------------------------------------------------------------------------------
+
+
+async def test_a_worker_signs_in_with_a_password_and_signs_out(client, world):
+    person = await worker_with_password(world)
+    resp = await client.post(
+        "/api/v1/auth/password", json={"login": "wang.li", "password": PASSWORD}
+    )
+    assert resp.status == 200
+    session = await resp.json()
+    assert session["resident"]["id"] == person.id
+    assert "community_worker" in session["resident"]["roles"]
+    me = await client.get("/api/v1/me", headers=bearer(session["token"]))
+    assert (await me.json())["id"] == person.id
+    out = await client.post("/api/v1/auth/logout", headers=bearer(session["token"]))
+    assert out.status == 200
+    again = await client.get("/api/v1/me", headers=bearer(session["token"]))
+    assert again.status == 401
+
+
+@pytest.mark.parametrize(
+    ("login", "password"),
+    [("wang.li", "wrong password!"), ("nobody", PASSWORD), ("wang.li", PASSWORD + " ")],
+)
+async def test_wrong_login_or_password_get_one_answer(client, world, login, password):
+    await worker_with_password(world)
+    resp = await client.post("/api/v1/auth/password", json={"login": login, "password": password})
+    assert resp.status == 401
+    assert await error_of(resp) == "auth.error.bad_password"
+
+
+async def test_the_hash_is_argon2_and_never_the_password(world):
+    person = await worker_with_password(world)
+    with using(world.app_state.db):
+        row = await ConsoleLogin.get(resident_id=person.id)
+    assert row.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in row.password_hash
+
+
+async def test_only_workers_get_a_password_and_it_must_be_long(world):
+    with using(world.app_state.db):
+        plain = await world.resident(world.households[0] if world.households else None)
+        with pytest.raises(SignInRefused) as refused:
+            await accounts.set_password(plain, "plain", PASSWORD)
+        assert refused.value.code == "auth.error.not_worker"
+        person = await world.worker()
+        with pytest.raises(SignInRefused) as weak:
+            await accounts.set_password(person, "short", "short")
+        assert weak.value.code == "auth.error.weak_password"
+
+
+async def test_a_worker_whose_role_was_withdrawn_can_no_longer_sign_in(client, world):
+    person = await worker_with_password(world)
+    with using(world.app_state.db):
+        from models.residents import RoleAssignment
+
+        await RoleAssignment.filter(resident_id=person.id).delete()
+    resp = await client.post(
+        "/api/v1/auth/password", json={"login": "wang.li", "password": PASSWORD}
+    )
+    assert resp.status == 401
+
+
+# --- mini-program -----------------------------------------------------------------------------
+
+
+async def sign_in(client, code: str):  # type: ignore[no-untyped-def]
+    return await client.post("/api/v1/auth/miniprogram", json={"code": code})
+
+
+async def test_a_mini_program_code_signs_a_new_resident_in(client, world, fake):
+    resp = await sign_in(client, fake.wx_login(MP_APPID, "mp_openid_1"))
+    assert resp.status == 200
+    session = await resp.json()
+    assert session["resident"]["verified"] is False
+    with using(world.app_state.db):
+        link = await MiniProgramUser.get(appid=MP_APPID, openid="mp_openid_1")
+        assert link.resident_id == session["resident"]["id"]
+    # Next time, a fresh code, the same resident.
+    again = await sign_in(client, fake.wx_login(MP_APPID, "mp_openid_1"))
+    assert (await again.json())["resident"]["id"] == session["resident"]["id"]
+
+
+async def test_the_unionid_links_to_the_official_account_resident(client, world, fake):
+    with using(world.app_state.db):
+        home = (await world.add_households(world.buildings[0], 1))[0]
+        known = await world.resident(home)
+        known.unionid = "union_42"
+        await known.save()
+    resp = await sign_in(client, fake.wx_login(MP_APPID, "mp_openid_2", unionid="union_42"))
+    session = await resp.json()
+    assert session["resident"]["id"] == known.id
+    assert session["resident"]["verified"] is True
+    with using(world.app_state.db):
+        assert await AuditLog.filter(action="resident.linked_miniprogram").count() == 1
+
+
+async def test_a_reused_code_is_refused_without_asking_wechat_again(client, world, fake):
+    code = fake.wx_login(MP_APPID, "mp_openid_3")
+    assert (await sign_in(client, code)).status == 200
+    asked = fake.requests["code2session"]
+    resp = await sign_in(client, code)
+    assert resp.status == 401
+    assert await error_of(resp) == "auth.error.code_used"
+    assert fake.requests["code2session"] == asked
+
+
+async def test_a_code_wechat_already_spent_is_refused(client, world, fake, app_state):
+    code = fake.wx_login(MP_APPID, "mp_openid_4")
+    assert (await sign_in(client, code)).status == 200
+    # Another service process, which never saw this code: WeChat answers 40163.
+    await app_state.store.delete(accounts._code_key(code))
+    resp = await sign_in(client, code)
+    assert resp.status == 401
+    assert await error_of(resp) == "auth.error.code_used"
+
+
+@pytest.mark.parametrize("code", ["not-a-code", "CODE_forged0000000000"])
+async def test_a_bad_code_is_refused(client, world, fake, code):
+    resp = await sign_in(client, code)
+    assert resp.status == 401
+    assert await error_of(resp) == "auth.error.code_invalid"
+    with using(world.app_state.db):
+        assert await MiniProgramUser.all().count() == 0
+
+
+@pytest.mark.parametrize("payload", [{}, {"code": ""}, {"code": 42}, {"code": "x" * 200}])
+async def test_a_malformed_sign_in_is_a_400(client, world, payload):
+    resp = await client.post("/api/v1/auth/miniprogram", json=payload)
+    assert resp.status == 400
+    assert await error_of(resp) == "api.error.bad_field"
+
+
+async def test_wechat_down_is_a_503_and_the_same_code_works_after(client, world, fake):
+    code = fake.wx_login(MP_APPID, "mp_openid_5")
+    fake.fail_next(api="code2session", status=502)
+    resp = await sign_in(client, code)
+    assert resp.status == 503
+    assert await error_of(resp) == "auth.error.wechat_unavailable"
+    assert (await sign_in(client, code)).status == 200
+
+
+async def test_two_first_sign_ins_at_once_make_one_resident(client, world, fake):
+    codes = [fake.wx_login(MP_APPID, "mp_openid_6") for _ in range(4)]
+    answers = await asyncio.gather(*(sign_in(client, c) for c in codes))
+    ids = {(await a.json())["resident"]["id"] for a in answers}
+    assert len(ids) == 1
+    with using(world.app_state.db):
+        assert await MiniProgramUser.filter(openid="mp_openid_6").count() == 1
+
+
+async def test_a_mini_program_resident_binds_a_household_by_code(client, world, fake):
+    with using(world.app_state.db):
+        person = await world.worker()
+        worker_token = await accounts_token(world, person)
+    homes = await client.get("/api/v1/households", headers=bearer(worker_token))
+    assert homes.status == 200
+    with using(world.app_state.db):
+        home = (await world.add_households(world.buildings[1], 1))[0]
+    issued = await client.post(
+        f"/api/v1/households/{home.id}/binding-code", headers=bearer(worker_token)
+    )
+    assert issued.status == 201
+    code = (await issued.json())["code"]
+    session = await (await sign_in(client, fake.wx_login(MP_APPID, "mp_openid_7"))).json()
+    bound = await client.post(
+        "/api/v1/me/binding", json={"code": code}, headers=bearer(session["token"])
+    )
+    assert bound.status == 200
+    me = await bound.json()
+    assert me["verified"] is True and me["household"]
+    reused = await client.post(
+        "/api/v1/me/binding", json={"code": code}, headers=bearer(session["token"])
+    )
+    assert reused.status == 409
+    listed = await client.get(
+        f"/api/v1/households?building={world.buildings[1].id}", headers=bearer(worker_token)
+    )
+    row = next(i for i in (await listed.json())["items"] if i["id"] == home.id)
+    assert row["verified_residents"] == 1 and row["code"] is None
+
+
+async def accounts_token(world, person) -> str:  # type: ignore[no-untyped-def]
+    from handlers.residents.sessions import issue
+
+    return await issue(world.app_state.store, person.id)
+
+
+async def test_residents_cannot_list_households_or_issue_codes(client, world, fake):
+    session = await (await sign_in(client, fake.wx_login(MP_APPID, "mp_openid_8"))).json()
+    headers = bearer(session["token"])
+    assert (await client.get("/api/v1/households", headers=headers)).status == 403
+    resp = await client.post("/api/v1/households/1/binding-code", headers=headers)
+    assert resp.status == 403
+
+
+# --- login QR ---------------------------------------------------------------------------------
+
+
+async def test_a_worker_signs_in_by_scanning_the_login_qr(client, world, fake, make_resident):
+    started = await (await client.post("/api/v1/auth/qr")).json()
+    assert started["qr_url"].startswith("https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=")
+    assert fake.qr_scenes == [started["scene"]]
+    poll = f"/api/v1/auth/qr/{started['ticket']}"
+    assert (await (await client.get(poll)).json())["status"] == "pending"
+
+    phone = make_resident("o_worker_scan")
+    await phone.say("你好")  # following: the resident row exists
+    with using(world.app_state.db):
+        person = await Resident.get(openid="o_worker_scan")
+        plain_reply = await phone.event("SCAN", started["scene"])
+    assert plain_reply == world.app_state.translate("zh_Hans", "auth.qr.not_worker")
+    assert (await (await client.get(poll)).json())["status"] == "pending"
+
+    with using(world.app_state.db):
+        from models.residents import Role, RoleAssignment
+
+        await RoleAssignment.create(
+            resident=person, role=Role.COMMUNITY_WORKER, community=world.community
+        )
+    # A second later: WeChat deduplicates events by sender and second.
+    xml = message_xml(
+        phone.openid,
+        APPID,
+        "event",
+        {"Event": "SCAN", "EventKey": started["scene"]},
+        created=int(time.time()) + 1,
+    )
+    _, raw = await phone.push(xml)
+    reply = reply_text(raw)
+    assert reply == world.app_state.translate("zh_Hans", "auth.qr.signed_in")
+    done = await (await client.get(poll)).json()
+    assert done["status"] == "signed_in"
+    assert done["session"]["resident"]["id"] == person.id
+    me = await client.get("/api/v1/me", headers=bearer(done["session"]["token"]))
+    assert me.status == 200
+    # The ticket is spent: nobody else can pick the session up.
+    assert (await client.get(poll)).status == 404
+
+
+async def test_an_unknown_qr_ticket_is_a_404(client, world):
+    resp = await client.get("/api/v1/auth/qr/NoSuchTicket123")
+    assert resp.status == 404
+    assert await error_of(resp) == "auth.error.qr_expired"
