@@ -102,6 +102,10 @@ def _id_args() -> list[tuple[ast.Call, ast.expr, Path]]:
     return found
 
 
+# Keyword arguments of the refusal helpers that are not message placeholders.
+NOT_PLACEHOLDERS = frozenset({"headers"})
+
+
 @cache
 def code_calls() -> tuple[tuple[str, bool, frozenset[str] | None, str], ...]:
     """(id, plain literal?, keyword argument names, where) for every translate call."""
@@ -112,7 +116,9 @@ def code_calls() -> tuple[tuple[str, bool, frozenset[str] | None, str], ...]:
         names = (
             None
             if _callee(node) == "N_"
-            else frozenset(k.arg for k in node.keywords if k.arg is not None)
+            else frozenset(
+                k.arg for k in node.keywords if k.arg is not None and k.arg not in NOT_PLACEHOLDERS
+            )
         )
         where = f"{path.relative_to(ROOT)}:{node.lineno}"
         calls.extend((msgid, plain, names, where) for msgid in ids)
