@@ -231,7 +231,7 @@ def build(app: web.Application, *, title: str, version: str) -> dict[str, Any]:
             entry["security"] = [{"bearer": []}]
         paths.setdefault(path, {})[method.lower()] = entry
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": title,
             "version": version,

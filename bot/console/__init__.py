@@ -1,0 +1,102 @@
+"""The community workers' web console: static files and the text they show.
+
+No build step and no CDN: ``static/`` holds plain ES modules, a stylesheet and one
+HTML page, served as they are. The console is a client of the JSON API like any
+other; its only server-side piece besides the files is ``strings.json``, every
+``console.*`` message in the language asked for, through the app's translator.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.console.messages import MESSAGE_IDS
+from handlers.api import request_language
+from handlers.i18n import LANGUAGES
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+# Only the console's own origin, for everything; no inline script or style either.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# No hashed file names, so the browser revalidates every time (ETag / Last-Modified)
+# and gets a 304 when nothing changed: a deploy is seen at once.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def _served() -> dict[str, Path]:
+    """The files that may be fetched, by name: nothing outside ``static/`` is reachable."""
+    return {
+        p.name: p
+        for p in STATIC_DIR.iterdir()
+        if p.is_file() and p.suffix in CONTENT_TYPES and not p.name.startswith(".")
+    }
+
+
+FILES = web.AppKey("linli_console_files", dict)
+
+
+def _file(request: web.Request, name: str) -> web.FileResponse:
+    path = request.app[FILES].get(name)
+    if path is None:
+        raise web.HTTPNotFound(headers=SECURITY_HEADERS)
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": CONTENT_TYPES[path.suffix],
+            "Cache-Control": "no-cache",
+            **SECURITY_HEADERS,
+        },
+    )
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return _file(request, "index.html")
+
+
+async def static(request: web.Request) -> web.FileResponse:
+    return _file(request, request.match_info["name"])
+
+
+async def to_index(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/console/")
+
+
+async def strings(request: web.Request) -> web.Response:
+    """``?lang=zh_Hans|zh_Hant|en``: every console message; without it, Accept-Language."""
+    from bot.app import APP_STATE  # bot.app imports this module
+
+    asked = request.query.get("lang", "")
+    language = asked if asked in LANGUAGES else request_language(request)
+    translate = request.app[APP_STATE].translate
+    return web.json_response(
+        {
+            "lang": language,
+            "languages": list(LANGUAGES),
+            "messages": {msgid: translate(language, msgid) for msgid in MESSAGE_IDS},
+        },
+        headers={"Cache-Control": "no-cache", "Vary": "Accept-Language", **SECURITY_HEADERS},
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app[FILES] = _served()
+    app.router.add_get("/console", to_index)
+    app.router.add_get("/console/", index)
+    app.router.add_get("/console/strings.json", strings)
+    app.router.add_get("/console/static/{name}", static)

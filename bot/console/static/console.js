@@ -1,0 +1,632 @@
+// The community workers' console: hash routes over the JSON API, no framework.
+// Every visible word comes from strings.json (see i18n.js); data is shown as text nodes.
+
+import { api, ApiError, get, post, query, session } from './api.js';
+import { barChart, lineChart } from './charts.js';
+import {
+  allLanguages, formatNumber, formatPercent, formatTime, lang, loadStrings, t, translateTree,
+} from './i18n.js';
+
+const WORKER_ROLES = ['community_worker', 'grid_worker', 'admin'];
+const PROPOSAL_STATUSES = [
+  'submitted', 'under_review', 'published', 'voting', 'approved', 'not_approved', 'rejected',
+  'in_progress', 'completed', 'rated', 'withdrawn', 'draft',
+];
+const TICKET_STATUSES = [
+  'received', 'assigned', 'reassigned', 'accepted', 'in_progress', 'escalated', 'resolved',
+  'closed', 'rejected',
+];
+const POLL_MS = 5000;
+
+const main = () => document.getElementById('main');
+let timers = [];
+let departments = null;
+
+// --- small DOM helpers ------------------------------------------------------------------
+
+/** h('tag', {class, on: {click}, dataset...}, ...children); strings become text nodes. */
+function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'on') {
+      for (const [event, fn] of Object.entries(value)) node.addEventListener(event, fn);
+    } else if (key === 'class') {
+      node.className = value;
+    } else if (key === 'text') {
+      node.textContent = value;
+    } else if (key in node && typeof value !== 'string') {
+      node[key] = value;
+    } else {
+      node.setAttribute(key, value === true ? '' : String(value));
+    }
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+const tr = (...cells) => h('tr', {}, ...cells);
+const td = (content, attrs = {}) => h('td', attrs, content);
+const th = (key) => h('th', { scope: 'col' }, t(key));
+
+function table(headKeys, rows, attrs = {}) {
+  if (!rows.length) return h('p', { class: 'empty' }, t('console.empty'));
+  return h('table', attrs, h('thead', {}, tr(...headKeys.map(th))), h('tbody', {}, rows));
+}
+
+function showMessage(text, kind = 'error') {
+  const box = document.getElementById('message');
+  box.textContent = text;
+  box.className = kind;
+  box.hidden = !text;
+}
+
+function clearMessage() {
+  showMessage('');
+}
+
+function every(ms, fn) {
+  timers.push(setInterval(fn, ms));
+}
+
+/** Run an API call for a button: errors go to the message bar, success refreshes. */
+async function act(button, call, after) {
+  button.disabled = true;
+  clearMessage();
+  try {
+    const result = await call();
+    showMessage(t('console.done'), 'ok');
+    if (after) await after(result);
+  } catch (error) {
+    failed(error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function failed(error) {
+  if (error instanceof ApiError && error.status === 401 && route() !== 'login') {
+    session.clear();
+    location.hash = '#/login';
+    showMessage(t('console.error.session'));
+    return;
+  }
+  showMessage(error.message || t('console.error.network'));
+}
+
+function heading(key, ...extra) {
+  return h('div', { class: 'page-head' }, h('h1', {}, t(key)), ...extra);
+}
+
+function select(id, options, value, onChange) {
+  const node = h('select', { id, on: onChange ? { change: onChange } : {} },
+    options.map(([optionValue, label]) => h('option', { value: optionValue }, label)));
+  if (options.some(([optionValue]) => optionValue === value)) node.value = value;
+  return node;
+}
+
+function labelled(key, control) {
+  return h('label', { class: 'field' }, h('span', {}, t(key)), control);
+}
+
+async function departmentList() {
+  if (departments === null) {
+    const figures = await get('/api/v1/dashboard');
+    departments = figures.departments;
+  }
+  return departments;
+}
+
+const departmentName = (key) => (departments || []).find((d) => d.key === key)?.name || key;
+
+// --- sign-in ----------------------------------------------------------------------------
+
+function loginPage() {
+  const name = h('input', { id: 'login-name', name: 'login', autocomplete: 'username', required: true });
+  const password = h('input', {
+    id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true,
+  });
+  const submit = h('button', { type: 'submit', id: 'login-submit' }, t('console.login.submit'));
+  const form = h('form', {
+    id: 'login-form',
+    class: 'card login',
+    on: {
+      submit: async (event) => {
+        event.preventDefault();
+        submit.disabled = true;
+        clearMessage();
+        try {
+          const signed = await post('/api/v1/auth/password', { login: name.value, password: password.value });
+          const roles = signed.resident?.roles || [];
+          if (!roles.some((r) => WORKER_ROLES.includes(r))) {
+            session.set(signed.token);
+            await api('POST', '/api/v1/auth/logout', {}).catch(() => {});
+            session.clear();
+            showMessage(t('console.login.not_worker'));
+            return;
+          }
+          session.set(signed.token);
+          location.hash = '#/dashboard';
+        } catch (error) {
+          showMessage(error.message);
+        } finally {
+          submit.disabled = false;
+        }
+      },
+    },
+  },
+  h('h1', {}, t('console.login.heading')),
+  labelled('console.login.name', name),
+  labelled('console.login.password', password),
+  submit);
+  main().replaceChildren(form);
+  name.focus();
+}
+
+async function logout() {
+  try {
+    await post('/api/v1/auth/logout');
+  } catch {
+    // the session is gone either way
+  }
+  session.clear();
+  departments = null;
+  location.hash = '#/login';
+}
+
+// --- dashboard --------------------------------------------------------------------------
+
+function countCard(key, value, name) {
+  return h('div', { class: `count count-${name}`, 'data-count': name },
+    h('span', { class: 'count-value' }, formatNumber(value)),
+    h('span', { class: 'count-label' }, t(key)));
+}
+
+async function dashboardPage() {
+  const figures = await get('/api/v1/dashboard');
+  departments = figures.departments;
+  const c = figures.counts;
+  const complaints = figures.complaints;
+  const hours = figures.volunteer_hours;
+  main().replaceChildren(
+    heading('console.dashboard.heading',
+      h('button', { type: 'button', class: 'no-print', on: { click: () => render() } }, t('console.refresh'))),
+    h('section', { class: 'counts' },
+      countCard('console.dashboard.open_tickets', c.open_tickets, 'open_tickets'),
+      countCard('console.dashboard.overdue_tickets', c.overdue_tickets, 'overdue_tickets'),
+      countCard('console.dashboard.awaiting_review', c.proposals_awaiting_review, 'proposals_awaiting_review'),
+      countCard('console.dashboard.notices_sending', c.notices_sending, 'notices_sending')),
+    h('div', { class: 'dash-grid' },
+    h('section', { class: 'card', id: 'complaints-chart' },
+      h('h2', {}, t('console.dashboard.complaints')),
+      barChart({
+        labels: complaints.weeks,
+        series: complaints.departments.map((d) => ({ name: d.name, values: d.counts })),
+      })),
+    h('section', { class: 'card', id: 'resolve-times' },
+      h('h2', {}, t('console.dashboard.resolve')),
+      table(
+        ['console.dashboard.department', 'console.dashboard.resolved', 'console.dashboard.median_hours', 'console.dashboard.p90_hours'],
+        figures.resolve_times.map((r) => tr(td(r.name), td(formatNumber(r.resolved), { class: 'num' }),
+          td(formatNumber(r.median_hours), { class: 'num' }), td(formatNumber(r.p90_hours), { class: 'num' }))),
+      )),
+    h('section', { class: 'card', id: 'votes' },
+      h('h2', {}, t('console.dashboard.votes')),
+      table(
+        ['console.dashboard.proposal', 'console.proposals.status', 'console.dashboard.yes', 'console.dashboard.no',
+          'console.dashboard.abstain', 'console.dashboard.eligible', 'console.dashboard.turnout'],
+        figures.votes.map((v) => tr(
+          td(v.title), td(t(`console.proposal.${v.status}`)),
+          td(formatNumber(v.yes), { class: 'num' }), td(formatNumber(v.no), { class: 'num' }),
+          td(formatNumber(v.abstain), { class: 'num' }), td(formatNumber(v.eligible), { class: 'num' }),
+          td(h('span', { class: 'turnout' },
+            h('meter', { min: 0, max: 1, value: v.turnout || 0 }), ' ', formatPercent(v.turnout))),
+        )),
+      )),
+    h('section', { class: 'card', id: 'volunteer-hours' },
+      h('h2', {}, t('console.dashboard.volunteer_hours')),
+      lineChart({
+        labels: hours.map((w) => w.week),
+        series: [{ name: t('console.dashboard.hours'), values: hours.map((w) => w.hours) }],
+      }))),
+  );
+}
+
+// --- proposals --------------------------------------------------------------------------
+
+function tallyCell(p) {
+  if (p.status === 'voting') {
+    const counted = p.tally || { yes: 0, no: 0, abstain: 0 };
+    return h('div', { class: 'tally', 'data-tally': p.id },
+      h('span', { class: 'yes' }, `${t('console.dashboard.yes')} ${counted.yes}`), ' · ',
+      h('span', { class: 'no' }, `${t('console.dashboard.no')} ${counted.no}`), ' · ',
+      h('span', { class: 'abstain' }, `${t('console.dashboard.abstain')} ${counted.abstain}`),
+      h('div', { class: 'muted' }, t('console.proposals.voted', { voted: p.turnout ?? 0, eligible: p.eligible ?? 0 })),
+      p.voting_ends_at ? h('div', { class: 'muted' }, `${t('console.proposals.ends')} ${formatTime(p.voting_ends_at)}`) : null);
+  }
+  if (p.result) {
+    const r = p.result;
+    return h('div', { class: 'tally', 'data-tally': p.id },
+      h('strong', { class: `outcome outcome-${r.outcome}`, 'data-outcome': r.outcome },
+        `${t('console.proposals.outcome')}: ${t(`console.proposal.${r.outcome}`)}`),
+      h('div', {}, `${t('console.dashboard.yes')} ${r.yes} · ${t('console.dashboard.no')} ${r.no} · ${t('console.dashboard.abstain')} ${r.abstain}`),
+      h('div', { class: 'muted' }, t('console.proposals.voted', { voted: r.yes + r.no + r.abstain, eligible: r.eligible })));
+  }
+  return '';
+}
+
+function proposalActions(p, reload) {
+  const row = [];
+  const doAction = (action, body) => (event) => act(event.currentTarget,
+    () => post(`/api/v1/proposals/${p.id}/actions/${action}`, body ? body() : {}), reload);
+  const button = (action, key, body) => h('button', {
+    type: 'button', 'data-action': action, on: { click: doAction(action, body) },
+  }, t(key));
+  if (p.status === 'submitted') row.push(button('review', 'console.proposals.review'));
+  if (p.status === 'under_review') row.push(button('publish', 'console.proposals.publish'));
+  if (p.status === 'submitted' || p.status === 'under_review') {
+    const reason = h('input', { class: 'reason', 'data-reason': p.id, placeholder: t('console.proposals.reason') });
+    row.push(reason, button('reject', 'console.proposals.reject', () => ({ reason: reason.value })));
+  }
+  if (p.status === 'published') row.push(button('open', 'console.proposals.open', () => ({ days: 7 })));
+  if (p.status === 'voting') row.push(button('close', 'console.proposals.close'));
+  return h('div', { class: 'actions' }, row);
+}
+
+async function proposalsPage() {
+  const params = new URLSearchParams(location.hash.split('?')[1] || '');
+  const status = params.get('status') || '';
+  const filter = select('proposal-status',
+    [['', t('console.proposals.all')], ...PROPOSAL_STATUSES.map((s) => [s, t(`console.proposal.${s}`)])],
+    status,
+    (event) => { location.hash = `#/proposals${query({ status: event.target.value })}`; });
+  const listUrl = `/api/v1/proposals${query({ status, per_page: 100 })}`;
+  const page = await get(listUrl);
+  const reload = () => render();
+  const rows = page.items.map((p) => h('tr', { 'data-proposal': p.id, 'data-status': p.status },
+    td(p.title, { class: 'title' }),
+    td(t(`console.proposal.${p.status}`), { class: 'status' }),
+    td(tallyCell(p), { class: 'tally-cell' }),
+    td(proposalActions(p, reload))));
+  main().replaceChildren(
+    heading('console.proposals.heading', labelled('console.proposals.filter', filter)),
+    h('section', { class: 'card' }, table(
+      ['console.proposals.title', 'console.proposals.status', 'console.proposals.tally', 'console.proposals.actions'],
+      rows, { id: 'proposals' })),
+  );
+  if (page.items.some((p) => p.status === 'voting')) {
+    // The live tally: only the tally cells change, so a half-typed reason is kept.
+    every(POLL_MS, async () => {
+      try {
+        const fresh = await get(listUrl);
+        for (const p of fresh.items.filter((item) => item.status === 'voting')) {
+          const cell = document.querySelector(`tr[data-proposal="${p.id}"] .tally-cell`);
+          if (cell) cell.replaceChildren(tallyCell(p));
+        }
+      } catch (error) {
+        failed(error);
+      }
+    });
+  }
+}
+
+// --- tickets ----------------------------------------------------------------------------
+
+function due(ticket) {
+  if (['assigned', 'reassigned', 'received'].includes(ticket.status)) return ['console.tickets.accept_by', ticket.accept_due_at];
+  if (['accepted', 'in_progress', 'escalated'].includes(ticket.status)) return ['console.tickets.resolve_by', ticket.resolve_due_at];
+  return null;
+}
+
+function ticketCard(ticket, reload) {
+  const deadline = due(ticket);
+  const late = deadline && deadline[1] && new Date(deadline[1]) < new Date();
+  const note = h('input', { class: 'note', 'data-note': ticket.id, placeholder: t('console.tickets.note') });
+  const target = select(`department-${ticket.id}`,
+    departments.filter((d) => d.key !== ticket.department).map((d) => [d.key, d.name]), '');
+  target.dataset.department = ticket.id;
+  const send = (action, body) => (event) => act(event.currentTarget,
+    () => post(`/api/v1/complaints/${ticket.id}/actions/${action}`, body()), reload);
+  const buttons = [];
+  if (['received', 'assigned', 'reassigned', 'accepted', 'in_progress'].includes(ticket.status)) {
+    buttons.push(target, h('button', {
+      type: 'button', 'data-action': 'reassign',
+      on: { click: send('reassign', () => ({ department: target.value, note: note.value })) },
+    }, t('console.tickets.reassign')));
+  }
+  if (['assigned', 'reassigned', 'escalated'].includes(ticket.status)) {
+    buttons.push(h('button', { type: 'button', 'data-action': 'accept', on: { click: send('accept', () => ({ note: note.value || null })) } },
+      t('console.tickets.accept')));
+  }
+  if (['accepted', 'in_progress', 'escalated'].includes(ticket.status)) {
+    buttons.push(h('button', { type: 'button', 'data-action': 'resolve', on: { click: send('resolve', () => ({ note: note.value })) } },
+      t('console.tickets.resolve')));
+  }
+  return h('article', { class: `ticket${late ? ' late' : ''}`, 'data-ticket': ticket.id, 'data-number': ticket.number },
+    h('header', {},
+      h('strong', {}, ticket.number),
+      ticket.escalated ? h('span', { class: 'badge escalated' }, t('console.tickets.escalated')) : null,
+      late ? h('span', { class: 'badge late' }, t('console.tickets.overdue')) : null),
+    h('p', { class: 'text' }, ticket.text),
+    ticket.reporters > 1 ? h('p', { class: 'muted' }, t('console.tickets.reporters', { n: ticket.reporters })) : null,
+    deadline && deadline[1] ? h('p', { class: 'deadline' }, `${t(deadline[0])}: ${formatTime(deadline[1])}`) : null,
+    buttons.length ? h('div', { class: 'actions' }, note, buttons) : null);
+}
+
+async function ticketsPage() {
+  await departmentList();
+  const params = new URLSearchParams(location.hash.split('?')[1] || '');
+  const department = params.get('department') || '';
+  const status = params.get('status') || '';
+  const go = (changes) => {
+    location.hash = `#/tickets${query({ department, status, ...changes })}`;
+  };
+  const page = await get(`/api/v1/complaints${query({ department, status, per_page: 100 })}`);
+  const reload = () => render();
+  const board = h('div', { class: 'board', id: 'board' });
+  const byDepartment = new Map();
+  for (const ticket of page.items) {
+    if (!byDepartment.has(ticket.department)) byDepartment.set(ticket.department, new Map());
+    const states = byDepartment.get(ticket.department);
+    if (!states.has(ticket.status)) states.set(ticket.status, []);
+    states.get(ticket.status).push(ticket);
+  }
+  for (const [key, states] of byDepartment) {
+    const columns = TICKET_STATUSES.filter((s) => states.has(s)).map((s) => h('div', { class: 'column', 'data-column': s },
+      h('h3', {}, t(`console.ticket.${s}`), ' ', h('span', { class: 'muted' }, String(states.get(s).length))),
+      states.get(s).map((ticket) => ticketCard(ticket, reload))));
+    board.append(h('section', { class: 'lane card', 'data-lane': key }, h('h2', {}, departmentName(key)), h('div', { class: 'columns' }, columns)));
+  }
+  main().replaceChildren(
+    heading('console.tickets.heading',
+      labelled('console.tickets.department', select('ticket-department',
+        [['', t('console.tickets.all')], ...departments.map((d) => [d.key, d.name])], department,
+        (event) => go({ department: event.target.value }))),
+      labelled('console.tickets.status', select('ticket-status',
+        [['', t('console.tickets.all')], ...TICKET_STATUSES.map((s) => [s, t(`console.ticket.${s}`)])], status,
+        (event) => go({ status: event.target.value })))),
+    page.items.length ? board : h('p', { class: 'empty' }, t('console.empty')),
+  );
+}
+
+// --- volunteers -------------------------------------------------------------------------
+
+async function showAttendance(shift, box) {
+  const data = await get(`/api/v1/volunteers/shifts/${shift.id}/attendance`);
+  box.replaceChildren(table(
+    ['console.volunteers.volunteer', 'console.proposals.status', 'console.volunteers.checked_in',
+      'console.volunteers.checked_out', 'console.volunteers.minutes', 'console.volunteers.points'],
+    data.items.map((row) => tr(
+      td(row.volunteer.name || `#${row.volunteer.id}`), td(t(`console.signup.${row.status}`)),
+      td(formatTime(row.checked_in_at)), td(formatTime(row.checked_out_at)),
+      td(row.minutes ?? '', { class: 'num' }), td(row.points ?? '', { class: 'num' }))),
+    { class: 'attendance', 'data-attendance': shift.id },
+  ));
+}
+
+async function volunteersPage() {
+  const page = await get('/api/v1/volunteers/activities?all=1&per_page=50');
+  const cards = page.items.map((activity) => h('section', { class: 'card activity', 'data-activity': activity.id },
+    h('h2', {}, activity.title),
+    activity.place ? h('p', { class: 'muted' }, `${t('console.volunteers.place')}: ${activity.place}`) : null,
+    h('ul', { class: 'shifts' }, activity.shifts.map((shift) => {
+      const box = h('div', { class: 'attendance-box' });
+      return h('li', { 'data-shift': shift.id },
+        h('span', {}, `${formatTime(shift.starts_at)} – ${formatTime(shift.ends_at)}`), ' ',
+        h('span', { class: 'muted' }, t('console.volunteers.capacity', shift)), ' ',
+        h('button', {
+          type: 'button', 'data-action': 'attendance',
+          on: { click: (event) => act(event.currentTarget, () => showAttendance(shift, box)) },
+        }, t('console.volunteers.attendance')),
+        box);
+    }))));
+  main().replaceChildren(heading('console.volunteers.heading'), ...(cards.length ? cards : [h('p', { class: 'empty' }, t('console.empty'))]));
+}
+
+// --- notices ----------------------------------------------------------------------------
+
+function progressOf(n) {
+  const done = (n.sent || 0) + (n.failed || 0) + (n.unknown || 0);
+  return h('div', { class: 'progress', 'data-progress': n.id },
+    h('progress', { max: Math.max(n.total || 0, 1), value: n.total ? done : 0 }),
+    h('span', {}, t('console.notices.progress', {
+      sent: n.sent || 0, total: n.total || 0, failed: n.failed || 0, pending: n.pending || 0,
+    })));
+}
+
+function noticeForm(reload) {
+  const title = h('input', { id: 'notice-title', maxlength: 100, required: true });
+  const body = h('textarea', { id: 'notice-body', rows: 4, required: true });
+  const ids = h('input', { id: 'notice-ids', placeholder: t('console.notices.ids'), disabled: true });
+  const scope = select('notice-scope',
+    ['community', 'buildings', 'grids', 'volunteers'].map((k) => [k, t(`console.notices.scope.${k}`)]), 'community',
+    () => { ids.disabled = !['buildings', 'grids'].includes(scope.value); });
+  const check = (id, key, checked = false) => {
+    const box = h('input', { type: 'checkbox', id, checked });
+    return [box, h('label', { class: 'check' }, box, ' ', t(key))];
+  };
+  const [oa, oaLabel] = check('notice-oa', 'console.notices.channel.oa', true);
+  const [robot, robotLabel] = check('notice-robot', 'console.notices.channel.robot');
+  const [emergency, emergencyLabel] = check('notice-emergency', 'console.notices.emergency');
+  const [sendNow, sendNowLabel] = check('notice-send-now', 'console.notices.send_now');
+  const submit = h('button', { type: 'submit', id: 'notice-create' }, t('console.notices.create'));
+  return h('form', {
+    id: 'notice-form', class: 'card no-print',
+    on: {
+      submit: (event) => {
+        event.preventDefault();
+        const form = event.currentTarget;
+        const payload = {
+          title: title.value,
+          body: body.value,
+          scope: {
+            kind: scope.value,
+            ids: ids.disabled ? [] : ids.value.split(/[,，\s]+/).filter(Boolean).map(Number),
+          },
+          channels: [oa.checked ? 'oa' : null, robot.checked ? 'robot' : null].filter(Boolean),
+          emergency: emergency.checked,
+          send: sendNow.checked,
+        };
+        act(submit, () => post('/api/v1/notices', payload), () => { form.reset(); ids.disabled = true; return reload(); });
+      },
+    },
+  },
+  h('h2', {}, t('console.notices.new')),
+  labelled('console.notices.title', title),
+  labelled('console.notices.body', body),
+  labelled('console.notices.scope', scope), ids,
+  h('div', { class: 'checks' }, oaLabel, robotLabel, emergencyLabel, sendNowLabel),
+  submit);
+}
+
+function noticeRow(n, reload) {
+  const send = ['draft', 'scheduled'].includes(n.status)
+    ? h('button', {
+      type: 'button', 'data-action': 'send',
+      on: { click: (event) => act(event.currentTarget, () => post(`/api/v1/notices/${n.id}/send`), reload) },
+    }, t('console.notices.send'))
+    : null;
+  return h('tr', { 'data-notice': n.id, 'data-status': n.status },
+    td(n.title, { class: 'title' }),
+    td(t(`console.notice.${n.status}`), { class: 'status' }),
+    td(progressOf(n), { class: 'progress-cell' }),
+    td(send));
+}
+
+async function noticesPage() {
+  const list = h('div', { id: 'notices' });
+  const load = async () => {
+    const page = await get('/api/v1/notices?per_page=50');
+    list.replaceChildren(table(
+      ['console.notices.title', 'console.notices.status', 'console.notices.progress', 'console.proposals.actions'],
+      page.items.map((n) => noticeRow(n, load)), { class: 'notices' }));
+    return page;
+  };
+  main().replaceChildren(heading('console.notices.heading'), noticeForm(load), h('section', { class: 'card' }, list));
+  await load();
+  every(POLL_MS, async () => {
+    if (!document.querySelector('#notices tr[data-status="sending"], #notices tr[data-status="scheduled"]')) return;
+    try {
+      await load();
+    } catch (error) {
+      failed(error);
+    }
+  });
+}
+
+// --- households -------------------------------------------------------------------------
+
+async function householdsPage() {
+  const params = new URLSearchParams(location.hash.split('?')[1] || '');
+  const page = Number(params.get('page') || 1);
+  const building = params.get('building') || '';
+  const data = await get(`/api/v1/households${query({ page, per_page: 50, building })}`);
+  const pages = Math.max(1, Math.ceil(data.total / data.per_page));
+  const go = (changes) => {
+    location.hash = `#/households${query({ page, building, ...changes })}`;
+  };
+  const filter = h('input', { id: 'household-building', type: 'number', min: 1, value: building });
+  filter.addEventListener('change', () => go({ building: filter.value, page: 1 }));
+  const rows = data.items.map((item) => {
+    const code = td(item.code || '', { class: 'code' });
+    const expires = td(formatTime(item.code_expires_at), { class: 'expires' });
+    return h('tr', { 'data-household': item.id },
+      td(item.building), td(item.unit), td(item.room),
+      td(formatNumber(item.residents), { class: 'num' }), td(formatNumber(item.verified_residents), { class: 'num' }),
+      code, expires,
+      td(h('button', {
+        type: 'button', class: 'no-print', 'data-action': 'new-code',
+        on: {
+          click: (event) => act(event.currentTarget, () => post(`/api/v1/households/${item.id}/binding-code`), (made) => {
+            code.textContent = made.code;
+            expires.textContent = formatTime(made.expires_at);
+          }),
+        },
+      }, t('console.households.new_code'))));
+  });
+  main().replaceChildren(
+    heading('console.households.heading',
+      h('span', { class: 'no-print' }, labelled('console.households.filter', filter)),
+      h('button', { type: 'button', class: 'no-print', id: 'print', on: { click: () => window.print() } }, t('console.print'))),
+    h('section', { class: 'card printable' }, table(
+      ['console.households.building', 'console.households.unit', 'console.households.room', 'console.households.residents',
+        'console.households.verified', 'console.households.code', 'console.households.expires', 'console.proposals.actions'],
+      rows, { id: 'households' })),
+    h('nav', { class: 'pager no-print' },
+      h('button', { type: 'button', disabled: page <= 1, on: { click: () => go({ page: page - 1 }) } }, t('console.households.prev')),
+      h('span', {}, t('console.households.page', { page, pages })),
+      h('button', { type: 'button', disabled: page >= pages, on: { click: () => go({ page: page + 1 }) } }, t('console.households.next'))),
+  );
+}
+
+// --- routing ----------------------------------------------------------------------------
+
+const PAGES = {
+  login: loginPage,
+  dashboard: dashboardPage,
+  proposals: proposalsPage,
+  tickets: ticketsPage,
+  volunteers: volunteersPage,
+  notices: noticesPage,
+  households: householdsPage,
+};
+
+function route() {
+  const name = location.hash.replace(/^#\/?/, '').split('?')[0];
+  return name in PAGES ? name : 'dashboard';
+}
+
+async function render() {
+  for (const timer of timers) clearInterval(timer);
+  timers = [];
+  let name = route();
+  if (!session.token && name !== 'login') {
+    location.hash = '#/login';
+    return;
+  }
+  const signedIn = Boolean(session.token) && name !== 'login';
+  document.getElementById('nav').hidden = !signedIn;
+  document.getElementById('logout').hidden = !signedIn;
+  for (const link of document.querySelectorAll('#nav a')) {
+    link.classList.toggle('active', link.dataset.route === name);
+  }
+  document.body.dataset.page = name;
+  main().replaceChildren(h('p', { class: 'loading' }, t('console.loading')));
+  try {
+    await PAGES[name]();
+    document.body.dataset.ready = name;
+  } catch (error) {
+    main().replaceChildren();
+    failed(error);
+  }
+}
+
+function setupChrome() {
+  document.title = t('console.title');
+  translateTree();
+  const chooser = document.getElementById('lang');
+  chooser.replaceChildren(...allLanguages().map((code) => h('option', { value: code }, t(`console.lang.${code}`))));
+  chooser.value = lang();
+}
+
+async function start() {
+  await loadStrings();
+  setupChrome();
+  document.getElementById('lang').addEventListener('change', async (event) => {
+    await loadStrings(event.target.value);
+    setupChrome();
+    await render();
+  });
+  document.getElementById('logout').addEventListener('click', logout);
+  window.addEventListener('hashchange', () => {
+    clearMessage();
+    delete document.body.dataset.ready;
+    render();
+  });
+  await render();
+}
+
+start();

@@ -1,0 +1,1 @@
+"""The community workers' dashboard: the week's figures across every capability."""

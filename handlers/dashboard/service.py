@@ -1,0 +1,242 @@
+"""The figures of the workers' dashboard, for one community over the last weeks.
+
+Rows are read with plain ORM filters and grouped here, in Python: weeks are local
+(Asia/Shanghai) ISO weeks, which neither SQLite nor PostgreSQL would compute alike,
+and a community's eight weeks of tickets, shifts and votes are a few thousand rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise.expressions import Q
+from tortoise.functions import Count
+
+from handlers.complaints import rules as ticket_rules
+from handlers.complaints import service as complaints
+from handlers.complaints.rules import LOCAL
+from handlers.complaints.rules import Status as TicketStatus
+from handlers.proposals.rules import Status as ProposalStatus
+from handlers.volunteers.rules import SignUpStatus
+from models.complaints import Ticket
+from models.notices import Notice
+from models.proposals import Proposal, Vote
+from models.residents import Resident, Role, RoleAssignment
+from models.volunteers import SignUp
+
+WEEKS = 8
+VOTES_SHOWN = 10
+WORKER_ROLES = (Role.COMMUNITY_WORKER, Role.GRID_WORKER, Role.ADMIN)
+# Open means someone still has to act; a resolved ticket waits only for the resident.
+OPEN_TICKETS = tuple(s.value for s in ticket_rules.OPEN_STATUSES if s is not TicketStatus.RESOLVED)
+REVIEW_STATUSES = (ProposalStatus.SUBMITTED.value, ProposalStatus.UNDER_REVIEW.value)
+
+
+async def is_worker(resident: Resident) -> bool:
+    """A community worker, grid worker or admin of the resident's own community."""
+    return await RoleAssignment.filter(
+        resident_id=resident.id,
+        community_id=resident.community_id,  # type: ignore[attr-defined]
+        role__in=[r.value for r in WORKER_ROLES],
+    ).exists()
+
+
+# --- pure helpers ------------------------------------------------------------------
+
+
+def week_starts(now: datetime, weeks: int = WEEKS) -> list[datetime]:
+    """The local Mondays 00:00 of the last ``weeks`` weeks, the current one last."""
+    local = now.astimezone(LOCAL)
+    monday = (local - timedelta(days=local.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    # Build each Monday from the date: the zone has no DST today, but never trust that.
+    return [
+        datetime.combine((monday - timedelta(weeks=weeks - 1 - i)).date(), monday.time(), LOCAL)
+        for i in range(weeks)
+    ]
+
+
+def week_labels(starts: Sequence[datetime]) -> list[str]:
+    return [ticket_rules.week_of(s) for s in starts]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default); ``values`` not empty."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def hours(span: timedelta) -> float:
+    return span.total_seconds() / 3600
+
+
+def _name(key: str) -> str:
+    found = complaints.departments().get(key)
+    return found.name if found else key
+
+
+# --- the figures -------------------------------------------------------------------
+
+
+async def complaints_by_week(community_id: int, labels: list[str], since: datetime) -> dict:
+    rows = await Ticket.filter(community_id=community_id, created_at__gte=since).values_list(
+        "department", "created_at"
+    )
+    index = {label: i for i, label in enumerate(labels)}
+    counts: dict[str, list[int]] = defaultdict(lambda: [0] * len(labels))
+    for department, created_at in rows:
+        slot = index.get(ticket_rules.week_of(created_at))
+        if slot is not None:
+            counts[department][slot] += 1
+    ordered = sorted(counts.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
+    return {
+        "weeks": labels,
+        "departments": [
+            {"department": key, "name": _name(key), "counts": per_week} for key, per_week in ordered
+        ],
+        "totals": [sum(c[i] for _, c in ordered) for i in range(len(labels))],
+    }
+
+
+def resolve_times(rows: Iterable[tuple[str, datetime, datetime]]) -> list[dict[str, Any]]:
+    """(department, created, resolved) → median and p90 hours per department."""
+    spans: dict[str, list[float]] = defaultdict(list)
+    for department, created_at, done_at in rows:
+        spans[department].append(max(hours(done_at - created_at), 0.0))
+    return [
+        {
+            "department": key,
+            "name": _name(key),
+            "resolved": len(values),
+            "median_hours": round(percentile(values, 0.5), 2),
+            "p90_hours": round(percentile(values, 0.9), 2),
+        }
+        for key, values in sorted(spans.items())
+    ]
+
+
+async def resolved_rows(community_id: int, since: datetime) -> list[tuple[str, datetime, datetime]]:
+    """Tickets resolved (or closed without a resolution time) since ``since``; not rejected."""
+    rows = (
+        await Ticket.filter(community_id=community_id)
+        .exclude(status=TicketStatus.REJECTED.value)
+        .filter(Q(resolved_at__gte=since) | Q(resolved_at=None, closed_at__gte=since))
+        .values_list("department", "created_at", "resolved_at", "closed_at")
+    )
+    return [(d, created, resolved or closed) for d, created, resolved, closed in rows]
+
+
+async def vote_turnout(community_id: int, limit: int = VOTES_SHOWN) -> list[dict[str, Any]]:
+    """The latest votes, open or closed: a closed one from its stored count, an open one live."""
+    found = (
+        await Proposal.filter(community_id=community_id, voting_opened_at__not_isnull=True)
+        .order_by("-voting_opened_at", "-id")
+        .limit(limit)
+    )
+    live = [p.id for p in found if p.result is None]
+    tallies: dict[int, dict[str, int]] = defaultdict(dict)
+    if live:
+        for row in (
+            await Vote.filter(proposal_id__in=live)
+            .group_by("proposal_id", "choice")
+            .annotate(n=Count("id"))
+            .values("proposal_id", "choice", "n")
+        ):
+            tallies[row["proposal_id"]][row["choice"]] = int(row["n"])
+    out = []
+    for proposal in found:
+        counted = proposal.result if proposal.result is not None else tallies[proposal.id]
+        yes, no, abstain = (int(counted.get(c, 0)) for c in ("yes", "no", "abstain"))
+        if proposal.result is not None:
+            eligible = int(proposal.result.get("eligible", 0))
+        else:
+            eligible = int(proposal.eligible_count or 0)
+        voted = yes + no + abstain
+        out.append(
+            {
+                "id": proposal.id,
+                "title": proposal.title,
+                "status": proposal.status,
+                "yes": yes,
+                "no": no,
+                "abstain": abstain,
+                "voted": voted,
+                "eligible": eligible,
+                "turnout": round(voted / eligible, 4) if eligible else None,
+                "outcome": (proposal.result or {}).get("outcome"),
+                "voting_ends_at": _iso(proposal.voting_ends_at),
+            }
+        )
+    return out
+
+
+async def volunteer_hours(
+    community_id: int, labels: list[str], since: datetime, now: datetime
+) -> list[dict[str, Any]]:
+    """Minutes of attended places, by the week their shift started."""
+    rows = await SignUp.filter(
+        status=SignUpStatus.ATTENDED.value,
+        shift__activity__community_id=community_id,
+        shift__starts_at__gte=since,
+        shift__starts_at__lte=now,
+    ).values_list("shift__starts_at", "minutes")
+    minutes = dict.fromkeys(labels, 0)
+    attended = dict.fromkeys(labels, 0)
+    for starts_at, served in rows:
+        label = ticket_rules.week_of(starts_at)
+        if label in minutes:
+            minutes[label] += served or 0
+            attended[label] += 1
+    return [
+        {"week": label, "hours": round(minutes[label] / 60, 2), "attended": attended[label]}
+        for label in labels
+    ]
+
+
+def ticket_overdue(status: str, now: datetime, accept_by: Any, resolve_by: Any) -> bool:
+    """Past the deadline of its step; an escalated ticket is late once its resolve time passed."""
+    if status == TicketStatus.ESCALATED:
+        return resolve_by is not None and now >= resolve_by
+    return ticket_rules.overdue(status, now, accept_by, resolve_by)
+
+
+async def counts(community_id: int, now: datetime) -> dict[str, int]:
+    open_rows = await Ticket.filter(
+        community_id=community_id, status__in=list(OPEN_TICKETS)
+    ).values_list("status", "accept_due_at", "resolve_due_at")
+    return {
+        "open_tickets": len(open_rows),
+        "overdue_tickets": sum(1 for row in open_rows if ticket_overdue(row[0], now, *row[1:])),
+        "proposals_awaiting_review": await Proposal.filter(
+            community_id=community_id, status__in=list(REVIEW_STATUSES)
+        ).count(),
+        "notices_sending": await Notice.filter(community_id=community_id, status="sending").count(),
+    }
+
+
+async def dashboard(community_id: int, now: datetime, weeks: int = WEEKS) -> dict[str, Any]:
+    starts = week_starts(now, weeks)
+    labels = week_labels(starts)
+    since = starts[0]
+    return {
+        "generated_at": now.isoformat(),
+        "departments": [{"key": d.key, "name": d.name} for d in complaints.departments().values()],
+        "weeks": labels,
+        "complaints": await complaints_by_week(community_id, labels, since),
+        "resolve_times": resolve_times(await resolved_rows(community_id, since)),
+        "votes": await vote_turnout(community_id),
+        "volunteer_hours": await volunteer_hours(community_id, labels, since, now),
+        "counts": await counts(community_id, now),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
