@@ -23,9 +23,11 @@ CONTENT_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
 }
-# Only the console's own origin, for everything; no inline script or style either.
+# Only the console's own origin (and WeChat's QR images); no inline script or style either.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    # The login QR image comes from WeChat (showqrcode), nothing else from elsewhere.
+    "img-src 'self' https://mp.weixin.qq.com; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )

@@ -32,6 +32,8 @@ MESSAGE_IDS: tuple[str, ...] = (
     N_("console.login.password"),
     N_("console.login.submit"),
     N_("console.login.not_worker"),
+    N_("console.login.qr"),
+    N_("console.login.qr_hint"),
     N_("console.dashboard.heading"),
     N_("console.dashboard.open_tickets"),
     N_("console.dashboard.overdue_tickets"),

@@ -161,9 +161,49 @@ function loginPage() {
   h('h1', {}, t('console.login.heading')),
   labelled('console.login.name', name),
   labelled('console.login.password', password),
-  submit);
+  submit,
+  h('button', { type: 'button', id: 'login-qr', class: 'secondary', on: { click: qrSignIn } },
+    t('console.login.qr')));
   main().replaceChildren(form);
   name.focus();
+}
+
+// Scanning with the official account: the server knows when the worker has scanned,
+// the page asks every two seconds until then.
+let qrPoll = null;
+
+async function qrSignIn() {
+  clearMessage();
+  clearTimeout(qrPoll);
+  let started;
+  try {
+    started = await post('/api/v1/auth/qr');
+  } catch (error) {
+    showMessage(error.message);
+    return;
+  }
+  const picture = started.qr_url
+    ? h('img', { id: 'login-qr-image', src: started.qr_url, alt: t('console.login.qr') })
+    : h('code', { id: 'login-qr-scene' }, started.scene);
+  const card = h('div', { id: 'login-qr-card', class: 'card login' },
+    h('h1', {}, t('console.login.qr')), picture, h('p', {}, t('console.login.qr_hint')));
+  main().replaceChildren(card);
+  const poll = async () => {
+    if (route() !== 'login') return;
+    try {
+      const state = await get(`/api/v1/auth/qr/${encodeURIComponent(started.ticket)}`);
+      if (state.status === 'signed_in') {
+        session.set(state.session.token);
+        location.hash = '#/dashboard';
+        return;
+      }
+    } catch (error) {
+      showMessage(error.message);
+      return;
+    }
+    qrPoll = setTimeout(poll, 2000);
+  };
+  qrPoll = setTimeout(poll, 2000);
 }
 
 async function logout() {
