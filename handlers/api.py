@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_PER_PAGE = 100
+# Far past any real list; the bound keeps OFFSET inside the database's integer range.
+MAX_PAGE = 100_000
 
 
 @dataclass
@@ -131,7 +133,7 @@ def paging(request: web.Request) -> tuple[int, int]:
         per_page = int(request.query.get("per_page", "20"))
     except ValueError:
         raise ApiError(400, "api.error.bad_paging") from None
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PER_PAGE:
         raise ApiError(400, "api.error.bad_paging")
     return page, per_page
 

@@ -259,7 +259,7 @@ class Page(BaseModel):
 
 
 class Paging(BaseModel):
-    page: int = Field(default=1, ge=1, description="Page number, from 1")
+    page: int = Field(default=1, ge=1, le=100_000, description="Page number, from 1")
     per_page: int = Field(default=20, ge=1, le=100, description="Items per page, 1 to 100")
 
 

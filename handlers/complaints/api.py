@@ -9,9 +9,24 @@ from aiohttp import web
 from tortoise.expressions import Q
 
 from handlers.api import ApiError, body, caller, page_of, paging
-from handlers.complaints import service
+from handlers.complaints import rules, service
 from handlers.complaints.rules import Status
+from handlers.complaints.schemas import (
+    ACTION_PATH,
+    MEDIA_MAX,
+    PHOTO_MAX,
+    Action,
+    Stats,
+    StatsQuery,
+    TicketActionBody,
+    TicketCreate,
+    TicketPage,
+    TicketQuery,
+    TicketRating,
+    TicketView,
+)
 from handlers.complaints.service import ComplaintError
+from handlers.openapi import doc
 from models.complaints import Ticket
 from models.residents import Role
 
@@ -31,8 +46,57 @@ def _refused(exc: ComplaintError) -> ApiError:
     return ApiError(STATUS_OF_ERROR.get(exc.code, 400), exc.code, **exc.params)
 
 
+TAG = "complaints"
+WORKERS = frozenset({Role.COMMUNITY_WORKER, Role.ADMIN})
+# Before acceptance a ticket races the accept deadline, after it the resolve deadline.
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+async def _slice(query: Any, order: str, page: int, per_page: int) -> tuple[int, list[Any]]:
+    """The total and one page of rows; past the end no query runs, however large the page."""
+    total = await query.count()
+    offset = (page - 1) * per_page
+    if offset >= total:
+        return total, []
+    return total, await query.order_by(order).offset(offset).limit(per_page)
+
+
+def _storable(value: str) -> bool:
+    """No NUL and no lone surrogate: PostgreSQL refuses both in text and JSON."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _string(data: dict[str, Any], name: str, limit: int | None = None) -> str | None:
+    """A text field of the body, None when absent or null; anything but text is refused."""
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _storable(value) or (limit and len(value) > limit):
+        raise ApiError(400, "api.error.bad_field", name=name)
+    return value
+
+
+def _due(ticket: Ticket) -> datetime | None:
+    return rules.current_deadline(
+        ticket.status, ticket.accepted_at, ticket.accept_due_at, ticket.resolve_due_at
+    )
+
+
+async def _staff_view(ticket: Ticket, now: datetime) -> dict[str, Any]:
+    data = await service.view(ticket, for_staff=True)
+    due = _due(ticket)
+    data["due_at"] = None if due is None else due.isoformat()
+    data["overdue"] = due is not None and now >= due
+    return data
 
 
 def _id(request: web.Request) -> int:
@@ -43,19 +107,31 @@ def _id(request: web.Request) -> int:
 
 
 @routes.post("/api/v1/complaints")
+@doc(
+    "Report a problem: it is routed to a department and numbered",
+    tag=TAG,
+    body=TicketCreate,
+    response=TicketView,
+    status=201,
+)
 async def create(request: web.Request) -> web.Response:
     resident = await caller(request)
     data = await body(request)
-    media = data.get("media") or []
-    location = data.get("location")
-    if not isinstance(media, list) or not all(isinstance(m, str) for m in media):
+    media = data.get("media")
+    media = [] if media is None else media
+    if not isinstance(media, list) or not all(
+        isinstance(m, str) and _storable(m) and len(m) <= MEDIA_MAX for m in media
+    ):
         raise ApiError(400, "api.error.bad_field", name="media")
-    if location is not None and not _valid_location(location):
-        raise ApiError(400, "api.error.bad_field", name="location")
+    location = data.get("location")
+    if location is not None:
+        if not _valid_location(location):
+            raise ApiError(400, "api.error.bad_field", name="location")
+        location = {"lat": location["lat"], "lng": location["lng"]}
     try:
         ticket = await service.intake(
             resident,
-            str(data.get("text") or ""),
+            _string(data, "text") or "",
             _now(),
             media=media,
             location=location,
@@ -73,12 +149,24 @@ def _valid_location(value: Any) -> bool:
     return (
         isinstance(lat, int | float)
         and isinstance(lng, int | float)
+        and not isinstance(lat, bool)
+        and not isinstance(lng, bool)
         and -90 <= lat <= 90
         and -180 <= lng <= 180
     )
 
 
 @routes.get("/api/v1/complaints")
+@doc(
+    "List tickets: a resident's own reports, or the ones a handler or worker handles",
+    tag=TAG,
+    query=TicketQuery,
+    response=TicketPage,
+    description=(
+        "Staff get the staff fields, the current step's deadline (due_at) and whether it "
+        "has passed (overdue); mine=true gives anyone their own reports as a reporter."
+    ),
+)
 async def list_tickets(request: web.Request) -> web.Response:
     resident = await caller(request)
     staff = await service.staff(resident)
@@ -103,17 +191,27 @@ async def list_tickets(request: web.Request) -> web.Response:
         if department not in service.departments():
             raise ApiError(400, "api.error.bad_filter", name="department")
         query = query.filter(department=department)
-    total = await query.count()
-    found = await query.order_by("-id").offset((page - 1) * per_page).limit(per_page)
-    items = [await service.view(t, for_staff=as_staff) for t in found]
+    total, found = await _slice(query, "-id", page, per_page)
+    now = _now()
+    items = [
+        await _staff_view(t, now) if as_staff else await service.view(t, for_staff=False)
+        for t in found
+    ]
     return web.json_response(page_of(items, total, page, per_page))
 
 
 @routes.get("/api/v1/complaints/stats")
+@doc(
+    "Weekly figures for the console: counts, time to accept and resolve, satisfaction",
+    tag=TAG,
+    auth="worker",
+    query=StatsQuery,
+    response=Stats,
+)
 async def stats(request: web.Request) -> web.Response:
     resident = await caller(request)
     staff = await service.staff(resident)
-    if not staff.roles & {Role.COMMUNITY_WORKER, Role.ADMIN}:
+    if not staff.roles & WORKERS:
         raise ApiError(403, "ticket.error.forbidden")
     try:
         weeks = int(request.query.get("weeks", "8"))
@@ -127,42 +225,70 @@ async def stats(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/complaints/{id}")
+@doc(
+    "One ticket: its reporter's view, or the staff view for those handling it",
+    tag=TAG,
+    response=TicketView,
+)
 async def get_ticket(request: web.Request) -> web.Response:
     resident = await caller(request)
     staff = await service.staff(resident)
     ticket = await Ticket.get_or_none(id=_id(request), community_id=resident.community_id)  # type: ignore[attr-defined]
     if ticket is not None and staff.sees(ticket):
-        return web.json_response(await service.view(ticket, for_staff=True))
+        return web.json_response(await _staff_view(ticket, _now()))
     if ticket is not None and ticket.reporter_id == resident.id:  # type: ignore[attr-defined]
         return web.json_response(await service.view(ticket, for_staff=False))
     raise ApiError(404, "ticket.error.not_found", number=request.match_info["id"][:12])
 
 
 @routes.post("/api/v1/complaints/{id}/actions/{action}")
+@doc(
+    "A handler's or worker's step on a ticket",
+    tag=TAG,
+    auth="worker",
+    body=TicketActionBody,
+    response=TicketView,
+    errors=(409,),
+    path=ACTION_PATH,
+    description=(
+        "For department handlers (their department's tickets), grid workers (their grid's) "
+        "and community workers; plain residents get 403. The body is optional; escalate "
+        "is for workers only."
+    ),
+)
 async def act(request: web.Request) -> web.Response:
     resident = await caller(request)
     staff = await service.staff(resident)
+    if not staff.is_staff:
+        raise ApiError(403, "ticket.error.forbidden")
+    action = request.match_info["action"]
+    if action not in {a.value for a in Action}:
+        raise ApiError(404, "api.error.not_found")
+    ticket_id = _id(request)
     data = await body(request) if request.can_read_body else {}
     try:
         ticket = await service.act(
             staff,
-            _id(request),
-            request.match_info["action"],
+            ticket_id,
+            action,
             _now(),
-            note=_text(data.get("note")),
-            photo=_text(data.get("photo")),
-            department=_text(data.get("department")),
+            note=_string(data, "note", service.TEXT_MAX),
+            photo=_string(data, "photo", PHOTO_MAX),
+            department=_string(data, "department", 64),
         )
     except ComplaintError as exc:
         raise _refused(exc) from None
-    return web.json_response(await service.view(ticket, for_staff=True))
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)[: service.TEXT_MAX]
+    return web.json_response(await _staff_view(ticket, _now()))
 
 
 @routes.post("/api/v1/complaints/{id}/rating")
+@doc(
+    "The reporter rates a resolved ticket",
+    tag=TAG,
+    body=TicketRating,
+    response=TicketView,
+    errors=(409,),
+)
 async def rate(request: web.Request) -> web.Response:
     resident = await caller(request)
     data = await body(request)
@@ -174,7 +300,7 @@ async def rate(request: web.Request) -> web.Response:
         raise ApiError(404, "ticket.error.not_found", number=request.match_info["id"][:12])
     try:
         rated = await service.rate(
-            resident, ticket.number, stars, str(data.get("comment") or ""), _now()
+            resident, ticket.number, stars, _string(data, "comment") or "", _now()
         )
     except ComplaintError as exc:
         raise _refused(exc) from None

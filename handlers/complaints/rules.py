@@ -194,6 +194,35 @@ def overdue(
     return False
 
 
+def current_deadline(
+    status: str,
+    accepted_at: datetime | None,
+    accept_by: datetime | None,
+    resolve_by: datetime | None,
+) -> datetime | None:
+    """The deadline of the step the ticket is on, for workers to see: accepting it, then
+    resolving it. An escalated ticket keeps the step it was on when it was escalated."""
+    if status in {Status.RECEIVED, Status.ASSIGNED, Status.REASSIGNED} or (
+        status == Status.ESCALATED and accepted_at is None
+    ):
+        return accept_by
+    if status in {Status.ACCEPTED, Status.IN_PROGRESS, Status.ESCALATED}:
+        return resolve_by
+    return None
+
+
+def late(
+    status: str,
+    accepted_at: datetime | None,
+    accept_by: datetime | None,
+    resolve_by: datetime | None,
+    now: datetime,
+) -> bool:
+    """Past ``current_deadline``; unlike ``overdue`` (which escalates), escalated ones count."""
+    deadline = current_deadline(status, accepted_at, accept_by, resolve_by)
+    return deadline is not None and now >= deadline
+
+
 def auto_close_due(status: str, resolved_at: datetime | None, now: datetime) -> bool:
     return (
         status == Status.RESOLVED

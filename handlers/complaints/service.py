@@ -573,8 +573,10 @@ async def view(ticket: Ticket, for_staff: bool) -> dict[str, Any]:
         data["routing"] = ticket.routing
         data["reporters"] = await reporters_count(ticket)
         data["building"] = (
-            await Building.filter(id=ticket.building_id).values_list("name", flat=True)  # type: ignore[attr-defined]
-        ) or None
+            await Building.filter(id=ticket.building_id)  # type: ignore[attr-defined]
+            .first()
+            .values_list("name", flat=True)
+        )
         if not ticket.anonymous and ticket.reporter_id is not None:  # type: ignore[attr-defined]
             reporter = await Resident.get_or_none(id=ticket.reporter_id)  # type: ignore[attr-defined]
             data["reporter"] = (

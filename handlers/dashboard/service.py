@@ -201,20 +201,13 @@ async def volunteer_hours(
     ]
 
 
-def ticket_overdue(status: str, now: datetime, accept_by: Any, resolve_by: Any) -> bool:
-    """Past the deadline of its step; an escalated ticket is late once its resolve time passed."""
-    if status == TicketStatus.ESCALATED:
-        return resolve_by is not None and now >= resolve_by
-    return ticket_rules.overdue(status, now, accept_by, resolve_by)
-
-
 async def counts(community_id: int, now: datetime) -> dict[str, int]:
     open_rows = await Ticket.filter(
         community_id=community_id, status__in=list(OPEN_TICKETS)
-    ).values_list("status", "accept_due_at", "resolve_due_at")
+    ).values_list("status", "accepted_at", "accept_due_at", "resolve_due_at")
     return {
         "open_tickets": len(open_rows),
-        "overdue_tickets": sum(1 for row in open_rows if ticket_overdue(row[0], now, *row[1:])),
+        "overdue_tickets": sum(1 for row in open_rows if ticket_rules.late(*row, now)),
         "proposals_awaiting_review": await Proposal.filter(
             community_id=community_id, status__in=list(REVIEW_STATUSES)
         ).count(),

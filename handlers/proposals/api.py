@@ -3,16 +3,38 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
 from tortoise.expressions import Q
 
 from handlers.api import ApiError, body, caller, caller_id, deps, page_of, paging
+from handlers.openapi import Paging, doc
 from handlers.proposals import service
 from handlers.proposals.rules import Category, Status
-from handlers.proposals.service import ProposalError
+from handlers.proposals.schemas import (
+    ACTION_PATH,
+    COST_MAX,
+    PHOTO_MAX,
+    WORKER_ACTIONS,
+    Action,
+    AuditPage,
+    CommentBody,
+    CommentHidden,
+    CommentMade,
+    CommentPage,
+    HideBody,
+    ProposalActionBody,
+    ProposalCreate,
+    ProposalPage,
+    ProposalQuery,
+    ProposalView,
+    RatingBody,
+    VoteBody,
+    VoteDone,
+)
+from handlers.proposals.service import TEXT_MAX, ProposalError
 from models.audit import AuditLog
 from models.proposals import Comment, Proposal
 from models.residents import Role
@@ -41,6 +63,8 @@ PUBLIC = [
     not in {Status.DRAFT, Status.SUBMITTED, Status.UNDER_REVIEW, Status.REJECTED, Status.WITHDRAWN}
 ]
 SIMPLE_ACTIONS = {"submit", "review", "reject", "publish", "withdraw", "start", "complete"}
+SCOPE_KINDS = {"community", "grids", "buildings"}
+TAG = "proposals"
 
 
 def _refused(exc: ProposalError) -> ApiError:
@@ -49,6 +73,15 @@ def _refused(exc: ProposalError) -> ApiError:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+async def _slice(query: Any, order: str, page: int, per_page: int) -> tuple[int, list[Any]]:
+    """The total and one page of rows; past the end no query runs, however large the page."""
+    total = await query.count()
+    offset = (page - 1) * per_page
+    if offset >= total:
+        return total, []
+    return total, await query.order_by(order).offset(offset).limit(per_page)
 
 
 def _id(request: web.Request, name: str = "id") -> int:
@@ -62,7 +95,41 @@ async def _who(request: web.Request) -> service.Who:
     return await service.who(await caller(request))
 
 
+def _storable(value: str) -> bool:
+    """No NUL and no lone surrogate: PostgreSQL refuses both in text and JSON."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _string(data: dict[str, Any], name: str, limit: int | None = None) -> str:
+    """A text field of the body: absent or null is empty, anything but text is refused.
+
+    ``limit`` is for fields whose length the service does not check itself.
+    """
+    value = data.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not _storable(value) or (limit and len(value) > limit):
+        raise ApiError(400, "api.error.bad_field", name=name)
+    return value
+
+
 @routes.get("/api/v1/proposals")
+@doc(
+    "List the proposals the caller may see",
+    tag=TAG,
+    query=ProposalQuery,
+    response=ProposalPage,
+    description=(
+        "Residents see published and later proposals and their own; workers see all, "
+        "and while a vote is open also its live tally."
+    ),
+)
 async def list_proposals(request: web.Request) -> web.Response:
     who = await _who(request)
     page, per_page = paging(request)
@@ -81,13 +148,13 @@ async def list_proposals(request: web.Request) -> web.Response:
         query = query.filter(proposer_id=who.resident.id)
     if not who.is_worker:
         query = query.filter(Q(status__in=PUBLIC) | Q(proposer_id=who.resident.id))
-    total = await query.count()
-    found = await query.order_by("-id").offset((page - 1) * per_page).limit(per_page)
+    total, found = await _slice(query, "-id", page, per_page)
     items = [await service.view(p, who) for p in found]
     return web.json_response(page_of(items, total, page, per_page))
 
 
 @routes.get("/api/v1/proposals/{id}")
+@doc("One proposal", tag=TAG, response=ProposalView)
 async def get_proposal(request: web.Request) -> web.Response:
     who = await _who(request)
     try:
@@ -106,34 +173,73 @@ def _may_see(proposal: Proposal, who: service.Who) -> bool:
 
 
 def _decimal(value: Any) -> Decimal | None:
+    """The estimated cost in yuan: a number (or numeric text) the column can hold, in fen."""
     if value is None:
         return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ApiError(400, "proposal.error.bad_cost")
     try:
-        return Decimal(str(value))
+        cost = Decimal(str(value))
     except InvalidOperation:
         raise ApiError(400, "proposal.error.bad_cost") from None
+    if not cost.is_finite() or not 0 <= cost <= Decimal(str(COST_MAX)):
+        raise ApiError(400, "proposal.error.bad_cost")
+    cost = cost.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if cost > Decimal(str(COST_MAX)):
+        raise ApiError(400, "proposal.error.bad_cost")
+    return cost
+
+
+def _scope(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    kind = value.get("kind") if isinstance(value, dict) else None
+    ids = value.get("ids") if isinstance(value, dict) else None
+    if not isinstance(kind, str) or kind not in SCOPE_KINDS:
+        raise ApiError(400, "proposal.error.bad_scope")
+    ids = [] if ids is None else ids
+    if not isinstance(ids, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= 999_999_999 for i in ids
+    ):
+        raise ApiError(400, "proposal.error.bad_scope")
+    return {"kind": kind, "ids": ids}
+
+
+def _photos(value: Any) -> list[str]:
+    photos = [] if value is None else value
+    if not isinstance(photos, list) or not all(
+        isinstance(p, str) and _storable(p) and len(p) <= PHOTO_MAX for p in photos
+    ):
+        raise ApiError(400, "api.error.bad_field", name="photos")
+    return photos
 
 
 @routes.post("/api/v1/proposals")
+@doc(
+    "Propose something (submitted for review unless kept a draft)",
+    tag=TAG,
+    body=ProposalCreate,
+    response=ProposalView,
+    status=201,
+    errors=(403,),
+    description="Verified residents and workers only (403 otherwise).",
+)
 async def create_proposal(request: web.Request) -> web.Response:
     who = await _who(request)
     data = await body(request)
-    photos = data.get("photos") or []
-    if not isinstance(photos, list):
-        raise ApiError(400, "api.error.bad_field", name="photos")
-    scope = data.get("scope")
-    if scope is not None and not isinstance(scope, dict):
-        raise ApiError(400, "proposal.error.bad_scope")
+    funding = data.get("funding")
+    if funding is not None and not isinstance(funding, str):
+        raise ApiError(400, "proposal.error.bad_funding")
     try:
         proposal = await service.create(
             who,
-            title=str(data.get("title") or ""),
-            description=str(data.get("description") or ""),
-            category=str(data.get("category") or "project"),
-            scope=scope,
-            photos=[str(p) for p in photos],
+            title=_string(data, "title"),
+            description=_string(data, "description"),
+            category=_string(data, "category") or "project",
+            scope=_scope(data.get("scope")),
+            photos=_photos(data.get("photos")),
             estimated_cost=_decimal(data.get("estimated_cost")),
-            funding=data.get("funding"),
+            funding=funding,
             submit=data.get("submit", True) is not False,
         )
     except ProposalError as exc:
@@ -142,32 +248,61 @@ async def create_proposal(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/proposals/{id}/actions/{action}")
+@doc(
+    "Move a proposal along its lifecycle",
+    tag=TAG,
+    body=ProposalActionBody,
+    response=ProposalView,
+    errors=(403, 409),
+    path=ACTION_PATH,
+    description=(
+        "submit and withdraw are the proposer's; review, reject, publish, open (the vote), "
+        "close (the vote), start, progress and complete are community workers' (403 for "
+        "anyone else). The body is optional."
+    ),
+)
 async def proposal_action(request: web.Request) -> web.Response:
     who = await _who(request)
-    proposal_id = _id(request)
     action = request.match_info["action"]
+    if action not in {a.value for a in Action}:
+        raise ApiError(404, "api.error.not_found")
+    if action in WORKER_ACTIONS and not who.is_worker:
+        raise ApiError(403, "proposal.error.forbidden")
+    proposal_id = _id(request)
     data = await body(request) if request.can_read_body else {}
     try:
+        if not who.is_worker and not _may_see(
+            await service.get(proposal_id, who.resident.community_id),  # type: ignore[attr-defined]
+            who,
+        ):
+            raise ApiError(404, "proposal.error.not_found", id=proposal_id)
         if action in SIMPLE_ACTIONS:
-            proposal = await service.act(proposal_id, who, action, _now(), data.get("reason"))
+            reason = _string(data, "reason", TEXT_MAX) or None
+            proposal = await service.act(proposal_id, who, action, _now(), reason)
         elif action == "open":
             days = data.get("days", 7)
-            if not isinstance(days, int):
+            if not isinstance(days, int) or isinstance(days, bool):
                 raise ApiError(400, "proposal.error.bad_duration")
             proposal = await service.open_voting(proposal_id, who, _now(), days=days)
         elif action == "close":
             proposal = await service.close_voting(proposal_id, who, _now(), deps(request).lock)
-        elif action == "progress":
-            await service.add_progress(proposal_id, who, str(data.get("text") or ""))
-            proposal = await service.get(proposal_id, who.resident.community_id)  # type: ignore[attr-defined]
         else:
-            raise ApiError(404, "api.error.not_found")
+            await service.add_progress(proposal_id, who, _string(data, "text"))
+            proposal = await service.get(proposal_id, who.resident.community_id)  # type: ignore[attr-defined]
     except ProposalError as exc:
         raise _refused(exc) from None
     return web.json_response(await service.view(proposal, who))
 
 
 @routes.get("/api/v1/proposals/{id}/audit")
+@doc(
+    "The proposal's audit trail, votes included (admins only)",
+    tag=TAG,
+    auth="worker",
+    query=Paging,
+    response=AuditPage,
+    description="Who voted what is secret to everyone but an admin: community workers get 403.",
+)
 async def audit_trail(request: web.Request) -> web.Response:
     """Who voted what is secret to everyone but an admin, who reads it here (留档备查)."""
     who = await _who(request)
@@ -179,8 +314,7 @@ async def audit_trail(request: web.Request) -> web.Response:
         raise _refused(exc) from None
     page, per_page = paging(request)
     query = AuditLog.filter(entity="proposal", entity_id=str(proposal.id))
-    total = await query.count()
-    rows = await query.order_by("id").offset((page - 1) * per_page).limit(per_page)
+    total, rows = await _slice(query, "id", page, per_page)
     items = [
         {
             "at": row.at.isoformat(),
@@ -195,6 +329,13 @@ async def audit_trail(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/proposals/{id}/vote")
+@doc(
+    "Vote for the caller's household (or themselves, by rule); the last vote counts",
+    tag=TAG,
+    body=VoteBody,
+    response=VoteDone,
+    errors=(403, 409),
+)
 async def vote(request: web.Request) -> web.Response:
     resident_id = await caller_id(request)  # the vote's own read checks the voter
     data = await body(request)
@@ -208,6 +349,7 @@ async def vote(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/proposals/{id}/comments")
+@doc("Comments made during publicity", tag=TAG, query=Paging, response=CommentPage)
 async def list_comments(request: web.Request) -> web.Response:
     who = await _who(request)
     try:
@@ -218,8 +360,7 @@ async def list_comments(request: web.Request) -> web.Response:
         raise ApiError(404, "proposal.error.not_found", id=proposal.id)
     page, per_page = paging(request)
     query = Comment.filter(proposal_id=proposal.id)
-    total = await query.count()
-    found = await query.order_by("id").offset((page - 1) * per_page).limit(per_page)
+    total, found = await _slice(query, "id", page, per_page)
     items = [
         {
             "id": c.id,
@@ -235,28 +376,52 @@ async def list_comments(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/proposals/{id}/comments")
+@doc(
+    "Comment during publicity (verified residents of the scope, and workers)",
+    tag=TAG,
+    body=CommentBody,
+    response=CommentMade,
+    status=201,
+    errors=(403, 409),
+)
 async def add_comment(request: web.Request) -> web.Response:
     who = await _who(request)
     data = await body(request)
     try:
-        made = await service.comment(_id(request), who, str(data.get("text") or ""))
+        made = await service.comment(_id(request), who, _string(data, "text"))
     except ProposalError as exc:
         raise _refused(exc) from None
     return web.json_response({"id": made.id}, status=201)
 
 
 @routes.post("/api/v1/comments/{id}/hide")
+@doc(
+    "Hide a comment, with the reason shown in its place",
+    tag=TAG,
+    auth="worker",
+    body=HideBody,
+    response=CommentHidden,
+)
 async def hide_comment(request: web.Request) -> web.Response:
     who = await _who(request)
+    if not who.is_worker:
+        raise ApiError(403, "proposal.error.forbidden")
     data = await body(request)
     try:
-        hidden = await service.hide_comment(_id(request), who, str(data.get("reason") or ""))
+        hidden = await service.hide_comment(_id(request), who, _string(data, "reason"))
     except ProposalError as exc:
         raise _refused(exc) from None
     return web.json_response({"id": hidden.id, "hidden": True})
 
 
 @routes.post("/api/v1/proposals/{id}/rating")
+@doc(
+    "Rate a completed proposal, once per household (a new rating replaces it)",
+    tag=TAG,
+    body=RatingBody,
+    response=ProposalView,
+    errors=(403, 409),
+)
 async def rate(request: web.Request) -> web.Response:
     who = await _who(request)
     data = await body(request)
@@ -264,7 +429,7 @@ async def rate(request: web.Request) -> web.Response:
     if not isinstance(stars, int) or isinstance(stars, bool):
         raise ApiError(400, "proposal.error.bad_stars")
     try:
-        proposal = await service.rate(_id(request), who, stars, str(data.get("comment") or ""))
+        proposal = await service.rate(_id(request), who, stars, _string(data, "comment"))
     except ProposalError as exc:
         raise _refused(exc) from None
     return web.json_response(await service.view(proposal, who))

@@ -135,3 +135,37 @@ def test_stats_helpers():
     assert rules.median_hours([timedelta(hours=1), timedelta(hours=3), timedelta(hours=10)]) == 3
     assert rules.median_hours([]) is None
     assert rules.week_of(at(16, 10)) == "2026-W47"
+
+
+ACCEPT_BY = datetime(2026, 11, 2, 11, 0, tzinfo=UTC)
+RESOLVE_BY = datetime(2026, 11, 4, 18, 0, tzinfo=UTC)
+ACCEPTED_AT = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("status", "accepted_at", "expected"),
+    [
+        (Status.RECEIVED, None, ACCEPT_BY),
+        (Status.ASSIGNED, None, ACCEPT_BY),
+        (Status.REASSIGNED, None, ACCEPT_BY),
+        (Status.ACCEPTED, ACCEPTED_AT, RESOLVE_BY),
+        (Status.IN_PROGRESS, ACCEPTED_AT, RESOLVE_BY),
+        (Status.ESCALATED, None, ACCEPT_BY),  # escalated before anyone accepted it
+        (Status.ESCALATED, ACCEPTED_AT, RESOLVE_BY),
+        (Status.RESOLVED, ACCEPTED_AT, None),
+        (Status.CLOSED, ACCEPTED_AT, None),
+        (Status.REJECTED, None, None),
+    ],
+)
+def test_the_deadline_workers_see_is_the_current_steps(status, accepted_at, expected):
+    assert rules.current_deadline(status, accepted_at, ACCEPT_BY, RESOLVE_BY) == expected
+
+
+def test_late_counts_escalated_tickets_but_overdue_does_not_escalate_twice():
+    after = RESOLVE_BY + timedelta(minutes=1)
+    assert rules.late(Status.ESCALATED, ACCEPTED_AT, ACCEPT_BY, RESOLVE_BY, after)
+    assert not rules.overdue(Status.ESCALATED, after, ACCEPT_BY, RESOLVE_BY)
+    assert not rules.late(
+        Status.ACCEPTED, ACCEPTED_AT, ACCEPT_BY, RESOLVE_BY, RESOLVE_BY - timedelta(seconds=1)
+    )
+    assert rules.late(Status.ASSIGNED, None, ACCEPT_BY, RESOLVE_BY, ACCEPT_BY)

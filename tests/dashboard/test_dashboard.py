@@ -148,8 +148,23 @@ async def test_counts_of_what_waits(world: World):
         resolve_due_at=due_past,
     )  # late
     await ticket(world, "property", NOW, status="accepted", resolve_due_at=due_later)
-    await ticket(world, "property", NOW, status="escalated", resolve_due_at=due_past)  # late
-    await ticket(world, "property", NOW, status="escalated", resolve_due_at=due_later)
+    accepted = NOW - timedelta(hours=2)
+    await ticket(
+        world,
+        "property",
+        NOW,
+        status="escalated",
+        accepted_at=accepted,
+        resolve_due_at=due_past,
+    )  # late: escalated while in hand, and its resolve time passed
+    await ticket(
+        world,
+        "property",
+        NOW,
+        status="escalated",
+        accepted_at=accepted,
+        resolve_due_at=due_later,
+    )
     await ticket(world, "property", NOW, status="resolved", resolve_due_at=due_past)
     await ticket(world, "property", NOW, status="closed", resolve_due_at=due_past)
     await ticket(world, "property", NOW, status="rejected")

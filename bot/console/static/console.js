@@ -355,15 +355,16 @@ async function proposalsPage() {
 
 // --- tickets ----------------------------------------------------------------------------
 
+// The API says which deadline the ticket is on (due_at) and whether it passed (overdue).
 function due(ticket) {
-  if (['assigned', 'reassigned', 'received'].includes(ticket.status)) return ['console.tickets.accept_by', ticket.accept_due_at];
-  if (['accepted', 'in_progress', 'escalated'].includes(ticket.status)) return ['console.tickets.resolve_by', ticket.resolve_due_at];
-  return null;
+  if (!ticket.due_at) return null;
+  const step = ticket.due_at === ticket.accept_due_at ? 'console.tickets.accept_by' : 'console.tickets.resolve_by';
+  return [step, ticket.due_at];
 }
 
 function ticketCard(ticket, reload) {
   const deadline = due(ticket);
-  const late = deadline && deadline[1] && new Date(deadline[1]) < new Date();
+  const late = Boolean(ticket.overdue);
   const note = h('input', { class: 'note', 'data-note': ticket.id, placeholder: t('console.tickets.note') });
   const target = select(`department-${ticket.id}`,
     departments.filter((d) => d.key !== ticket.department).map((d) => [d.key, d.name]), '');

@@ -1,0 +1,158 @@
+"""What ``/api/v1/complaints`` reads and answers, for the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from handlers.complaints import service
+from handlers.complaints.rules import Status
+from handlers.openapi import Page, Paging
+
+TEXT_MAX = service.TEXT_MAX
+PHOTO_MAX = 128  # the column that keeps a resolution photo's id
+MEDIA_MAX = 512
+
+# The departments of config/complaints.toml, read once at start-up like the service does.
+Department = StrEnum("Department", {key: key for key in service.departments()})  # type: ignore[misc]
+
+
+class Action(StrEnum):
+    """A handler's or worker's step on a ticket."""
+
+    ACCEPT = "accept"
+    PROGRESS = "progress"
+    REASSIGN = "reassign"
+    RESOLVE = "resolve"
+    REJECT = "reject"
+    ESCALATE = "escalate"
+
+
+ACTION_PATH = {"action": {"type": "string", "enum": [a.value for a in Action]}}
+
+
+# --- requests ----------------------------------------------------------------
+
+
+class Location(BaseModel):
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+
+
+class TicketCreate(BaseModel):
+    text: str = Field(
+        default="", max_length=TEXT_MAX, description="What is wrong; needed unless media is given"
+    )
+    media: list[Annotated[str, Field(max_length=MEDIA_MAX)]] = Field(
+        default_factory=list, description="Uploaded media ids; the first 6 are kept"
+    )
+    location: Location | None = None
+    anonymous: bool = Field(
+        default=False, description="Hide the reporter from everyone handling it"
+    )
+
+
+class TicketQuery(Paging):
+    mine: bool | None = Field(
+        default=None, description="true: only the caller's own reports (staff too)"
+    )
+    status: Status | None = Field(default=None, description="Only tickets in this state")
+    department: Department | None = Field(default=None, description="Only this department's")
+
+
+class StatsQuery(BaseModel):
+    weeks: int = Field(default=8, ge=1, le=104, description="How many weeks back")
+
+
+class TicketActionBody(BaseModel):
+    note: str | None = Field(
+        default=None,
+        max_length=TEXT_MAX,
+        description="What was done; resolve, reject (the referral) and reassign need one",
+    )
+    photo: str | None = Field(
+        default=None, max_length=PHOTO_MAX, description="resolve: a photo's media id"
+    )
+    department: Department | None = Field(default=None, description="reassign: the new one")
+
+
+class TicketRating(BaseModel):
+    stars: int = Field(ge=1, le=5, description="1 or 2 reopen the ticket once; more closes it")
+    comment: str = Field(default="", max_length=TEXT_MAX)
+
+
+# --- responses ---------------------------------------------------------------
+
+
+class TicketUpdateView(BaseModel):
+    kind: str
+    text: str
+    at: datetime | None
+
+
+class Routing(BaseModel):
+    department: str | None = Field(default=None, description="The router's guess")
+    confidence: float | None = None
+    terms: list[str] = Field(default_factory=list, description="The words it went by")
+
+
+class Reporter(BaseModel):
+    id: int
+    name: str | None
+
+
+class TicketView(BaseModel):
+    """The reporter's view; staff also get the fields marked "staff"."""
+
+    id: int
+    number: str = Field(description="What residents quote, e.g. T7K3M9Q")
+    status: Status
+    department: str
+    text: str
+    media: list[str]
+    location: Location | None
+    emergency: str | None = Field(description="fire, police or ambulance: call that number now")
+    anonymous: bool
+    created_at: datetime | None
+    accept_due_at: datetime | None
+    resolve_due_at: datetime | None
+    accepted_at: datetime | None
+    resolved_at: datetime | None
+    escalated: bool
+    resolution: str | None
+    referral: str | None
+    stars: int | None
+    duplicate_of: int | None = Field(description="The first report of the same matter")
+    updates: list[TicketUpdateView]
+    routing: Routing | None = Field(default=None, description="staff")
+    reporters: int | None = Field(
+        default=None, description="staff: residents who reported the same matter"
+    )
+    building: str | None = Field(default=None, description="staff")
+    reporter: Reporter | None = Field(default=None, description="staff; null when anonymous")
+    due_at: datetime | None = Field(
+        default=None, description="staff: the deadline of the step the ticket is on"
+    )
+    overdue: bool | None = Field(default=None, description="staff: that deadline has passed")
+
+
+class TicketPage(Page):
+    items: list[TicketView]
+
+
+class StatsWeek(BaseModel):
+    week: str = Field(description="ISO week in Beijing time, e.g. 2026-W48")
+    count: int
+    by_department: dict[str, int]
+    by_status: dict[str, int]
+    missed: int = Field(description="Escalated: a missed deadline or a worker's call")
+    median_accept_hours: float | None
+    median_resolve_hours: float | None
+    satisfaction: float | None = Field(description="Average stars")
+
+
+class Stats(BaseModel):
+    weeks: list[StatsWeek]

@@ -1,0 +1,223 @@
+"""What ``/api/v1/proposals`` reads and answers, for the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from handlers.openapi import Page, Paging
+from handlers.proposals.rules import Category, Funding, Outcome, Status
+from handlers.proposals.service import TEXT_MAX, TITLE_MAX
+
+Id = Annotated[int, Field(ge=1, le=999_999_999)]
+COST_MAX = 9_999_999_999.99  # the column holds 12 digits, 2 of them decimals
+PHOTO_MAX = 512
+Choice = Literal["yes", "no", "abstain"]
+
+
+class Action(StrEnum):
+    """The path's ``{action}``: who may take it depends on the proposal's state."""
+
+    SUBMIT = "submit"
+    REVIEW = "review"
+    REJECT = "reject"
+    PUBLISH = "publish"
+    WITHDRAW = "withdraw"
+    OPEN = "open"
+    CLOSE = "close"
+    START = "start"
+    PROGRESS = "progress"
+    COMPLETE = "complete"
+
+
+# Only community workers and admins take these; the proposer takes submit and withdraw.
+WORKER_ACTIONS = frozenset(
+    {
+        Action.REVIEW,
+        Action.REJECT,
+        Action.PUBLISH,
+        Action.OPEN,
+        Action.CLOSE,
+        Action.START,
+        Action.PROGRESS,
+        Action.COMPLETE,
+    }
+)
+ACTION_PATH = {"action": {"type": "string", "enum": [a.value for a in Action]}}
+
+
+# --- requests ----------------------------------------------------------------
+
+
+class ProposalQuery(Paging):
+    status: Status | None = Field(default=None, description="Only proposals in this state")
+    category: Category | None = Field(default=None, description="Only this category")
+    mine: bool | None = Field(default=None, description="true: only the caller's own proposals")
+
+
+class ScopeIn(BaseModel):
+    kind: Literal["community", "grids", "buildings"] = Field(
+        description="The whole community, or some of its grids or buildings"
+    )
+    ids: list[Id] = Field(
+        default_factory=list,
+        description="Grid or building ids of the caller's community (none for community)",
+    )
+
+
+class ProposalCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=TITLE_MAX)
+    description: str = Field(min_length=1, max_length=TEXT_MAX)
+    category: Category = Field(default=Category.PROJECT)
+    scope: ScopeIn | None = Field(
+        default=None, description="Who votes; by default the proposer's own building"
+    )
+    photos: list[Annotated[str, Field(max_length=PHOTO_MAX)]] = Field(
+        default_factory=list, description="Uploaded media ids; the first 9 are kept"
+    )
+    estimated_cost: float | None = Field(default=None, ge=0, le=COST_MAX, description="Yuan")
+    funding: Funding | None = None
+    submit: bool = Field(default=True, description="false keeps it a draft")
+
+
+class ProposalActionBody(BaseModel):
+    reason: str | None = Field(
+        default=None, max_length=TEXT_MAX, description="reject: why (required); others: a note"
+    )
+    days: int = Field(default=7, ge=1, le=60, description="open: how many days the vote runs")
+    text: str | None = Field(
+        default=None, max_length=TEXT_MAX, description="progress: the update (required)"
+    )
+
+
+class VoteBody(BaseModel):
+    choice: Choice
+
+
+class CommentBody(BaseModel):
+    text: str = Field(min_length=1, max_length=TEXT_MAX)
+
+
+class HideBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=TEXT_MAX, description="Shown in place of the text")
+
+
+class RatingBody(BaseModel):
+    stars: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=TEXT_MAX)
+
+
+# --- responses ---------------------------------------------------------------
+
+
+class Scope(BaseModel):
+    kind: Literal["community", "grids", "buildings"]
+    ids: list[int]
+
+
+class RatingSummary(BaseModel):
+    count: int = Field(ge=0)
+    average: float | None = Field(description="Average stars; null before the first rating")
+
+
+class Tally(BaseModel):
+    """The live count, for community workers only, while the vote is open."""
+
+    yes: int = Field(ge=0)
+    no: int = Field(ge=0)
+    abstain: int = Field(ge=0)
+
+
+class VoteRuleView(BaseModel):
+    unit: Literal["household", "resident"]
+    basis: Literal["eligible", "cast"]
+    threshold: str = Field(description='An exact share, e.g. "3/5"')
+    strict: bool
+    area: bool
+    quorum: str | None = None
+
+
+class VoteResult(BaseModel):
+    """Counted once, when the vote closed, with the rule that decided."""
+
+    outcome: Outcome
+    eligible: int
+    yes: int
+    no: int
+    abstain: int
+    eligible_area: str
+    yes_area: str
+    no_area: str
+    rule: VoteRuleView
+    early: bool = Field(description="Closed before the end because the outcome was certain")
+
+
+class ProposalView(BaseModel):
+    id: int
+    title: str
+    description: str
+    category: Category
+    status: Status
+    scope: Scope
+    photos: list[str]
+    estimated_cost: str | None = Field(description="Yuan, as an exact decimal string")
+    funding: Funding | None
+    mine: bool = Field(description="The caller proposed it")
+    rejection_reason: str | None
+    published_at: datetime | None
+    voting_opened_at: datetime | None
+    voting_ends_at: datetime | None
+    eligible: int | None = Field(description="Households (or residents) frozen when voting opened")
+    rating: RatingSummary
+    turnout: int | None = Field(default=None, description="While voting: electors who voted")
+    my_vote: Choice | None = Field(
+        default=None, description="While voting: the caller's household's current vote"
+    )
+    tally: Tally | None = Field(default=None, description="While voting, workers only")
+    result: VoteResult | None = Field(default=None, description="Once the vote closed")
+
+
+class ProposalPage(Page):
+    items: list[ProposalView]
+
+
+class AuditEntry(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class AuditPage(Page):
+    items: list[AuditEntry]
+
+
+class VoteDone(BaseModel):
+    choice: Choice
+    changed: bool = Field(description="The elector had voted otherwise before")
+
+
+class CommentView(BaseModel):
+    id: int
+    text: str | None = Field(description="null when hidden, except for workers")
+    hidden: bool
+    hidden_reason: str | None
+    mine: bool = Field(description="The caller wrote it")
+    created_at: datetime
+
+
+class CommentPage(Page):
+    items: list[CommentView]
+
+
+class CommentMade(BaseModel):
+    id: int
+
+
+class CommentHidden(BaseModel):
+    id: int
+    hidden: bool = Field(description="Always true")
