@@ -15,8 +15,8 @@ import pytest
 from bot.simulator import message_xml, reply_text
 from bot.store import MemoryStore, RedisStore
 from handlers.residents import service
-from handlers.residents.service import BIND_FAILURE_WINDOW as FAILURE_WINDOW
 from handlers.residents.rules import mask
+from handlers.residents.service import BIND_FAILURE_WINDOW as FAILURE_WINDOW
 from models.audit import AuditLog
 from models.community import Building, Community, Grid, Household
 from models.db import using
