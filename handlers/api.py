@@ -138,6 +138,15 @@ def paging(request: web.Request) -> tuple[int, int]:
     return page, per_page
 
 
+async def slice_of(query: Any, order: str, page: int, per_page: int) -> tuple[int, list[Any]]:
+    """The total and one page of rows; past the end no query runs."""
+    total = await query.count()
+    offset = (page - 1) * per_page
+    if offset >= total:
+        return total, []
+    return total, await query.order_by(order).offset(offset).limit(per_page)
+
+
 def page_of(items: list[Any], total: int, page: int, per_page: int) -> dict[str, Any]:
     return {"items": items, "page": page, "per_page": per_page, "total": total}
 

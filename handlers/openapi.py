@@ -53,6 +53,7 @@ class Operation:
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
+    also: tuple[int, ...] = ()
     errors: tuple[int, ...] = ()
     path: dict[str, dict[str, Any]] = field(default_factory=dict)
     content_type: str = "application/json"
@@ -68,12 +69,16 @@ def doc(
     query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
     status: int = 200,
+    also: Iterable[int] = (),
     errors: Iterable[int] = (),
     path: dict[str, dict[str, Any]] | None = None,
     content_type: str = "application/json",
     description: str = "",
 ) -> Callable[[H], H]:
-    """Describe an endpoint for the OpenAPI document (see the module docstring)."""
+    """Describe an endpoint for the OpenAPI document (see the module docstring).
+
+    ``also`` names further success statuses with the same body (201 beside 200, say).
+    """
     operation = Operation(
         summary=summary,
         tag=tag,
@@ -82,6 +87,7 @@ def doc(
         query=query,
         response=response,
         status=status,
+        also=tuple(also),
         errors=tuple(errors),
         path=dict(path or {}),
         content_type=content_type,
@@ -215,7 +221,8 @@ def build(app: web.Application, *, title: str, version: str) -> dict[str, Any]:
             ok["content"] = {operation.content_type: {"schema": {"$ref": ref}}}
         elif operation.content_type != "application/json":
             ok["content"] = {operation.content_type: {"schema": {"type": "string"}}}
-        entry["responses"][str(operation.status)] = ok
+        for success in (operation.status, *operation.also):
+            entry["responses"][str(success)] = ok
         error_ref = {"$ref": refs[("Error", "serialization")]}
         for code in _error_codes(operation, params):
             response: dict[str, Any] = {

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from tortoise.expressions import Q
 
-from handlers.api import ApiError, body, caller, page_of, paging
+from handlers.api import ApiError, body, caller, page_of, paging, slice_of
 from handlers.complaints import rules, service
 from handlers.complaints.rules import Status
 from handlers.complaints.schemas import (
@@ -53,15 +53,6 @@ WORKERS = frozenset({Role.COMMUNITY_WORKER, Role.ADMIN})
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-async def _slice(query: Any, order: str, page: int, per_page: int) -> tuple[int, list[Any]]:
-    """The total and one page of rows; past the end no query runs, however large the page."""
-    total = await query.count()
-    offset = (page - 1) * per_page
-    if offset >= total:
-        return total, []
-    return total, await query.order_by(order).offset(offset).limit(per_page)
 
 
 def _storable(value: str) -> bool:
@@ -191,7 +182,7 @@ async def list_tickets(request: web.Request) -> web.Response:
         if department not in service.departments():
             raise ApiError(400, "api.error.bad_filter", name="department")
         query = query.filter(department=department)
-    total, found = await _slice(query, "-id", page, per_page)
+    total, found = await slice_of(query, "-id", page, per_page)
     now = _now()
     items = [
         await _staff_view(t, now) if as_staff else await service.view(t, for_staff=False)

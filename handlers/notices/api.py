@@ -1,17 +1,29 @@
 """``/api/v1/notices``: workers create, schedule and send notices and follow their progress;
-residents mute kinds of notices."""
+residents mute kinds of notices.
+
+Every endpoint but muting is for the community's workers: anyone else is refused (403)
+before the body is read or the notice looked up.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from tortoise.functions import Count
 
 from handlers.api import API_DEPS, ApiError, body, caller, page_of, paging
-from handlers.notices import service
+from handlers.notices import rules, service
+from handlers.notices import schemas as s
+from handlers.openapi import Paging, doc
+from models.notices import Delivery, Notice
+from models.residents import Resident
 
 routes = web.RouteTableDef()
+TAG = "notices"
+MIN_YEAR, MAX_YEAR = 2000, 2999
 
 
 def _now() -> datetime:
@@ -25,24 +37,74 @@ def _id(request: web.Request) -> int:
     return int(raw)
 
 
+async def _sender(request: web.Request) -> Resident:
+    """A worker of the caller's community; anyone else is refused before anything is read."""
+    who = await caller(request)
+    if not await service.is_sender(who):
+        raise ApiError(403, "notice.error.forbidden")
+    return who
+
+
+def _storable(value: Any) -> None:
+    """Text the database can keep: no NUL character (PostgreSQL refuses it), valid UTF-8."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ApiError(400, "api.error.bad_field", name="body")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(400, "api.error.bad_field", name="body") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key)
+            _storable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    data = await body(request)
+    _storable(data)
+    return data
+
+
 def _when(value: Any) -> datetime | None:
     if value is None:
         return None
+    if not isinstance(value, str):
+        raise ApiError(400, "notice.error.bad_schedule")
     try:
         when = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            raise ApiError(400, "notice.error.bad_schedule")
+        when = when.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise ApiError(400, "notice.error.bad_schedule") from None
-    if when.tzinfo is None:
+    if not MIN_YEAR <= when.year <= MAX_YEAR:
         raise ApiError(400, "notice.error.bad_schedule")
-    return when.astimezone(UTC)
+    return when
 
 
 @routes.post("/api/v1/notices")
+@doc(
+    "Create a notice: a draft, scheduled, or sent at once",
+    tag=TAG,
+    auth="worker",
+    body=s.NoticeBody,
+    response=s.Progress,
+    status=201,
+    errors=(409,),
+    description=(
+        "With approval required (notices_need_approval) a worker's notice waits in "
+        "pending_approval for an admin, whatever send says."
+    ),
+)
 async def create(request: web.Request) -> web.Response:
     """``{"title", "body", "scope": {"kind", "ids"}, "kind"?, "emergency"?, "channels"?,
     "scheduled_at"?, "send"?}``; with ``"send": true`` it goes out at once."""
-    who = await caller(request)
-    data = await body(request)
+    who = await _sender(request)
+    data = await _body(request)
     now = _now()
     notice = await service.create(
         who,
@@ -61,11 +123,61 @@ async def create(request: web.Request) -> web.Response:
     return web.json_response(await service.progress(notice), status=201)
 
 
+@routes.get("/api/v1/notices")
+@doc(
+    "The community's notices with their delivery progress, newest first",
+    tag=TAG,
+    auth="worker",
+    query=s.NoticeQuery,
+    response=s.NoticePage,
+)
+async def list_notices(request: web.Request) -> web.Response:
+    who = await _sender(request)
+    page, per_page = paging(request)
+    query = Notice.filter(community_id=who.community_id)  # type: ignore[attr-defined]
+    status = request.query.get("status")
+    if status is not None:
+        if status not in {st.value for st in s.NoticeStatus}:
+            raise ApiError(400, "api.error.bad_filter", name="status")
+        query = query.filter(status=status)
+    total = await query.count()
+    notices = await query.order_by("-id").offset((page - 1) * per_page).limit(per_page)
+    counts: dict[int, Counter[str]] = {n.id: Counter() for n in notices}
+    for notice_id, state, n in (
+        await Delivery.filter(notice_id__in=list(counts))
+        .annotate(n=Count("id"))
+        .group_by("notice_id", "status")
+        .values_list("notice_id", "status", "n")
+    ):
+        counts[notice_id][state] += n
+    items = [
+        {
+            "id": n.id,
+            "title": n.title,
+            "status": n.status,
+            "scheduled_at": n.scheduled_at.isoformat() if n.scheduled_at else None,
+            **rules.progress(counts[n.id]),
+            "kind": n.kind,
+            "emergency": n.emergency,
+            "channels": n.channels,
+            "created_at": n.created_at.isoformat(),
+        }
+        for n in notices
+    ]
+    return web.json_response(page_of(items, total, page, per_page))
+
+
 @routes.post("/api/v1/notices/mutes")
+@doc(
+    "Mute or unmute a kind of notice for the caller (emergencies still come)",
+    tag=TAG,
+    body=s.MuteBody,
+    response=s.Muted,
+)
 async def mute(request: web.Request) -> web.Response:
     """``{"kind": "...", "muted": true|false}``: the caller's muted kinds afterwards."""
     who = await caller(request)
-    data = await body(request)
+    data = await _body(request)
     muted = data.get("muted", True)
     if not isinstance(muted, bool):
         raise ApiError(400, "notice.error.bad_kind")
@@ -73,16 +185,34 @@ async def mute(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/notices/groups")
+@doc(
+    "The community's group chat robots; their keys masked",
+    tag=TAG,
+    auth="worker",
+    query=Paging,
+    response=s.GroupPage,
+)
 async def groups(request: web.Request) -> web.Response:
-    who = await caller(request)
-    return web.json_response({"items": await service.list_groups(who)})
+    who = await _sender(request)
+    page, per_page = paging(request)
+    found = await service.list_groups(who)
+    shown = found[(page - 1) * per_page : page * per_page]
+    return web.json_response(page_of(shown, len(found), page, per_page))
 
 
 @routes.post("/api/v1/notices/groups")
+@doc(
+    "Register a group chat's robot and the scope it speaks for (re-posting a name updates it)",
+    tag=TAG,
+    auth="worker",
+    body=s.GroupBody,
+    response=s.GroupMade,
+    status=201,
+)
 async def register_group(request: web.Request) -> web.Response:
     """``{"name", "webhook_key", "scope"}``: the robot of a group chat (re-posting updates it)."""
-    who = await caller(request)
-    data = await body(request)
+    who = await _sender(request)
+    data = await _body(request)
     group = await service.register_group(
         who, data.get("name"), data.get("webhook_key"), data.get("scope")
     )
@@ -90,15 +220,23 @@ async def register_group(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/notices/{id}")
+@doc("A notice and its delivery progress", tag=TAG, auth="worker", response=s.Progress)
 async def show(request: web.Request) -> web.Response:
-    who = await caller(request)
+    who = await _sender(request)
     notice = await service.visible_notice(who, _id(request))
     return web.json_response(await service.progress(notice))
 
 
 @routes.get("/api/v1/notices/{id}/failures")
+@doc(
+    "A notice's deliveries that failed or may not have arrived, oldest first",
+    tag=TAG,
+    auth="worker",
+    query=Paging,
+    response=s.FailurePage,
+)
 async def failures(request: web.Request) -> web.Response:
-    who = await caller(request)
+    who = await _sender(request)
     notice = await service.visible_notice(who, _id(request))
     page, per_page = paging(request)
     items, total = await service.failures(notice.id, page, per_page)
@@ -106,21 +244,42 @@ async def failures(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/notices/{id}/approve")
+@doc(
+    "An admin lets a notice waiting for approval go (to its schedule, or back to draft)",
+    tag=TAG,
+    auth="worker",
+    response=s.Progress,
+    errors=(409,),
+)
 async def approve(request: web.Request) -> web.Response:
-    who = await caller(request)
+    who = await _sender(request)
     notice = await service.approve(who, _id(request))
     return web.json_response({"status": notice.status, **await service.progress(notice)})
 
 
 @routes.post("/api/v1/notices/{id}/cancel")
+@doc(
+    "Stop a notice: what no sender has claimed yet is never sent",
+    tag=TAG,
+    auth="worker",
+    response=s.Progress,
+    errors=(409,),
+)
 async def cancel(request: web.Request) -> web.Response:
-    who = await caller(request)
+    who = await _sender(request)
     notice = await service.cancel(who, _id(request))
     return web.json_response({"status": notice.status, **await service.progress(notice)})
 
 
 @routes.post("/api/v1/notices/{id}/send")
+@doc(
+    "Send a draft now (or a scheduled notice early)",
+    tag=TAG,
+    auth="worker",
+    response=s.Progress,
+    errors=(409,),
+)
 async def send(request: web.Request) -> web.Response:
-    who = await caller(request)
+    who = await _sender(request)
     notice = await service.send_now(who, _id(request), _now())
     return web.json_response(await service.progress(notice))

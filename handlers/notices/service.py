@@ -24,6 +24,9 @@ from models.residents import Resident, Role, RoleAssignment
 SENDER_ROLES = (Role.COMMUNITY_WORKER, Role.ADMIN)
 EXPANDABLE = ("draft", "scheduled")
 INSERT_BATCH = 1000
+MAX_ID = 2**31 - 1
+# A robot's key is a secret: only long keys show their last characters, to tell them apart.
+KEY_SHOWN, KEY_SHOWN_FROM = 4, 16
 
 
 async def is_sender(resident: Resident) -> bool:
@@ -83,11 +86,12 @@ async def clean_scope(community_id: int, scope: Any) -> dict[str, Any]:
         ):
             raise ApiError(400, "notice.error.bad_scope")
         return {"kind": "roles", "ids": sorted(set(names))}
+    raw = scope.get("ids") or []
     try:
-        ids = sorted({int(i) for i in scope.get("ids") or []})
-    except (TypeError, ValueError):
+        ids = sorted({int(i) for i in raw}) if isinstance(raw, list) else []
+    except (TypeError, ValueError, OverflowError):
         raise ApiError(400, "notice.error.bad_scope") from None
-    if not ids:
+    if not ids or not all(0 < i <= MAX_ID for i in ids):  # the database's int column
         raise ApiError(400, "notice.error.bad_scope")
     if kind == "groups":
         found = await Group.filter(community_id=community_id, id__in=ids, active=True).count()
@@ -309,6 +313,11 @@ async def register_group(resident: Resident, name: Any, webhook_key: Any, scope:
     return group
 
 
+def masked_key(key: str) -> str:
+    """``…1a2b``: the last four characters of a long key, nothing of a short one."""
+    return "…" + (key[-KEY_SHOWN:] if len(key) >= KEY_SHOWN_FROM else "")
+
+
 async def list_groups(resident: Resident) -> list[dict[str, Any]]:
     """The community's robots; the webhook key shown only by its last four characters."""
     await _require_sender(resident)
@@ -318,7 +327,7 @@ async def list_groups(resident: Resident) -> list[dict[str, Any]]:
             "name": g.name,
             "scope": g.scope,
             "active": g.active,
-            "webhook_key": "…" + g.webhook_key[-4:],
+            "webhook_key": masked_key(g.webhook_key),
         }
         for g in await Group.filter(
             community_id=resident.community_id  # type: ignore[attr-defined]

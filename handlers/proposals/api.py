@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from tortoise.expressions import Q
 
-from handlers.api import ApiError, body, caller, caller_id, deps, page_of, paging
+from handlers.api import ApiError, body, caller, caller_id, deps, page_of, paging, slice_of
 from handlers.openapi import Paging, doc
 from handlers.proposals import service
 from handlers.proposals.rules import Category, Status
@@ -73,15 +73,6 @@ def _refused(exc: ProposalError) -> ApiError:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-async def _slice(query: Any, order: str, page: int, per_page: int) -> tuple[int, list[Any]]:
-    """The total and one page of rows; past the end no query runs, however large the page."""
-    total = await query.count()
-    offset = (page - 1) * per_page
-    if offset >= total:
-        return total, []
-    return total, await query.order_by(order).offset(offset).limit(per_page)
 
 
 def _id(request: web.Request, name: str = "id") -> int:
@@ -148,7 +139,7 @@ async def list_proposals(request: web.Request) -> web.Response:
         query = query.filter(proposer_id=who.resident.id)
     if not who.is_worker:
         query = query.filter(Q(status__in=PUBLIC) | Q(proposer_id=who.resident.id))
-    total, found = await _slice(query, "-id", page, per_page)
+    total, found = await slice_of(query, "-id", page, per_page)
     items = [await service.view(p, who) for p in found]
     return web.json_response(page_of(items, total, page, per_page))
 
@@ -314,7 +305,7 @@ async def audit_trail(request: web.Request) -> web.Response:
         raise _refused(exc) from None
     page, per_page = paging(request)
     query = AuditLog.filter(entity="proposal", entity_id=str(proposal.id))
-    total, rows = await _slice(query, "id", page, per_page)
+    total, rows = await slice_of(query, "id", page, per_page)
     items = [
         {
             "at": row.at.isoformat(),
@@ -360,7 +351,7 @@ async def list_comments(request: web.Request) -> web.Response:
         raise ApiError(404, "proposal.error.not_found", id=proposal.id)
     page, per_page = paging(request)
     query = Comment.filter(proposal_id=proposal.id)
-    total, found = await _slice(query, "id", page, per_page)
+    total, found = await slice_of(query, "id", page, per_page)
     items = [
         {
             "id": c.id,

@@ -774,13 +774,25 @@ async def _notify(shift: Shift, kind: str, volunteer_id: int, conn: Any, **paylo
     )
 
 
-async def my_signups(resident_id: int, now: datetime, history: bool = False) -> list[SignUp]:
-    """Upcoming and current places and waitlist positions; with ``history``, every sign-up."""
+def _my_signups(resident_id: int, now: datetime, history: bool) -> Any:
     query = SignUp.filter(volunteer_id=resident_id)
     if not history:
         query = query.filter(status__in=ACTIVE, shift__ends_at__gte=now)
     order = ("shift__starts_at", "id") if not history else ("-shift__starts_at", "-id")
-    return await query.select_related("shift__activity").order_by(*order).limit(50)
+    return query.select_related("shift__activity").order_by(*order)
+
+
+async def my_signups(resident_id: int, now: datetime, history: bool = False) -> list[SignUp]:
+    """Upcoming and current places and waitlist positions; with ``history``, every sign-up."""
+    return await _my_signups(resident_id, now, history).limit(50)
+
+
+async def my_signups_page(
+    resident_id: int, now: datetime, history: bool, offset: int, limit: int
+) -> tuple[int, list[SignUp]]:
+    """``my_signups`` a page at a time: how many in all, and the page from ``offset``."""
+    query = _my_signups(resident_id, now, history)
+    return await query.count(), await query.offset(offset).limit(limit)
 
 
 # --- check-in and check-out -----------------------------------------------------------------------
@@ -1436,6 +1448,7 @@ async def registration(community_id: int) -> dict[str, Any]:
     }
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
     "date",
     "activity",
@@ -1473,11 +1486,11 @@ async def hours_csv(community_id: int, since: datetime, until: datetime) -> str:
         writer.writerow(
             [
                 start.date().isoformat(),
-                s.shift.activity.title,
+                _cell(s.shift.activity.title),
                 start.strftime("%Y-%m-%d %H:%M"),
                 s.shift.ends_at.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M"),
                 s.volunteer.id,
-                s.volunteer.name or "",
+                _cell(s.volunteer.name or ""),
                 s.status,
                 _local_or_blank(s.checked_in_at),
                 _local_or_blank(s.checked_out_at),
@@ -1487,6 +1500,11 @@ async def hours_csv(community_id: int, since: datetime, until: datetime) -> str:
             ]
         )
     return out.getvalue()
+
+
+def _cell(text: str) -> str:
+    """Text a spreadsheet shows as text: a name typed as ``=HYPERLINK(...)`` is no formula."""
+    return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
 def _local_or_blank(value: datetime | None) -> str:

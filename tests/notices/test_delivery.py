@@ -77,9 +77,9 @@ async def test_a_resident_cannot_send_or_read_notices(client, world, app_state, 
     assert status == 201 and made["status"] == "draft"
     token = await world.token(person)
     resp = await client.get(f"/api/v1/notices/{made['id']}", headers=bearer(token))
-    assert resp.status == 404
+    assert resp.status == 403
     resp = await client.post(f"/api/v1/notices/{made['id']}/send", headers=bearer(token))
-    assert resp.status == 404
+    assert resp.status == 403
     status, bad = await post_notice(
         client,
         world,
@@ -345,7 +345,7 @@ async def test_a_cancelled_notice_sends_nothing_more(client, world, app_state, f
     assert again.status == 409
     assert (await again.json())["error"]["code"] == "notice.error.not_cancellable"
     resident_token = await world.token(inside[0])
-    assert (await client.post(url, headers=bearer(resident_token))).status == 404
+    assert (await client.post(url, headers=bearer(resident_token))).status == 403
 
 
 async def test_volunteer_and_role_scopes(client, world, app_state, fake, bearer):
