@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_PER_PAGE = 100
+# Whatever is unavailable (the store, WeChat) is worth another try in a moment.
+RETRY_AFTER = {429: 60, 503: 5}
 # Far past any real list; the bound keeps OFFSET inside the database's integer range.
 MAX_PAGE = 100_000
 
@@ -54,9 +56,14 @@ CALLER = web.RequestKey("linli_caller", Resident)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, **params: Any) -> None:
+    """A refusal in the one error shape; ``retry_after`` (seconds) for 429 and 503."""
+
+    def __init__(
+        self, status: int, code: str, *, retry_after: int | None = None, **params: Any
+    ) -> None:
         super().__init__(code)
         self.status, self.code, self.params = status, code, params
+        self.retry_after = retry_after
 
 
 def deps(request: web.Request) -> ApiDeps:
@@ -167,7 +174,9 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
     except StoreUnavailable:
         return error_response(request, 503, "api.error.unavailable", headers={"Retry-After": "5"})
     except ApiError as exc:
-        return error_response(request, exc.status, exc.code, **exc.params)
+        wait = exc.retry_after or RETRY_AFTER.get(exc.status)
+        retry = {"Retry-After": str(wait)} if wait else None
+        return error_response(request, exc.status, exc.code, headers=retry, **exc.params)
     except web.HTTPNotFound:
         return error_response(request, 404, "api.error.not_found")
     except web.HTTPMethodNotAllowed:

@@ -160,7 +160,7 @@ def _error_codes(operation: Operation, path_params: list[str]) -> list[int]:
     return sorted(codes)
 
 
-def _schema_refs(app: web.Application) -> tuple[dict[tuple[str, str], str], dict[str, Any]]:
+def _schema_refs(app: web.Application) -> tuple[dict[tuple[type, str], str], dict[str, Any]]:
     """One components section for every model named by any operation."""
     models: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
         (Error, "serialization")
@@ -175,7 +175,8 @@ def _schema_refs(app: web.Application) -> tuple[dict[tuple[str, str], str], dict
             models.append((operation.response, "serialization"))
     unique = list(dict.fromkeys(models))
     keys, definitions = models_json_schema(unique, ref_template="#/components/schemas/{model}")
-    refs = {(model.__name__, mode): value["$ref"] for (model, mode), value in keys.items()}
+    # Keyed by the class, not its name: two capabilities may both have a ``MeView``.
+    refs = {(model, mode): value["$ref"] for (model, mode), value in keys.items()}
     return refs, definitions.get("$defs", {})
 
 
@@ -210,20 +211,18 @@ def build(app: web.Application, *, title: str, version: str) -> dict[str, Any]:
             entry["requestBody"] = {
                 "required": True,
                 "content": {
-                    "application/json": {
-                        "schema": {"$ref": refs[(operation.body.__name__, "validation")]}
-                    }
+                    "application/json": {"schema": {"$ref": refs[(operation.body, "validation")]}}
                 },
             }
         ok: dict[str, Any] = {"description": "OK"}
         if operation.response is not None:
-            ref = refs[(operation.response.__name__, "serialization")]
+            ref = refs[(operation.response, "serialization")]
             ok["content"] = {operation.content_type: {"schema": {"$ref": ref}}}
         elif operation.content_type != "application/json":
             ok["content"] = {operation.content_type: {"schema": {"type": "string"}}}
         for success in (operation.status, *operation.also):
             entry["responses"][str(success)] = ok
-        error_ref = {"$ref": refs[("Error", "serialization")]}
+        error_ref = {"$ref": refs[(Error, "serialization")]}
         for code in _error_codes(operation, params):
             response: dict[str, Any] = {
                 "description": STANDARD_ERRORS.get(code, "Refused"),

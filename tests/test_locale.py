@@ -103,7 +103,7 @@ def _id_args() -> list[tuple[ast.Call, ast.expr, Path]]:
 
 
 # Keyword arguments of the refusal helpers that are not message placeholders.
-NOT_PLACEHOLDERS = frozenset({"headers"})
+NOT_PLACEHOLDERS = frozenset({"headers", "retry_after"})
 
 
 @cache

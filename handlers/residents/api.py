@@ -207,7 +207,7 @@ async def bind(request: web.Request) -> web.Response:
         deps(request).store, resident, code, datetime.now(UTC), limit
     )
     if outcome is None:
-        raise ApiError(429, "bind.locked")
+        raise ApiError(429, "bind.locked", retry_after=int(service.BIND_FAILURE_WINDOW))
     if outcome.status is not CodeStatus.OK:
         status = 409 if outcome.status is CodeStatus.USED else 422
         raise ApiError(status, BIND_REFUSALS[outcome.status])

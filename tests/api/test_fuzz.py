@@ -16,6 +16,8 @@ import pytest
 from handlers.residents.sessions import issue
 from models.db import using
 from tests.api.seed import seed
+from tests.conftest import APPID
+from tests.fakes import FakeWeChat, start
 
 ST = Path(sys.executable).parent / "st"
 CHECKS = ",".join(
@@ -27,6 +29,8 @@ CHECKS = ",".join(
         "response_headers_conformance",
     ]
 )
+MP_APPID, MP_SECRET = "wxfuzzminiprogram1", "fuzz-miniprogram-secret-01234567"
+OA_SECRET = "fuzz-official-account-secret-0123"
 MAX_EXAMPLES = os.environ.get("LINLI_FUZZ_EXAMPLES", "25")
 
 
@@ -46,6 +50,9 @@ async def _schemathesis(base: str, token: str, report: Path) -> tuple[int, str]:
         "--header",
         f"Authorization: Bearer {token}",
         "--no-color",
+        # Signing out would end the fuzzer's own session; tests/residents covers it.
+        "--exclude-path",
+        "/api/v1/auth/logout",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
@@ -56,10 +63,26 @@ async def _schemathesis(base: str, token: str, report: Path) -> tuple[int, str]:
 
 
 @pytest.fixture
-def settings(settings):  # type: ignore[no-untyped-def]
-    """Limits out of the fuzzer's way: a 429 would hide what the request would have done."""
+async def fake(aiohttp_server):  # type: ignore[no-untyped-def]
+    made = FakeWeChat(apps={MP_APPID: MP_SECRET, APPID: OA_SECRET})
+    made.base_url = await start(made, aiohttp_server)  # type: ignore[attr-defined]
+    return made
+
+
+@pytest.fixture
+def settings(settings, fake):  # type: ignore[no-untyped-def]
+    """Sign-in wired to the fake WeChat, as in production; limits out of the fuzzer's way
+    (a 429 would hide what the request would have done)."""
     return settings.model_copy(
-        update={"api_rate_per_session": 10**6, "api_rate_per_address": 10**6}
+        update={
+            "api_rate_per_session": 10**6,
+            "api_rate_per_address": 10**6,
+            "miniprogram_appid": MP_APPID,
+            "miniprogram_secret": MP_SECRET,
+            "miniprogram_community": "test",
+            "wechat_appsecret": OA_SECRET,
+            "wechat_api_base": fake.base_url,
+        }
     )
 
 

@@ -24,3 +24,15 @@ async def test_document_is_served_and_valid(client):
     described = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
     routes = {(m, p) for m, p, _ in api_routes(client.server.app)}
     assert described == routes
+
+
+async def test_models_with_the_same_name_keep_their_own_schemas(client):
+    """The residents' and the volunteers' ``MeView`` are different models."""
+    spec = await (await client.get("/api/v1/openapi.json")).json()
+
+    def schema_of(path: str) -> dict:
+        ref = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        return spec["components"]["schemas"][ref["schema"]["$ref"].rsplit("/", 1)[1]]
+
+    assert "roles" in schema_of("/api/v1/me")["properties"]
+    assert "skills" in schema_of("/api/v1/volunteers/me")["properties"]
