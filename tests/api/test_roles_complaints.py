@@ -173,7 +173,7 @@ async def test_bad_reports_are_400_not_500(client, world: World, people, payload
     assert status == 400, answer
 
 
-async def test_bad_step_fields_are_400_and_far_pages_empty(client, world: World, people):
+async def test_bad_step_fields_are_400_and_far_pages_handled(client, world: World, people):
     boss = bearer(await world.token(people["worker"]))
     ticket = await Ticket.filter(status="accepted").first()
     assert ticket is not None
@@ -183,5 +183,7 @@ async def test_bad_step_fields_are_400_and_far_pages_empty(client, world: World,
         assert status == 400, payload
     status, answer = await _call(client, "POST", url, {"note": "已清运", "photo": "p-1"}, boss)
     assert (status, answer["status"], answer["overdue"]) == (200, "resolved", False)
+    past_the_end = await client.get("/api/v1/complaints?page=99999", headers=boss)
+    assert past_the_end.status == 200 and (await past_the_end.json())["items"] == []
     far = await client.get(f"/api/v1/complaints?page={10**20}", headers=boss)
-    assert far.status == 200 and (await far.json())["items"] == []
+    assert far.status == 400  # beyond any list: refused before the database sees it

@@ -191,5 +191,7 @@ async def test_bad_action_fields_and_far_pages_are_handled(client, world: World,
         assert status == 400, payload
     status, answer = await _call(client, "POST", url, {"reason": "重复了"}, boss)
     assert (status, answer["status"], answer["rejection_reason"]) == (200, "rejected", "重复了")
+    past_the_end = await client.get("/api/v1/proposals?page=99999", headers=boss)
+    assert past_the_end.status == 200 and (await past_the_end.json())["items"] == []
     far = await client.get(f"/api/v1/proposals?page={10**20}", headers=boss)
-    assert far.status == 200 and (await far.json())["items"] == []
+    assert far.status == 400  # beyond any list: refused before the database sees it
