@@ -48,12 +48,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import json
-import logging
 import math
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -62,22 +59,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
 import aiohttp
-import asyncpg
-import redis.asyncio as aioredis
+from _service import (
+    cpu_seconds,
+    database_name,
+    flush_redis,
+    log_tail,
+    pct,
+    percentile,
+    reset_database,
+    say,
+    serve,
+    start_server,
+)
 from aiohttp import web
 
-from bot.app import create_app
 from bot.simulator import WeChatServer, message_xml, reply_text
-from config.settings import Settings
 from handlers.i18n import default_translator
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/linli_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
-HOST = "127.0.0.1"
 PATH = "/wechat"
 TOKEN = "linli-bench-token"
 APPID = "wxlinlibench00000"
@@ -85,8 +88,6 @@ AES_KEY = base64.b64encode(b"linli-bench-aes-key-0123456789ab").decode().rstrip(
 TEXT = "帮助"
 VERIFY_EVERY = 16
 CLIENT_TIMEOUT_SECONDS = 10.0
-STARTUP_TIMEOUT_SECONDS = 60.0
-STOP_TIMEOUT_SECONDS = 15.0
 SCRIPT = str(Path(__file__).resolve())
 
 
@@ -107,155 +108,7 @@ def bare_app() -> web.Application:
     return app
 
 
-def serve(args: argparse.Namespace) -> None:
-    """Child process: run one app on 127.0.0.1 until SIGTERM."""
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if args.serve == "full":
-        settings = Settings(
-            database_url=args.database_url,
-            redis_url=args.redis_url,
-            data_dir=Path(args.data_dir),
-            wechat_token=TOKEN,
-            wechat_appid=APPID,
-            wechat_aes_key=AES_KEY,
-            callback_path=PATH,
-            log_level="WARNING",
-        )
-        app = create_app(settings)
-    else:
-        app = bare_app()
-    web.run_app(app, host=HOST, port=args.port, access_log=None, print=None)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def open_log(path: Path) -> IO[bytes]:
-    return path.open("wb")
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process (Linux ``/proc``), or None elsewhere."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class Server:
-    kind: str
-    port: int
-    process: asyncio.subprocess.Process
-    log_path: Path
-    log_file: IO[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}{PATH}"
-
-    async def stop(self) -> None:
-        if self.process.returncode is None:
-            self.process.terminate()
-            try:
-                async with asyncio.timeout(STOP_TIMEOUT_SECONDS):
-                    await self.process.wait()
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        self.log_file.close()
-
-
-async def start_server(kind: str, args: argparse.Namespace, workdir: Path) -> Server:
-    port = free_port()
-    log_path = workdir / f"{kind}.log"
-    log_file = open_log(log_path)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        SCRIPT,
-        "--serve",
-        kind,
-        "--port",
-        str(port),
-        "--database-url",
-        args.database_url,
-        "--redis-url",
-        args.redis_url,
-        "--data-dir",
-        str(workdir / "data"),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=log_file,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    server = Server(kind, port, process, log_path, log_file)
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
-        while True:
-            if process.returncode is not None:
-                break
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with session.get(f"http://{HOST}:{port}/healthz") as resp:
-                    if resp.status == 200:
-                        return server
-            if time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.1)
-    await server.stop()
-    raise RuntimeError(
-        f"{kind} server did not come up on port {port} "
-        f"(exit {process.returncode}); log tail:\n{log_tail(log_path)}"
-    )
-
-
-# --------------------------------------------------------------------------- preparation
-
-
-async def reset_database(url: str) -> None:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        raise SystemExit(f"refusing to drop database {name!r}: its name must contain 'bench'")
-    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", "", ""))
-    conn = await asyncpg.connect(admin)
-    try:
-        quoted = '"' + name.replace('"', '""') + '"'
-        await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {quoted}")
-    finally:
-        await conn.close()
-
-
-async def flush_redis(url: str) -> None:
-    client = aioredis.from_url(url)
-    try:
-        await client.flushdb()
-    finally:
-        await client.aclose()
-
-
 # --------------------------------------------------------------------------- load driver
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list (NaN when empty)."""
-    if not sorted_values:
-        return math.nan
-    rank = max(1, math.ceil(q * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 @dataclass
@@ -414,10 +267,6 @@ HEADER = (
 )
 
 
-def pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.0f}%"
-
-
 def row(app: str, result: Result) -> str:
     wrong = f"{result.wrong}/{result.checked}" if app == "full" else "-"
     empty = str(result.empty) if app == "full" else "-"
@@ -429,10 +278,6 @@ def row(app: str, result: Result) -> str:
     if result.errors:
         line += "  errors: " + ", ".join(f"{k}×{v}" for k, v in result.errors.most_common())
     return line
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
 
 
 # --------------------------------------------------------------------------- main
@@ -454,10 +299,10 @@ async def run_app_bench(
     workdir: Path,
     paced_rate: Callable[[AppRun], float],
 ) -> AppRun:
-    server = await start_server(kind, args, workdir)
+    server = await start_server(SCRIPT, args, workdir, kind)
     run = AppRun()
     try:
-        driver = Driver(server.url, kind == "full", args.openids, server.process.pid)
+        driver = Driver(f"{server.base}{PATH}", kind == "full", args.openids, server.process.pid)
         if kind == "full":
             primed = await driver.prime()
             say(
@@ -488,7 +333,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     await reset_database(args.database_url)
     await flush_redis(args.redis_url)
     say(
-        f"database {urlsplit(args.database_url).path.lstrip('/')} recreated, "
+        f"database {database_name(args.database_url)} recreated, "
         f"redis {args.redis_url} flushed; safe mode, text {TEXT!r}, {args.openids} openids, "
         f"{args.warmup:g} s warm-up + {args.seconds:g} s per run"
     )
@@ -545,8 +390,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.serve == "full":
+        serve(
+            args,
+            wechat_token=TOKEN,
+            wechat_appid=APPID,
+            wechat_aes_key=AES_KEY,
+            callback_path=PATH,
+        )
+        return 0
     if args.serve:
-        serve(args)
+        serve(args, bare_app())
         return 0
     report = asyncio.run(bench(args))
     print(json.dumps(report, ensure_ascii=False), flush=True)

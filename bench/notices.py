@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import socket
 import sys
 import tempfile
 import time
@@ -32,6 +31,8 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _service import free_port
 
 from bot.deliver import deliver_notices
 from bot.push import OfficialAccountClient
@@ -45,12 +46,6 @@ from tests.fakes import FakeWeChat
 
 APPID = "wxbenchnotices0001"
 SECRET = "bench-notices-secret-0123456789ab"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve_fake(port: int, rate: float) -> None:

@@ -51,11 +51,9 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import math
 import os
 import random
-import socket
 import sys
 import tempfile
 import time
@@ -64,17 +62,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
 import aiohttp
 import asyncpg
-import redis.asyncio as aioredis
-from aiohttp import web
+from _service import (
+    asyncpg_url,
+    cpu_seconds,
+    database_name,
+    flush_redis,
+    log_tail,
+    pct,
+    percentile,
+    reset_database,
+    say,
+    serve,
+    start_server,
+)
 
-from bot.app import create_app
 from bot.store import RedisStore
-from config.settings import Settings
 from handlers.proposals import service
 from handlers.residents.sessions import issue
 from models.community import Building, Community, Household
@@ -84,7 +90,6 @@ from models.residents import Resident, Role, RoleAssignment
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/linli_bench_votes"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
-HOST = "127.0.0.1"
 COMMUNITY = "bench"
 HOUSEHOLDS_PER_BUILDING = 100
 BATCH = 1000
@@ -93,141 +98,10 @@ SEED = 20261102
 CHOICE_WEIGHTS = (("yes", 0.65), ("no", 0.25), ("abstain", 0.10))
 TARGET_VOTES_PER_S = 1000.0
 CLIENT_TIMEOUT_SECONDS = 30.0
-STARTUP_TIMEOUT_SECONDS = 60.0
-STOP_TIMEOUT_SECONDS = 15.0
 SCRIPT = str(Path(__file__).resolve())
 
 
-# --------------------------------------------------------------------------- server
-
-
-def serve(args: argparse.Namespace) -> None:
-    """Child process: run the service on 127.0.0.1 until SIGTERM."""
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    settings = Settings(
-        database_url=args.database_url,
-        redis_url=args.redis_url,
-        data_dir=Path(args.data_dir),
-        wechat_community=COMMUNITY,
-        log_level="WARNING",
-    )
-    web.run_app(create_app(settings), host=HOST, port=args.port, access_log=None, print=None)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process (Linux ``/proc``), or None elsewhere."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class Server:
-    port: int
-    process: asyncio.subprocess.Process
-    log_path: Path
-    log_file: IO[bytes]
-
-    @property
-    def base(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    async def stop(self) -> None:
-        if self.process.returncode is None:
-            self.process.terminate()
-            try:
-                async with asyncio.timeout(STOP_TIMEOUT_SECONDS):
-                    await self.process.wait()
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        self.log_file.close()
-
-
-async def start_server(args: argparse.Namespace, workdir: Path) -> Server:
-    port = free_port()
-    log_path = workdir / "server.log"
-    log_file = log_path.open("wb")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        SCRIPT,
-        "--serve",
-        "--port",
-        str(port),
-        "--database-url",
-        args.database_url,
-        "--redis-url",
-        args.redis_url,
-        "--data-dir",
-        str(workdir / "data"),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=log_file,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    server = Server(port, process, log_path, log_file)
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
-        while process.returncode is None:
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with session.get(f"{server.base}/healthz") as resp:
-                    if resp.status == 200:
-                        return server
-            if time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.1)
-    await server.stop()
-    raise RuntimeError(
-        f"server did not come up on port {port} (exit {process.returncode}); log tail:\n"
-        f"{log_tail(log_path)}"
-    )
-
-
 # --------------------------------------------------------------------------- preparation
-
-
-def database_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-async def reset_database(url: str) -> None:
-    parts = urlsplit(url)
-    name = database_name(url)
-    if "bench" not in name:
-        raise SystemExit(f"refusing to drop database {name!r}: its name must contain 'bench'")
-    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", "", ""))
-    conn = await asyncpg.connect(admin)
-    try:
-        quoted = '"' + name.replace('"', '""') + '"'
-        await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {quoted}")
-    finally:
-        await conn.close()
-
-
-async def flush_redis(url: str) -> None:
-    client = aioredis.from_url(url)
-    try:
-        await client.flushdb()
-    finally:
-        await client.aclose()
 
 
 def household_choices(households: int) -> list[str]:
@@ -360,14 +234,6 @@ async def seed(args: argparse.Namespace) -> World:
 # --------------------------------------------------------------------------- load driver
 
 
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list (NaN when empty)."""
-    if not sorted_values:
-        return math.nan
-    rank = max(1, math.ceil(q * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
 @dataclass
 class Run:
     seconds: float = 0.0
@@ -451,8 +317,7 @@ async def api_tally(base: str, proposal_id: int, token: str) -> dict[str, Any]:
 
 
 async def vote_rows(url: str, proposal_id: int) -> int:
-    parts = urlsplit(url)  # the query (e.g. Tortoise's ?maxsize=) is not asyncpg's
-    conn = await asyncpg.connect(urlunsplit((*parts[:3], "", "")))
+    conn = await asyncpg.connect(asyncpg_url(url))
     try:
         return await conn.fetchval(
             "SELECT count(*) FROM proposal_vote WHERE proposal_id = $1", proposal_id
@@ -462,14 +327,6 @@ async def vote_rows(url: str, proposal_id: int) -> int:
 
 
 # --------------------------------------------------------------------------- main
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
-def pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.0f}%"
 
 
 async def bench(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
@@ -484,7 +341,7 @@ async def bench(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
     if world.eligible != args.households:
         raise RuntimeError(f"eligible is {world.eligible}, expected {args.households}")
     with tempfile.TemporaryDirectory(prefix="linli-bench-votes-") as tmp:
-        server = await start_server(args, Path(tmp))
+        server = await start_server(SCRIPT, args, Path(tmp))
         try:
             run = await drive(
                 server.base,
@@ -563,7 +420,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.serve:
-        serve(args)
+        serve(args, wechat_community=COMMUNITY)
         return 0
     report, exact = asyncio.run(bench(args))
     print(json.dumps(report, ensure_ascii=False), flush=True)

@@ -69,6 +69,9 @@ class MemoryStore:
         self._data[key] = (str(value), expires)
         return value
 
+    async def incr_many(self, keys: list[str], ttl: float | None = None) -> list[int]:
+        return [await self.incr(key, ttl) for key in keys]
+
     @asynccontextmanager
     async def lock(
         self, name: str, timeout: float = 10.0, blocking_timeout: float = 5.0
@@ -148,6 +151,17 @@ class RedisStore:
                 pipe.pexpire(full, self._px(ttl), nx=True)
             result = await self._call(pipe.execute())
         return int(result[0])
+
+    async def incr_many(self, keys: list[str], ttl: float | None = None) -> list[int]:
+        """Several counters in one round trip (each with its own expiry, set once)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.incr(self._prefix + key)
+                if ttl is not None:
+                    pipe.pexpire(self._prefix + key, self._px(ttl), nx=True)
+            result = await self._call(pipe.execute())
+        step = 1 if ttl is None else 2
+        return [int(value) for value in result[::step]]
 
     @asynccontextmanager
     async def lock(

@@ -74,10 +74,15 @@ async def retry_after(
 ) -> int | None:
     """Seconds to wait when a bucket is full, else ``None`` (and the request is counted)."""
     index, wait = window(clock())
+    found = buckets(request, limits)
     try:
-        for stem, limit in buckets(request, limits):
-            if await store.incr(f"rl:{stem}:{index}", ttl=WINDOW_SECONDS + 5) > limit:
-                return wait
+        # One round trip for all the request's buckets.
+        counts = await store.incr_many(
+            [f"rl:{stem}:{index}" for stem, _ in found], ttl=WINDOW_SECONDS + 5
+        )
     except StoreUnavailable:
         log.warning("rate limits skipped: the store did not answer")
+        return None
+    if any(count > limit for count, (_, limit) in zip(counts, found, strict=True)):
+        return wait
     return None

@@ -328,6 +328,15 @@ async def test_incr_without_ttl(kv):
     assert await kv.kv.get("n") == "3"
 
 
+async def test_incr_many_counts_each_key_and_keeps_the_first_ttl(kv):
+    assert await kv.kv.incr_many(["a", "b"], ttl=0.5) == [1, 1]
+    await kv.elapse(0.3)
+    assert await kv.kv.incr_many(["a", "b", "c"], ttl=0.5) == [2, 2, 1]
+    await kv.elapse(0.35)
+    assert await kv.kv.get("a") is None and await kv.kv.get("c") == "1"
+    assert await kv.kv.incr_many(["x"]) == [1]
+
+
 async def test_ping(kv):
     assert await kv.kv.ping() is True
 

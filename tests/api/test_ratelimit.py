@@ -94,7 +94,7 @@ class DownStore:
     async def _down(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise StoreUnavailable("ConnectionError")
 
-    get = set = set_if_absent = delete = incr = _down
+    get = set = set_if_absent = delete = incr = incr_many = _down
 
 
 async def test_a_down_store_answers_503_not_500(client, world):
