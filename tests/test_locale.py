@@ -26,6 +26,7 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "ProposalError": (1,),
     "ComplaintError": (1,),
     "VolunteerError": (1,),
+    "SignInRefused": (1,),
     "ApiError": (2,),
     "error_response": (3,),
 }
@@ -37,6 +38,7 @@ ID_ARG = {
     "ProposalError": 0,
     "ComplaintError": 0,
     "VolunteerError": 0,
+    "SignInRefused": 0,
     "ApiError": 1,
     "error_response": 2,
 }

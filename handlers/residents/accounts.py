@@ -29,6 +29,8 @@ LOGIN_QR_SCENE = "login_"
 LOGIN_QR_SECONDS = 300
 CODE_MEMORY_SECONDS = 600
 MIN_PASSWORD = 10
+LOCKOUT_FAILURES = 10
+LOCKOUT_SECONDS = 15 * 60
 CODE_REFUSALS = {"used": "auth.error.code_used", "invalid": "auth.error.code_invalid"}
 _hasher = PasswordHasher()
 # Verified against when the login does not exist, so a wrong login costs as long as a
@@ -37,11 +39,14 @@ _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
 class SignInRefused(Exception):
-    """``code`` is a message id; the API answers it with ``status``."""
+    """``code`` is a message id; the API answers it with ``status`` (and ``retry_after``)."""
 
-    def __init__(self, code: str, status: int = 401, **params: object) -> None:
+    def __init__(
+        self, code: str, status: int = 401, *, retry_after: int | None = None, **params: object
+    ) -> None:
         super().__init__(code)
         self.code, self.status, self.params = code, status, params
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -88,9 +93,23 @@ async def set_password(resident: Resident, login: str, password: str, by: str = 
     await record(by, "console_login.set", "resident", resident.id)
 
 
-async def sign_in_with_password(login: str, password: str) -> Resident:
+def _failures_key(login: str) -> str:
+    return "loginfail:" + hashlib.sha256(login.casefold().encode()).hexdigest()
+
+
+async def sign_in_with_password(store: KeyValueStore, login: str, password: str) -> Resident:
     """The worker behind a login and password, or ``SignInRefused`` with one message for all
-    wrong cases (no such login, wrong password, no longer a worker)."""
+    wrong cases (no such login, wrong password, no longer a worker).
+
+    The address limit slows one guesser; this per-login lockout stops many guessers
+    spread over addresses. It applies to logins that do not exist too, so it does not
+    tell which ones do.
+    """
+    failures_key = _failures_key(login)
+    if int(await store.get(failures_key) or 0) >= LOCKOUT_FAILURES:
+        raise SignInRefused(
+            "auth.error.locked", 429, retry_after=LOCKOUT_SECONDS, minutes=LOCKOUT_SECONDS // 60
+        )
     found = await ConsoleLogin.get_or_none(login=login).prefetch_related("resident")
     hashed = found.password_hash if found is not None else _DUMMY_HASH
     try:
@@ -98,12 +117,12 @@ async def sign_in_with_password(login: str, password: str) -> Resident:
         ok = found is not None
     except (VerificationError, InvalidHashError):
         ok = False
-    if not ok or found is None:
+    resident = found.resident if ok and found is not None else None
+    if resident is None or resident.erased_at is not None or not await is_worker(resident):
+        await store.incr(failures_key, ttl=LOCKOUT_SECONDS)
         raise SignInRefused("auth.error.bad_password")
-    resident = found.resident
-    if resident.erased_at is not None or not await is_worker(resident):
-        raise SignInRefused("auth.error.bad_password")
-    if _hasher.check_needs_rehash(hashed):
+    await store.delete(failures_key)
+    if _hasher.check_needs_rehash(hashed) and found is not None:
         found.password_hash = await asyncio.to_thread(_hasher.hash, password)
         await found.save(update_fields=["password_hash", "updated_at"])
     await record(actor(resident), "console_login.signed_in", "resident", resident.id)

@@ -38,7 +38,7 @@ BIND_REFUSALS = {
 
 
 def _refused(exc: SignInRefused) -> ApiError:
-    return ApiError(exc.status, exc.code, **exc.params)
+    return ApiError(exc.status, exc.code, retry_after=exc.retry_after, **exc.params)
 
 
 def _text(data: dict[str, object], name: str, longest: int) -> str:
@@ -78,12 +78,13 @@ async def _worker(request: web.Request) -> Resident:
     body=PasswordSignIn,
     response=SessionView,
     errors=(401,),
+    description="Ten wrong attempts on one login lock it for 15 minutes (429), whoever tries.",
 )
 async def sign_in_password(request: web.Request) -> web.Response:
     data = await body(request)
     login, password = _text(data, "login", 64), _text(data, "password", 256)
     try:
-        resident = await accounts.sign_in_with_password(login, password)
+        resident = await accounts.sign_in_with_password(deps(request).store, login, password)
     except SignInRefused as exc:
         raise _refused(exc) from None
     return web.json_response(await _session(request, resident))

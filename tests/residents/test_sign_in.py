@@ -35,6 +35,7 @@ async def fake(aiohttp_server):  # type: ignore[no-untyped-def]
 def settings(settings, fake):  # type: ignore[no-untyped-def]
     return settings.model_copy(
         update={
+            "api_sign_in_rate_per_address": 1000,  # the per-login lockout is under test
             "miniprogram_appid": MP_APPID,
             "miniprogram_secret": MP_SECRET,
             "miniprogram_community": "test",
@@ -122,6 +123,40 @@ async def test_a_worker_whose_role_was_withdrawn_can_no_longer_sign_in(client, w
         "/api/v1/auth/password", json={"login": "wang.li", "password": PASSWORD}
     )
     assert resp.status == 401
+
+
+async def test_ten_wrong_passwords_lock_the_login_whoever_tries(client, world, settings):
+    await worker_with_password(world)
+    wrong = {"login": "wang.li", "password": "not the password"}
+    for _ in range(accounts.LOCKOUT_FAILURES):
+        assert (await client.post("/api/v1/auth/password", json=wrong)).status == 401
+    # Locked: even the right password waits, and the answer says how long.
+    resp = await client.post("/api/v1/auth/password", json=CREDENTIALS)
+    assert resp.status == 429
+    assert resp.headers["Retry-After"] == str(accounts.LOCKOUT_SECONDS)
+    assert await error_of(resp) == "auth.error.locked"
+    # Another login is not affected, and a login that does not exist locks the same way.
+    with using(world.app_state.db):
+        other = await world.worker()
+        await accounts.set_password(other, "li.na", PASSWORD)
+    ok = await client.post("/api/v1/auth/password", json={"login": "li.na", "password": PASSWORD})
+    assert ok.status == 200
+    ghost = {"login": "nobody.here", "password": "x"}
+    answers = [
+        (await client.post("/api/v1/auth/password", json=ghost)).status
+        for _ in range(accounts.LOCKOUT_FAILURES + 1)
+    ]
+    assert answers == [401] * accounts.LOCKOUT_FAILURES + [429]
+
+
+async def test_a_right_password_clears_earlier_failures(client, world):
+    await worker_with_password(world)
+    wrong = {"login": "wang.li", "password": "not the password"}
+    for _ in range(accounts.LOCKOUT_FAILURES - 1):
+        await client.post("/api/v1/auth/password", json=wrong)
+    assert (await client.post("/api/v1/auth/password", json=CREDENTIALS)).status == 200
+    assert (await client.post("/api/v1/auth/password", json=wrong)).status == 401
+    assert (await client.post("/api/v1/auth/password", json=CREDENTIALS)).status == 200
 
 
 # --- mini-program -----------------------------------------------------------------------------
