@@ -140,7 +140,7 @@ async def list_proposals(request: web.Request) -> web.Response:
     if not who.is_worker:
         query = query.filter(Q(status__in=PUBLIC) | Q(proposer_id=who.resident.id))
     total, found = await slice_of(query, "-id", page, per_page)
-    items = [await service.view(p, who) for p in found]
+    items = await service.views(found, who)
     return web.json_response(page_of(items, total, page, per_page))
 
 

@@ -697,16 +697,51 @@ async def rate(proposal_id: int, who: Who, stars: int, text: str = "") -> Propos
 # --- what people may see ---------------------------------------------------
 
 
-async def own_vote(proposal: Proposal, resident: Resident) -> str | None:
-    if not proposal.rule or resident.household_id is None:  # type: ignore[attr-defined]
-        return None
-    key = _elector_key(rules.rule_from_mapping(proposal.rule), resident)
-    found = await Vote.filter(proposal_id=proposal.id, elector__key=key).first()
-    return None if found is None else found.choice
-
-
 async def view(proposal: Proposal, who: Who) -> dict[str, Any]:
     """The proposal as this person may see it: turnout for all, the tally for workers."""
+    return (await views([proposal], who))[0]
+
+
+async def views(proposals: list[Proposal], who: Who) -> list[dict[str, Any]]:
+    """``view`` of several proposals with two queries for all the open votes among them,
+    not two per vote (a page of a list)."""
+    voting = [p for p in proposals if p.status == Status.VOTING]
+    counts: dict[int, dict[str, int]] = {p.id: {} for p in voting}
+    if voting:
+        rows = (
+            await Vote.filter(proposal_id__in=list(counts))
+            .group_by("proposal_id", "choice")
+            .annotate(n=Count("id"))
+            .values("proposal_id", "choice", "n")
+        )
+        for row in rows:
+            counts[row["proposal_id"]][row["choice"]] = int(row["n"])
+    mine = await _own_votes(voting, who.resident)
+    return [_view(p, who, counts.get(p.id), mine.get(p.id)) for p in proposals]
+
+
+async def _own_votes(proposals: list[Proposal], resident: Resident) -> dict[int, str]:
+    """The choice this resident's voice (household or self, by each rule) made, per proposal."""
+    if resident.household_id is None:  # type: ignore[attr-defined]
+        return {}
+    keys = {
+        p.id: _elector_key(rules.rule_from_mapping(p.rule), resident) for p in proposals if p.rule
+    }
+    if not keys:
+        return {}
+    rows = await Vote.filter(
+        proposal_id__in=list(keys), elector__key__in=sorted(set(keys.values()))
+    ).values("proposal_id", "elector__key", "choice")
+    return {
+        row["proposal_id"]: row["choice"]
+        for row in rows
+        if keys.get(row["proposal_id"]) == row["elector__key"]
+    }
+
+
+def _view(
+    proposal: Proposal, who: Who, counts: dict[str, int] | None, my_vote: str | None
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": proposal.id,
         "title": proposal.title,
@@ -731,11 +766,12 @@ async def view(proposal: Proposal, who: Who) -> dict[str, Any]:
         },
     }
     if proposal.status == Status.VOTING:
-        counted = await tally(proposal)
-        data["turnout"] = counted.yes + counted.no + counted.abstain
-        data["my_vote"] = await own_vote(proposal, who.resident)
+        counted = counts or {}
+        yes, no, abstain = (counted.get(c, 0) for c in ("yes", "no", "abstain"))
+        data["turnout"] = yes + no + abstain
+        data["my_vote"] = my_vote
         if who.is_worker:
-            data["tally"] = {"yes": counted.yes, "no": counted.no, "abstain": counted.abstain}
+            data["tally"] = {"yes": yes, "no": no, "abstain": abstain}
     if proposal.result is not None:
         data["result"] = proposal.result
     return data

@@ -221,6 +221,28 @@ async def test_residents_see_turnout_and_their_own_vote_workers_see_the_tally(wo
     assert boss["tally"] == {"yes": 0, "no": 1, "abstain": 0}
 
 
+async def test_a_page_of_views_keeps_each_votes_own_tally_and_choice(world: World):
+    """``views`` counts all open votes of a page at once: nothing may leak between them."""
+    people = await voters(world, 4)
+    worker = await world.worker()
+    first = await world.voting(people[0], worker)
+    second = await world.voting(people[0], worker)
+    await service.cast_vote(first, people[1].id, "no", DURING)
+    await service.cast_vote(second, people[1].id, "yes", DURING)
+    await service.cast_vote(second, people[2].id, "yes", DURING)
+    page = await Proposal.filter(id__in=[first, second]).order_by("id")
+    mine, theirs = (
+        await service.views(page, await world.who(people[1])),
+        await service.views(page, await world.who(worker)),
+    )
+    assert [(v["turnout"], v["my_vote"]) for v in mine] == [(1, "no"), (2, "yes")]
+    assert [v["tally"] for v in theirs] == [
+        {"yes": 0, "no": 1, "abstain": 0},
+        {"yes": 2, "no": 0, "abstain": 0},
+    ]
+    assert [await service.view(p, await world.who(people[1])) for p in page] == mine
+
+
 async def test_after_approval_progress_completion_and_ratings(world: World):
     people = await voters(world, 2)
     worker = await world.worker(Role.ADMIN)
