@@ -134,6 +134,34 @@ async def body(request: web.Request) -> dict[str, Any]:
     return data
 
 
+def unstorable(value: Any, name: str = "body") -> str | None:
+    """The first field the database could not keep (a NUL, which PostgreSQL refuses in text
+    and JSON, or a lone surrogate), looking through objects and lists; ``None`` if all fit."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return name
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return name
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = unstorable(key, name) or unstorable(item, str(key)[:32])
+            if found:
+                return found
+    elif isinstance(value, list):
+        for item in value:
+            found = unstorable(item, name)
+            if found:
+                return found
+    return None
+
+
+def storable(value: Any) -> bool:
+    return unstorable(value) is None
+
+
 def paging(request: web.Request) -> tuple[int, int]:
     try:
         page = int(request.query.get("page", "1"))

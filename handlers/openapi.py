@@ -256,6 +256,16 @@ def build(app: web.Application, *, title: str, version: str) -> dict[str, Any]:
     }
 
 
+def absent_when_none(schema: dict[str, Any]) -> None:
+    """``json_schema_extra`` for a query parameter that is left out rather than sent as null."""
+    schema.pop("default", None)
+    kept = [s for s in schema.pop("anyOf", []) if s != {"type": "null"}]
+    if len(kept) == 1:
+        schema.update(kept[0])
+    elif kept:
+        schema["anyOf"] = kept
+
+
 class Page(BaseModel):
     """The paging envelope; each list endpoint names its own item model."""
 

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from tortoise.expressions import Q
 
-from handlers.api import ApiError, body, caller, page_of, paging, slice_of
+from handlers.api import ApiError, body, caller, page_of, paging, slice_of, storable
 from handlers.complaints import rules, service
 from handlers.complaints.rules import Status
 from handlers.complaints.schemas import (
@@ -55,23 +55,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _storable(value: str) -> bool:
-    """No NUL and no lone surrogate: PostgreSQL refuses both in text and JSON."""
-    if "\x00" in value:
-        return False
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _string(data: dict[str, Any], name: str, limit: int | None = None) -> str | None:
     """A text field of the body, None when absent or null; anything but text is refused."""
     value = data.get(name)
     if value is None:
         return None
-    if not isinstance(value, str) or not _storable(value) or (limit and len(value) > limit):
+    if not isinstance(value, str) or not storable(value) or (limit and len(value) > limit):
         raise ApiError(400, "api.error.bad_field", name=name)
     return value
 
@@ -111,7 +100,7 @@ async def create(request: web.Request) -> web.Response:
     media = data.get("media")
     media = [] if media is None else media
     if not isinstance(media, list) or not all(
-        isinstance(m, str) and _storable(m) and len(m) <= MEDIA_MAX for m in media
+        isinstance(m, str) and storable(m) and len(m) <= MEDIA_MAX for m in media
     ):
         raise ApiError(400, "api.error.bad_field", name="media")
     location = data.get("location")

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from tortoise.functions import Count
 
-from handlers.api import API_DEPS, ApiError, body, caller, page_of, paging
+from handlers.api import API_DEPS, ApiError, body, caller, page_of, paging, unstorable
 from handlers.notices import rules, service
 from handlers.notices import schemas as s
 from handlers.openapi import Paging, doc
@@ -45,27 +45,11 @@ async def _sender(request: web.Request) -> Resident:
     return who
 
 
-def _storable(value: Any) -> None:
-    """Text the database can keep: no NUL character (PostgreSQL refuses it), valid UTF-8."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ApiError(400, "api.error.bad_field", name="body")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ApiError(400, "api.error.bad_field", name="body") from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _storable(key)
-            _storable(item)
-    elif isinstance(value, list):
-        for item in value:
-            _storable(item)
-
-
 async def _body(request: web.Request) -> dict[str, Any]:
     data = await body(request)
-    _storable(data)
+    bad = unstorable(data)
+    if bad:
+        raise ApiError(400, "api.error.bad_field", name=bad)
     return data
 
 

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, Field
 
 from handlers.notices import rules
-from handlers.openapi import Page, Paging
-
-
-def absent_when_none(schema: dict[str, Any]) -> None:
-    """A query parameter that is left out rather than null (OpenAPI 3.0 has no null type)."""
-    schema.pop("default", None)
-    kept = [s for s in schema.pop("anyOf", []) if s != {"type": "null"}]
-    if len(kept) == 1:
-        schema.update(kept[0])
-    elif kept:
-        schema["anyOf"] = kept
+from handlers.openapi import Page, Paging, absent_when_none
 
 
 class NoticeStatus(StrEnum):

@@ -9,7 +9,17 @@ from typing import Any
 from aiohttp import web
 from tortoise.expressions import Q
 
-from handlers.api import ApiError, body, caller, caller_id, deps, page_of, paging, slice_of
+from handlers.api import (
+    ApiError,
+    body,
+    caller,
+    caller_id,
+    deps,
+    page_of,
+    paging,
+    slice_of,
+    storable,
+)
 from handlers.openapi import Paging, doc
 from handlers.proposals import service
 from handlers.proposals.rules import Category, Status
@@ -86,17 +96,6 @@ async def _who(request: web.Request) -> service.Who:
     return await service.who(await caller(request))
 
 
-def _storable(value: str) -> bool:
-    """No NUL and no lone surrogate: PostgreSQL refuses both in text and JSON."""
-    if "\x00" in value:
-        return False
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _string(data: dict[str, Any], name: str, limit: int | None = None) -> str:
     """A text field of the body: absent or null is empty, anything but text is refused.
 
@@ -105,7 +104,7 @@ def _string(data: dict[str, Any], name: str, limit: int | None = None) -> str:
     value = data.get(name)
     if value is None:
         return ""
-    if not isinstance(value, str) or not _storable(value) or (limit and len(value) > limit):
+    if not isinstance(value, str) or not storable(value) or (limit and len(value) > limit):
         raise ApiError(400, "api.error.bad_field", name=name)
     return value
 
@@ -199,7 +198,7 @@ def _scope(value: Any) -> dict[str, Any] | None:
 def _photos(value: Any) -> list[str]:
     photos = [] if value is None else value
     if not isinstance(photos, list) or not all(
-        isinstance(p, str) and _storable(p) and len(p) <= PHOTO_MAX for p in photos
+        isinstance(p, str) and storable(p) and len(p) <= PHOTO_MAX for p in photos
     ):
         raise ApiError(400, "api.error.bad_field", name="photos")
     return photos

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handlers.api import ApiError, body, caller, caller_id, page_of, paging
+from handlers.api import ApiError, body, caller, caller_id, page_of, paging, unstorable
 from handlers.openapi import Paging, doc
 from handlers.volunteers import rules, service
 from handlers.volunteers import schemas as s
@@ -101,29 +101,13 @@ async def _staff(request: web.Request) -> service.Who:
     return who
 
 
-def _storable(value: Any, name: str) -> None:
-    """Text the database can keep: no NUL character (PostgreSQL refuses it), valid UTF-8."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ApiError(400, "api.error.bad_field", name=name)
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ApiError(400, "api.error.bad_field", name=name) from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _storable(key, name)
-            _storable(item, str(key)[:32])
-    elif isinstance(value, list):
-        for item in value:
-            _storable(item, name)
-
-
 async def _body(request: web.Request, optional: bool = False) -> dict[str, Any]:
     if optional and not request.can_read_body:
         return {}
     data = await body(request)
-    _storable(data, "body")
+    bad = unstorable(data)
+    if bad:
+        raise ApiError(400, "api.error.bad_field", name=bad)
     return data
 
 

@@ -10,22 +10,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from handlers.openapi import Page, Paging
+from handlers.openapi import Page, Paging, absent_when_none
 from handlers.volunteers import rules, service
 
 ID = Field(ge=1, le=999_999_999)
 Skill = Field(min_length=1, max_length=service.SKILL_MAX)
 Reason = Field(min_length=1, max_length=service.REASON_MAX, description="Why; required")
-
-
-def absent_when_none(schema: dict[str, Any]) -> None:
-    """A query parameter that is left out rather than null (OpenAPI 3.0 has no null type)."""
-    schema.pop("default", None)
-    kept = [s for s in schema.pop("anyOf", []) if s != {"type": "null"}]
-    if len(kept) == 1:
-        schema.update(kept[0])
-    elif kept:
-        schema["anyOf"] = kept
 
 
 def a_day(schema: dict[str, Any]) -> None:
