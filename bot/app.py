@@ -261,13 +261,16 @@ async def _jobs(app: web.Application) -> AsyncIterator[None]:
 
     async def run_jobs_forever() -> None:
         with using(state.db):
-            await complaints.load_router()
             while True:
                 await asyncio.sleep(state.settings.jobs_interval_seconds)
                 await run_jobs(state)
 
     # jieba loads its dictionary once per process: before the first resident waits for it.
     await asyncio.to_thread(complaints.route, "电梯")
+    # Here, not in the task: a stop right after start would cancel it mid-query, and
+    # aiosqlite's thread would then answer into a loop that has closed.
+    with using(state.db):
+        await complaints.load_router()
     if not state.settings.jobs_in_process:
         yield  # an arq worker runs the jobs (bot/worker.py)
         return
