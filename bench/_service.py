@@ -17,6 +17,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -27,7 +28,14 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from bot.app import create_app
+from bot.store import RedisStore
 from config.settings import Settings
+from handlers.residents.sessions import issue
+from models.community import Building, Household
+
+TOKEN_CHUNK = 250
+HOUSEHOLDS_PER_BUILDING = 100
+BATCH = 1000
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_SECONDS = 60.0
@@ -225,3 +233,38 @@ async def start_server(
         f"{label} did not come up on port {port} (exit {process.returncode}); log tail:\n"
         f"{log_tail(log_path)}"
     )
+
+
+async def issue_tokens(store: RedisStore, resident_ids: list[int]) -> list[str]:
+    """API sessions, as the service would issue them, a chunk at a time."""
+    tokens: list[str] = []
+    for start in range(0, len(resident_ids), TOKEN_CHUNK):
+        chunk = resident_ids[start : start + TOKEN_CHUNK]
+        tokens += await asyncio.gather(*(issue(store, rid) for rid in chunk))
+    return tokens
+
+
+async def make_households(community_id: int, count: int, rng: Any) -> list[int]:
+    """Buildings of 100 households each, with floor areas drawn from ``rng``; the buildings'
+    ids."""
+    buildings = math.ceil(count / HOUSEHOLDS_PER_BUILDING)
+    await Building.bulk_create(
+        [Building(community_id=community_id, name=f"{n + 1}栋") for n in range(buildings)],
+        batch_size=BATCH,
+    )
+    building_ids = await (
+        Building.filter(community_id=community_id).order_by("id").values_list("id", flat=True)
+    )
+    await Household.bulk_create(
+        [
+            Household(
+                building_id=building_ids[i // HOUSEHOLDS_PER_BUILDING],
+                unit="1",
+                room=f"{i % HOUSEHOLDS_PER_BUILDING + 1:03d}",
+                floor_area=Decimal(rng.randint(4500, 14000)) / 100,
+            )
+            for i in range(count)
+        ],
+        batch_size=BATCH,
+    )
+    return list(building_ids)

@@ -64,10 +64,12 @@ from typing import Any
 import aiohttp
 import asyncpg
 from _service import (
+    BATCH,
     asyncpg_url,
     cpu_seconds,
     database_name,
     flush_redis,
+    issue_tokens,
     log_tail,
     pct,
     percentile,
@@ -78,7 +80,6 @@ from _service import (
 )
 
 from bot.store import RedisStore
-from handlers.residents.sessions import issue
 from handlers.volunteers import service
 from handlers.volunteers.service import ShiftPlan
 from models.community import Community
@@ -89,8 +90,6 @@ from models.volunteers import Shift, VolunteerProfile
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/linli_bench_volunteers"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 COMMUNITY = "bench"
-BATCH = 1000
-TOKEN_CHUNK = 250
 SEED = 20261107
 CLIENT_TIMEOUT_SECONDS = 60.0
 SCRIPT = str(Path(__file__).resolve())
@@ -104,14 +103,6 @@ class World:
     shift_id: int
     tokens: list[str]
     seconds: float
-
-
-async def issue_tokens(store: RedisStore, resident_ids: list[int]) -> list[str]:
-    tokens: list[str] = []
-    for start in range(0, len(resident_ids), TOKEN_CHUNK):
-        chunk = resident_ids[start : start + TOKEN_CHUNK]
-        tokens += await asyncio.gather(*(issue(store, rid) for rid in chunk))
-    return tokens
 
 
 async def seed(args: argparse.Namespace) -> World:

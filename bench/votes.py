@@ -51,7 +51,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import math
 import os
 import random
 import sys
@@ -60,18 +59,20 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
 from _service import (
+    BATCH,
     asyncpg_url,
     cpu_seconds,
     database_name,
     flush_redis,
+    issue_tokens,
     log_tail,
+    make_households,
     pct,
     percentile,
     reset_database,
@@ -83,7 +84,7 @@ from _service import (
 from bot.store import RedisStore
 from handlers.proposals import service
 from handlers.residents.sessions import issue
-from models.community import Building, Community, Household
+from models.community import Community, Household
 from models.db import database
 from models.proposals import Proposal
 from models.residents import Resident, Role, RoleAssignment
@@ -91,9 +92,6 @@ from models.residents import Resident, Role, RoleAssignment
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/linli_bench_votes"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 COMMUNITY = "bench"
-HOUSEHOLDS_PER_BUILDING = 100
-BATCH = 1000
-TOKEN_CHUNK = 250
 SEED = 20261102
 CHOICE_WEIGHTS = (("yes", 0.65), ("no", 0.25), ("abstain", 0.10))
 TARGET_VOTES_PER_S = 1000.0
@@ -123,40 +121,13 @@ class World:
     seconds: float
 
 
-async def issue_tokens(store: RedisStore, resident_ids: list[int]) -> list[str]:
-    tokens: list[str] = []
-    for start in range(0, len(resident_ids), TOKEN_CHUNK):
-        chunk = resident_ids[start : start + TOKEN_CHUNK]
-        tokens += await asyncio.gather(*(issue(store, rid) for rid in chunk))
-    return tokens
-
-
 async def seed(args: argparse.Namespace) -> World:
     """Community, households, residents, a worker, a proposal open for voting, tokens."""
     started = time.perf_counter()
     rng = random.Random(SEED + 1)
     async with database(args.database_url):
         community = await Community.create(slug=COMMUNITY, name="基准社区")
-        buildings = math.ceil(args.households / HOUSEHOLDS_PER_BUILDING)
-        await Building.bulk_create(
-            [Building(community_id=community.id, name=f"{n + 1}栋") for n in range(buildings)],
-            batch_size=BATCH,
-        )
-        building_ids = await (
-            Building.filter(community_id=community.id).order_by("id").values_list("id", flat=True)
-        )
-        await Household.bulk_create(
-            [
-                Household(
-                    building_id=building_ids[i // HOUSEHOLDS_PER_BUILDING],
-                    unit="1",
-                    room=f"{i % HOUSEHOLDS_PER_BUILDING + 1:03d}",
-                    floor_area=Decimal(rng.randint(4500, 14000)) / 100,
-                )
-                for i in range(args.households)
-            ],
-            batch_size=BATCH,
-        )
+        building_ids = await make_households(community.id, args.households, rng)
         household_ids = await (
             Household.filter(building__community_id=community.id)
             .order_by("id")

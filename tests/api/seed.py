@@ -7,9 +7,9 @@ from tests.api import seed_complaints, seed_notices, seed_proposals, seed_volunt
 from tests.world import World
 
 
-async def seed(world: World) -> dict[str, Resident]:
-    """Rows for the fuzzer to find; returns the people by role."""
-    homes = await world.add_households(world.buildings[0], 4)
+async def people_of(world: World, households: int = 4) -> dict[str, Resident]:
+    """A worker (also an admin) and two verified residents of neighbouring households."""
+    homes = await world.add_households(world.buildings[0], households)
     people = {
         "worker": await world.worker(),
         "resident": await world.resident(homes[0]),
@@ -18,6 +18,12 @@ async def seed(world: World) -> dict[str, Resident]:
     await RoleAssignment.create(
         resident=people["worker"], role=Role.ADMIN, community=world.community
     )
+    return people
+
+
+async def seed(world: World) -> dict[str, Resident]:
+    """Rows for the fuzzer to find; returns the people by role."""
+    people = await people_of(world)
     for fill in (seed_proposals, seed_complaints, seed_volunteers, seed_notices):
         await fill.seed(world, people)
     return people

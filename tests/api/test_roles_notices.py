@@ -6,8 +6,9 @@ import pytest
 
 from handlers.notices import service
 from models.notices import Group, Notice
-from models.residents import Resident, Role, RoleAssignment
+from models.residents import Resident
 from tests.api import seed_notices
+from tests.api.seed import people_of
 from tests.world import World
 
 N = "/api/v1/notices"
@@ -33,15 +34,7 @@ def bearer():  # type: ignore[no-untyped-def]
 
 
 async def _people(world: World) -> dict[str, Resident]:
-    homes = await world.add_households(world.buildings[0], 2)
-    people = {
-        "worker": await world.worker(),
-        "resident": await world.resident(homes[0]),
-        "neighbour": await world.resident(homes[1]),
-    }
-    await RoleAssignment.create(
-        resident=people["worker"], role=Role.ADMIN, community=world.community
-    )
+    people = await people_of(world, households=2)
     await seed_notices.seed(world, people)
     return people
 

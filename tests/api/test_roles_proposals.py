@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from models.proposals import Comment, Proposal
-from models.residents import Resident, Role, RoleAssignment
+from models.residents import Resident
 from tests.api import seed_proposals
+from tests.api.seed import people_of
 from tests.world import World
 
 MISSING = 999_999_998
@@ -35,15 +36,7 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.fixture
 async def people(world: World) -> dict[str, Resident]:
-    homes = await world.add_households(world.buildings[0], 4)
-    found = {
-        "worker": await world.worker(),
-        "resident": await world.resident(homes[0]),
-        "neighbour": await world.resident(homes[1]),
-    }
-    await RoleAssignment.create(
-        resident=found["worker"], role=Role.ADMIN, community=world.community
-    )
+    found = await people_of(world)
     for n, person in enumerate(found.values()):
         person.name, person.phone = f"住户{n}号", f"1380000000{n}"
         await person.save(update_fields=["name", "phone"])

@@ -8,9 +8,10 @@ import pytest
 
 from handlers.volunteers.rules import LOCAL
 from models.db import using
-from models.residents import Resident, Role, RoleAssignment
+from models.residents import Resident
 from models.volunteers import Activity, Shift, SignUp, VolunteerTeam
 from tests.api import seed_volunteers
+from tests.api.seed import people_of
 from tests.world import World
 
 V = "/api/v1/volunteers"
@@ -70,15 +71,7 @@ def bearer():  # type: ignore[no-untyped-def]
 
 
 async def _people(world: World) -> dict[str, Resident]:
-    homes = await world.add_households(world.buildings[0], 2)
-    people = {
-        "worker": await world.worker(),
-        "resident": await world.resident(homes[0]),
-        "neighbour": await world.resident(homes[1]),
-    }
-    await RoleAssignment.create(
-        resident=people["worker"], role=Role.ADMIN, community=world.community
-    )
+    people = await people_of(world, households=2)
     people["neighbour"].name, people["neighbour"].phone = "王阿姨", PHONE
     await people["neighbour"].save(update_fields=["name", "phone"])
     await seed_volunteers.seed(world, people)
