@@ -178,18 +178,19 @@ async def logout(request: web.Request) -> web.Response:
 @routes.get("/api/v1/me")
 @doc("The signed-in person: roles, language, own household", tag="residents", response=MeView)
 async def me(request: web.Request) -> web.Response:
-    resident = await caller(request)
+    return web.json_response(await _me_view(await caller(request)))
+
+
+async def _me_view(resident: Resident) -> dict[str, object]:
     household = await service.household_label(resident.household_id)  # type: ignore[attr-defined]
-    return web.json_response(
-        {
-            "id": resident.id,
-            "name": resident.name,
-            "language": resident.language,
-            "verified": resident.verified,
-            "household": household or None,
-            "roles": [role.value for role in await service.roles_of(resident)],
-        }
-    )
+    return {
+        "id": resident.id,
+        "name": resident.name,
+        "language": resident.language,
+        "verified": resident.verified,
+        "household": household or None,
+        "roles": [role.value for role in await service.roles_of(resident)],
+    }
 
 
 @routes.post("/api/v1/me/binding")
@@ -212,7 +213,7 @@ async def bind(request: web.Request) -> web.Response:
     if outcome.status is not CodeStatus.OK:
         status = 409 if outcome.status is CodeStatus.USED else 422
         raise ApiError(status, BIND_REFUSALS[outcome.status])
-    return await me(request)
+    return web.json_response(await _me_view(resident))
 
 
 @routes.get("/api/v1/households")
