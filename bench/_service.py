@@ -30,7 +30,7 @@ from aiohttp import web
 from bot.app import create_app
 from bot.store import RedisStore
 from config.settings import Settings
-from handlers.residents.sessions import issue
+from handlers.sessions import issue
 from models.community import Building, Household
 
 TOKEN_CHUNK = 250

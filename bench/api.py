@@ -19,7 +19,7 @@ What it does:
    proposer's building; then every 10th published one is opened for voting through
    ``service.open_voting`` (electorate frozen), so views with a live turnout are in the
    mix. Every resident gets an API session token in Redis, written by
-   ``handlers.residents.sessions.issue`` through the same ``RedisStore`` (default prefix)
+   ``handlers.sessions.issue`` through the same ``RedisStore`` (default prefix)
    the service opens, and two more (for the first two residents) are kept for step 4.
 3. Load phase: starts the full service (``create_app``, ``wechat_community="bench"``) in
    its own process (``bench/_service.py``) with ``LINLI_API_RATE_PER_SESSION`` and
@@ -93,7 +93,7 @@ from _service import (
 
 from bot.store import RedisStore
 from handlers.proposals import service
-from handlers.residents.sessions import issue
+from handlers.sessions import issue
 from models.community import Community, Household
 from models.db import database
 from models.proposals import Proposal

@@ -16,7 +16,7 @@ What it does:
    profile and the volunteer role) and one community worker, who creates a patrol
    activity with one shift of ``--capacity`` places two days ahead through
    ``service.create_activity``. Every volunteer gets an API session token in Redis,
-   written by ``handlers.residents.sessions.issue`` through the same ``RedisStore``
+   written by ``handlers.sessions.issue`` through the same ``RedisStore``
    (default prefix) the service opens.
 3. Starts the full service (``create_app``, ``wechat_community="bench"``) in its own
    process (``python bench/volunteers.py --serve --port P``, ``web.run_app`` on 127.0.0.1,

@@ -18,7 +18,7 @@ What it does:
    community, reviews and publishes it; ``published_at`` is moved 6 days back so the
    publicity is over, and ``service.open_voting`` freezes the electorate (one elector per
    household). Every resident and the worker get an API session token in Redis, written
-   by ``handlers.residents.sessions.issue`` through the same ``RedisStore`` (default
+   by ``handlers.sessions.issue`` through the same ``RedisStore`` (default
    prefix) the service opens.
 3. Starts the full service (``create_app``, ``wechat_community="bench"``) in its own
    process (``python bench/votes.py --serve --port P``, ``web.run_app`` on 127.0.0.1,
@@ -83,7 +83,7 @@ from _service import (
 
 from bot.store import RedisStore
 from handlers.proposals import service
-from handlers.residents.sessions import issue
+from handlers.sessions import issue
 from models.community import Community, Household
 from models.db import database
 from models.proposals import Proposal

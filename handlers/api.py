@@ -1,26 +1,36 @@
 """What every JSON endpoint shares: who is calling, one error shape, paging.
 
-Errors are ``{"error": {"code": ..., "message": ...}}`` with the message in the
-caller's language. The transport (``bot.app``) puts an ``ApiDeps`` on the app.
+What a route's ``@doc`` declares is what runs: ``api_errors`` checks its role before
+the handler and parses its query and body with the named pydantic models, strictly
+(no ``"yes"`` for ``true``, nothing truncated); handlers pick the results up with
+``require`` and ``parsed``. Errors are ``{"error": {"code": ..., "message": ...}}``
+with the message in the caller's language: every ``Refused`` a service raises is
+translated here, once. The transport (``bot.app``) puts an ``ApiDeps`` on the app.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import traceback
+import types
+import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
+from handlers import sessions
 from handlers.i18n import LANGUAGES, language_of
+from handlers.openapi import Operation, operation_of
 from handlers.ratelimit import Limits, retry_after
-from handlers.residents import sessions
-from handlers.residents.accounts import Code2Session, LoginQr
-from handlers.types import KeyValueStore, StoreUnavailable
+from handlers.refusal import Refused
+from handlers.roles import RoleSet, Who, who_of
+from handlers.types import Code2Session, KeyValueStore, LoginQr, StoreUnavailable
 from models.residents import Resident
 
 log = logging.getLogger(__name__)
@@ -53,17 +63,11 @@ class ApiDeps:
 
 API_DEPS = web.AppKey("linli_api_deps", ApiDeps)
 CALLER = web.RequestKey("linli_caller", Resident)
-
-
-class ApiError(Exception):
-    """A refusal in the one error shape; ``retry_after`` (seconds) for 429 and 503."""
-
-    def __init__(
-        self, status: int, code: str, *, retry_after: int | None = None, **params: Any
-    ) -> None:
-        super().__init__(code)
-        self.status, self.code, self.params = status, code, params
-        self.retry_after = retry_after
+CALLER_ID = web.RequestKey("linli_caller_id", int)
+WHO = web.RequestKey("linli_who", Who)
+BODY = web.RequestKey("linli_body", BaseModel)
+QUERY = web.RequestKey("linli_query", BaseModel)
+M = TypeVar("M", bound=BaseModel)
 
 
 def deps(request: web.Request) -> ApiDeps:
@@ -101,36 +105,147 @@ def error_response(
 async def caller_id(request: web.Request) -> int:
     """The signed-in resident's id from the session alone, for hot paths that load the
     resident themselves (and refuse erased ones there)."""
+    if CALLER_ID in request:
+        return request[CALLER_ID]
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     resident_id = None
     if scheme.lower() == "bearer":
         resident_id = await sessions.resolve(deps(request).store, token.strip())
     if resident_id is None:
-        raise ApiError(401, "api.error.unauthorized")
+        raise Refused("api.error.unauthorized", 401)
+    request[CALLER_ID] = resident_id
     return resident_id
 
 
 async def caller(request: web.Request) -> Resident:
     """The signed-in resident (or worker), from ``Authorization: Bearer <token>``."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    resident_id = None
-    if scheme.lower() == "bearer":
-        resident_id = await sessions.resolve(deps(request).store, token.strip())
-    resident = None if resident_id is None else await Resident.get_or_none(id=resident_id)
+    if CALLER in request:
+        return request[CALLER]
+    resident_id = await caller_id(request)
+    resident = await Resident.get_or_none(id=resident_id)
     if resident is None or resident.erased_at is not None:
-        raise ApiError(401, "api.error.unauthorized")
+        raise Refused("api.error.unauthorized", 401)
     request[CALLER] = resident
     return resident
+
+
+async def require(request: web.Request, allowed: RoleSet | None = None) -> Who:
+    """The caller as a ``Who``, loaded once per request; 403 unless they hold ``allowed``."""
+    who = request.get(WHO)
+    if who is None:
+        who = await who_of(await caller(request))
+        request[WHO] = who
+    if allowed is not None and not who.has(allowed):
+        raise Refused("api.error.forbidden", 403)
+    return who
+
+
+def parsed(request: web.Request, model: type[M]) -> M:
+    """The body the route's ``@doc`` named, already validated by ``api_errors``."""
+    found = request.get(BODY)
+    if not isinstance(found, model):
+        raise TypeError(f"{model.__name__} is not the body @doc declares for this route")
+    return found
+
+
+def queried(request: web.Request, model: type[M]) -> M:
+    """The query the route's ``@doc`` named, already validated by ``api_errors``."""
+    found = request.get(QUERY)
+    if not isinstance(found, model):
+        raise TypeError(f"{model.__name__} is not the query @doc declares for this route")
+    return found
+
+
+def _refusal_of(error: ValidationError, where: str) -> Refused:
+    first = error.errors()[0]
+    if first["type"] in {"json_invalid", "json_type"} or (not first["loc"] and where == "body"):
+        return Refused("api.error.bad_json", 400)
+    name = ".".join(str(part) for part in first["loc"]) or where
+    return Refused("api.error.bad_field", 400, name=name[:64])
+
+
+_INTEGER = re.compile(r"-?\d{1,18}")
+_NUMBER = re.compile(r"-?\d{1,18}(\.\d{1,18})?")
+
+
+def _scalar_types(annotation: Any) -> set[Any]:
+    """The plain types a field's annotation allows, ``X | None`` unwrapped."""
+    if typing.get_origin(annotation) in {typing.Union, types.UnionType}:
+        return {t for arg in typing.get_args(annotation) for t in _scalar_types(arg)}
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _scalar_types(typing.get_args(annotation)[0])
+    return {annotation}
+
+
+def _query_value(annotation: Any, raw: str) -> Any:
+    """A query string as the JSON value it stands for; anything else stays text and the
+    strict validation refuses it (``mine=abc`` is no boolean, ``page=1.5`` no integer)."""
+    allowed = _scalar_types(annotation)
+    if bool in allowed and raw in {"true", "false"}:
+        return raw == "true"
+    if int in allowed and _INTEGER.fullmatch(raw):
+        return int(raw)
+    if float in allowed and _NUMBER.fullmatch(raw):
+        return float(raw)
+    return raw
+
+
+def _parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    data: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key in request.query:
+            data[key] = _query_value(info.annotation, request.query[key])
+    try:
+        found = model.model_validate_json(json.dumps(data), strict=True)
+    except ValidationError as exc:
+        raise _refusal_of(exc, "query") from None
+    name = unstorable(data)
+    if name:
+        raise Refused("api.error.bad_field", 400, name=name)
+    return found
+
+
+async def _parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    raw = await request.read()
+    try:
+        found = model.model_validate_json(raw or b"{}", strict=True)
+    except ValidationError as exc:
+        raise _refusal_of(exc, "body") from None
+    name = unstorable(found.model_dump())
+    if name:
+        raise Refused("api.error.bad_field", 400, name=name)
+    return found
+
+
+async def enforce(request: web.Request, operation: Operation) -> None:
+    """Run what the route's ``@doc`` declares: the role first, then the query and body."""
+    if operation.auth == "resident":
+        await caller_id(request)
+    elif isinstance(operation.auth, RoleSet):
+        await require(request, operation.auth)
+    if operation.query is not None:
+        request[QUERY] = _parse_query(request, operation.query)
+    if operation.body is not None:
+        request[BODY] = await _parse_body(request, operation.body)
+
+
+class ApiError(Refused):
+    """The old argument order (status first), while the capabilities move to ``Refused``."""
+
+    def __init__(
+        self, status: int, code: str, *, retry_after: int | None = None, **params: Any
+    ) -> None:
+        super().__init__(code, status, retry_after=retry_after, **params)
 
 
 async def body(request: web.Request) -> dict[str, Any]:
     try:
         data = await request.json(loads=json.loads)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "api.error.bad_json") from None
+        raise Refused("api.error.bad_json", 400) from None
     if not isinstance(data, dict):
-        raise ApiError(400, "api.error.bad_json")
+        raise Refused("api.error.bad_json", 400)
     return data
 
 
@@ -167,9 +282,9 @@ def paging(request: web.Request) -> tuple[int, int]:
         page = int(request.query.get("page", "1"))
         per_page = int(request.query.get("per_page", "20"))
     except ValueError:
-        raise ApiError(400, "api.error.bad_paging") from None
+        raise Refused("api.error.bad_paging", 400) from None
     if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PER_PAGE:
-        raise ApiError(400, "api.error.bad_paging")
+        raise Refused("api.error.bad_paging", 400)
     return page, per_page
 
 
@@ -198,10 +313,13 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
             request, 429, "api.error.too_many", headers={"Retry-After": str(wait)}, seconds=wait
         )
     try:
+        operation = operation_of(request.match_info.handler)
+        if operation is not None:
+            await enforce(request, operation)
         return await handler(request)
     except StoreUnavailable:
         return error_response(request, 503, "api.error.unavailable", headers={"Retry-After": "5"})
-    except ApiError as exc:
+    except Refused as exc:
         wait = exc.retry_after or RETRY_AFTER.get(exc.status)
         retry = {"Retry-After": str(wait)} if wait else None
         return error_response(request, exc.status, exc.code, headers=retry, **exc.params)

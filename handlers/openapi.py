@@ -17,7 +17,10 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
-Auth = Literal["public", "resident", "worker"]
+from handlers.roles import RoleSet
+
+# "public", any signed-in "resident", or one of the named role sets of ``handlers.roles``.
+Auth = Literal["public", "resident", "worker"] | RoleSet
 H = TypeVar("H", bound=Callable[..., Any])
 ATTRIBUTE = "__linli_openapi__"
 ID_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 999_999_999}
@@ -149,7 +152,7 @@ def _error_codes(operation: Operation, path_params: list[str]) -> list[int]:
     codes = set(operation.errors) | {429, 503}
     if operation.auth != "public":
         codes.add(401)
-    if operation.auth == "worker":
+    if operation.auth == "worker" or isinstance(operation.auth, RoleSet):
         codes.add(403)
     if path_params:
         codes.add(404)
@@ -205,6 +208,11 @@ def build(app: web.Application, *, title: str, version: str) -> dict[str, Any]:
         }
         if operation.description:
             entry["description"] = operation.description
+        if isinstance(operation.auth, RoleSet):
+            roles = ", ".join(sorted(r.value for r in operation.auth.roles))
+            who = f"Only {operation.auth.description} ({operation.auth.name}: {roles})."
+            entry["description"] = f"{who} {entry.get('description', '')}".strip()
+            entry["x-roles"] = operation.auth.name
         if operation.query is not None:
             entry["parameters"] += _query_parameters(operation.query, schemas)
         if operation.body is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -109,3 +109,24 @@ class Context:
     def leave(self) -> None:
         """End the flow after this reply (also the default when ``enter`` is not called)."""
         self.next_state = None
+
+
+@dataclass(frozen=True)
+class WeChatIdentity:
+    """What ``code2Session`` answers: the mini-program openid, and the unionid if any."""
+
+    openid: str
+    unionid: str | None = None
+
+
+class CodeRefused(Exception):
+    """WeChat refused a ``wx.login`` code: ``reason`` is invalid, used, busy or unreachable."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+Code2Session = Callable[[str], Awaitable[WeChatIdentity]]
+# scene string -> (URL of the QR image, seconds it lives)
+LoginQr = Callable[[str], Awaitable[tuple[str, int]]]

@@ -13,6 +13,7 @@ from bot.worker import WorkerSettings, shutdown, startup, tick
 from models.db import using
 from models.proposals import Proposal
 from tests.conftest import REDIS_URL
+from tests.proposals import factories
 from tests.world import World
 
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="the arq worker needs Redis")
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.skipif(not REDIS_URL, reason="the arq worker needs Redi
 
 async def test_a_queued_tick_closes_a_due_vote(world: World, app_state, settings):
     home = (await world.add_households(world.buildings[0], 1))[0]
-    proposal_id = await world.voting(await world.resident(home), await world.worker())
+    proposal_id = await factories.voting(world, await world.resident(home), await world.worker())
     # world.voting opened it in early November for 7 days: it is overdue now.
     redis_settings = RedisSettings.from_dsn(REDIS_URL)
     queue = f"linli-test:{uuid.uuid4().hex[:8]}"

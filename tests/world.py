@@ -1,13 +1,16 @@
-"""A small community to run tests in: buildings, households, residents, a worker."""
+"""A small community to run tests in: buildings, households, residents, workers, tokens.
+
+It knows no capability: each has its own builders in ``tests/<name>/factories.py``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from handlers.proposals import service
-from handlers.residents.sessions import issue
+from handlers.roles import Who, who_of
+from handlers.sessions import issue
 from models.community import Building, Community, Grid, Household
 from models.residents import Resident, Role, RoleAssignment
 
@@ -56,42 +59,16 @@ class World:
         await RoleAssignment.create(resident=person, role=role, community=self.community)
         return person
 
-    async def who(self, resident: Resident) -> service.Who:
-        return await service.who(resident)
+    async def who(self, resident: Resident) -> Who:
+        return await who_of(resident)
 
     async def token(self, resident: Resident) -> str:
         return await issue(self.app_state.store, resident.id)  # type: ignore[attr-defined]
 
-    async def published(
-        self,
-        proposer: Resident,
-        worker: Resident,
-        category: str = "rectification",
-        scope: dict | None = None,
-    ) -> int:
-        """A proposal taken through review to publication at ``T0``."""
-        created = await service.create(
-            await self.who(proposer),
-            title="3栋门口加装路灯",
-            description="晚上太黑，老人出门不安全。",
-            category=category,
-            scope=scope,
-        )
-        boss = await self.who(worker)
-        await service.act(created.id, boss, "review", T0)
-        await service.act(created.id, boss, "publish", T0)
-        return created.id
+    async def headers(self, resident: Resident) -> dict[str, str]:
+        """Request headers that sign ``resident`` in to the API."""
+        return bearer(await self.token(resident))
 
-    async def voting(
-        self,
-        proposer: Resident,
-        worker: Resident,
-        category: str = "rectification",
-        scope: dict | None = None,
-        days: int = 7,
-    ) -> int:
-        proposal_id = await self.published(proposer, worker, category, scope)
-        await service.open_voting(
-            proposal_id, await self.who(worker), T0 + timedelta(days=5), days=days
-        )
-        return proposal_id
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

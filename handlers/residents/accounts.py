@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,7 +17,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from handlers.residents.service import actor
-from handlers.types import KeyValueStore
+from handlers.types import Code2Session, CodeRefused, KeyValueStore, WeChatIdentity
 from models.accounts import ConsoleLogin, MiniProgramUser
 from models.audit import record
 from models.residents import Resident, Role, RoleAssignment
@@ -47,27 +45,6 @@ class SignInRefused(Exception):
         super().__init__(code)
         self.code, self.status, self.params = code, status, params
         self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class WeChatIdentity:
-    """What ``code2Session`` answers: the mini-program openid, and the unionid if any."""
-
-    openid: str
-    unionid: str | None = None
-
-
-class CodeRefused(Exception):
-    """WeChat refused a ``wx.login`` code: ``reason`` is invalid, used, busy or unreachable."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-Code2Session = Callable[[str], Awaitable[WeChatIdentity]]
-# scene string -> (URL of the QR image, seconds it lives)
-LoginQr = Callable[[str], Awaitable[tuple[str, int]]]
 
 
 # --- passwords --------------------------------------------------------------------------------

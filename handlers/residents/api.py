@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from aiohttp import web
 from tortoise.functions import Count
 
+from handlers import sessions
 from handlers.api import ApiError, body, caller, deps, page_of, paging
 from handlers.openapi import Done, doc
-from handlers.residents import accounts, service, sessions
+from handlers.residents import accounts, service
 from handlers.residents.accounts import SignInRefused
 from handlers.residents.rules import CodeStatus
 from handlers.residents.schemas import (

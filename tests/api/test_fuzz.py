@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.residents.sessions import issue
+from handlers.sessions import issue
 from models.db import using
 from tests.api.seed import seed
 from tests.conftest import APPID

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.residents.sessions import issue
+from handlers.sessions import issue
 from models.db import using
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 
 from handlers.openapi import api_routes, operation_of
-from handlers.residents.sessions import issue
+from handlers.sessions import issue
 from models.db import using
 from tests.api.seed import seed
 

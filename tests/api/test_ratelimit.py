@@ -7,7 +7,7 @@ from aiohttp.test_utils import make_mocked_request
 
 from handlers.api import API_DEPS
 from handlers.ratelimit import Limits, buckets, client_address, window
-from handlers.residents.sessions import issue
+from handlers.sessions import issue
 from handlers.types import StoreUnavailable
 from models.db import using
 

@@ -11,8 +11,10 @@ import pytest
 from bot.app import create_app
 from config.settings import Settings
 from handlers.openapi import api_routes, operation_of
-from handlers.residents.sessions import issue
+from handlers.roles import RoleSet
+from handlers.sessions import issue
 from models.db import using
+from models.residents import Role
 
 ROUTES = sorted(
     (method, path, operation_of(handler))
@@ -32,7 +34,19 @@ def concrete(path: str, operation) -> str:  # type: ignore[no-untyped-def]
 
 
 GUARDED = [(m, p, op) for m, p, op in ROUTES if op is not None and op.auth != "public"]
-WORKER_ONLY = [(m, p, op) for m, p, op in ROUTES if op is not None and op.auth == "worker"]
+WORKER_ONLY = [
+    (m, p, op)
+    for m, p, op in ROUTES
+    if op is not None and (op.auth == "worker" or isinstance(op.auth, RoleSet))
+]
+# Every role-guarded route, with each role that its set leaves out.
+OUTSIDERS = [
+    (m, p, op, role)
+    for m, p, op in ROUTES
+    if op is not None and isinstance(op.auth, RoleSet)
+    for role in Role
+    if role not in op.auth
+]
 
 
 def test_the_route_list_is_not_empty():
@@ -69,3 +83,16 @@ async def test_a_resident_on_a_worker_endpoint_is_403(client, world, method, pat
     assert resp.status == 403, await resp.text()
     body = await resp.json()
     assert set(body["error"]) == {"code", "message"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "operation", "role"), OUTSIDERS, ids=lambda v: str(v)[:60]
+)
+async def test_a_role_outside_the_routes_set_is_403(client, world, method, path, operation, role):
+    with using(world.app_state.db):
+        person = await world.worker(role)
+    resp = await client.request(
+        method, concrete(path, operation), json={}, headers=await world.headers(person)
+    )
+    assert resp.status == 403, await resp.text()
+    assert (await resp.json())["error"]["code"] == "api.error.forbidden"

@@ -16,12 +16,13 @@ from playwright.async_api import expect
 from handlers.complaints import service as complaints
 from handlers.proposals import service as proposals
 from handlers.residents.accounts import set_password
-from handlers.residents.sessions import resolve
+from handlers.sessions import resolve
 from models.complaints import RoutingCorrection, Ticket
 from models.notices import Delivery, Notice
 from models.proposals import Proposal
 from models.residents import BindingCode, Resident
 from models.volunteers import Activity, Shift, SignUp
+from tests.proposals import factories
 from tests.world import T0, World
 
 LOGIN, PASSWORD = "wang.li", "correct-horse-9"
@@ -117,7 +118,7 @@ async def test_sign_in_with_a_password_and_see_the_dashboard(client, world: Worl
     await complaints.act(staff, fixed.id, "accept", now - timedelta(days=9, hours=-1))
     await complaints.act(staff, fixed.id, "resolve", now - timedelta(days=8), note="已修好")
     voters = [await world.resident(h) for h in homes]
-    vote = await world.voting(voters[0], worker)
+    vote = await factories.voting(world, voters[0], worker)
     for voter, choice in zip(voters, ("yes", "no"), strict=False):
         await proposals.cast_vote(vote, voter.id, choice, T0 + timedelta(days=6))
     activity = await Activity.create(community=world.community, title="清洁楼道")
@@ -246,7 +247,10 @@ async def test_live_tally_then_close_the_vote(client, world: World, console, sho
     worker = await worker_with_password(world)
     homes = await world.add_households(world.buildings[0], 5)
     voters = [await world.resident(h) for h in homes]
-    proposal_id = await world.voting(voters[0], worker)  # rectification: 3/5 of households
+    # a rectification: 3 of 5 households
+    proposal_id = await factories.voting(
+        world, voters[0], worker
+    )  # rectification: 3/5 of households
     during = T0 + timedelta(days=6)
     for voter, choice in zip(voters, ("yes", "yes", "no"), strict=False):
         await proposals.cast_vote(proposal_id, voter.id, choice, during)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot.simulator import message_xml, reply_text
-from handlers.residents.sessions import resolve
+from handlers.sessions import resolve
 from models.residents import Resident, Role, RoleAssignment
 from tests.conftest import APPID
 from tests.console.test_console import Console

@@ -10,6 +10,7 @@ from models.notices import Delivery, Notice
 from models.outbox import Notification
 from models.residents import Role, RoleAssignment
 from tests.notices.conftest import deliver, residents_of
+from tests.proposals import factories
 from tests.world import T0, World
 
 
@@ -51,7 +52,7 @@ async def test_a_published_proposal_reaches_its_scope(world: World, app_state):
     people = await residents_of(world, 0, 3)
     outsiders = await residents_of(world, 1, 2)
     worker = await world.worker()
-    proposal_id = await world.published(people[0], worker)
+    proposal_id = await factories.published(world, people[0], worker)
     await relay(app_state.translate, T0)
     published = await Notice.filter(kind="proposal.published")
     scope_notice = next(n for n in published if n.scope["kind"] == "buildings")

@@ -9,6 +9,7 @@ from handlers.proposals import service
 from models.audit import AuditLog
 from models.proposals import Proposal, Vote
 from models.residents import Resident, Role
+from tests.proposals import factories
 from tests.world import World
 
 
@@ -85,7 +86,7 @@ async def test_200_concurrent_votes_from_150_households_count_exactly(client, wo
             people.append((await world.resident(home), choice))
     assert len(people) == 200
     worker = await world.worker()
-    proposal_id = await world.published(people[0][0], worker)
+    proposal_id = await factories.published(world, people[0][0], worker)
     proposal = await Proposal.get(id=proposal_id)
     proposal.published_at = datetime.now(UTC) - timedelta(days=6)
     await proposal.save(update_fields=["published_at"])
@@ -123,7 +124,7 @@ async def test_only_an_admin_reads_who_voted_what(client, world: World):
     homes = await world.add_households(world.buildings[0], 2)
     voter, other = await world.resident(homes[0]), await world.resident(homes[1])
     worker, admin = await world.worker(), await world.worker(Role.ADMIN)
-    proposal_id = await world.voting(voter, worker)
+    proposal_id = await factories.voting(world, voter, worker)
     await service.cast_vote(proposal_id, voter.id, "no", datetime(2026, 11, 8, tzinfo=UTC))
     url = f"/api/v1/proposals/{proposal_id}/audit"
     for outsider in (other, worker):

@@ -9,6 +9,7 @@ from handlers.proposals import service
 from models.proposals import Proposal, Vote
 from models.residents import Resident
 from tests.conftest import APPID
+from tests.proposals import factories
 from tests.world import World
 
 
@@ -24,7 +25,7 @@ async def bound(world: World, speaker, language: str = "zh_Hans") -> Resident:  
 
 async def open_vote(world: World, proposer: Resident) -> int:
     worker = await world.worker()
-    proposal_id = await world.published(proposer, worker)
+    proposal_id = await factories.published(world, proposer, worker)
     proposal = await Proposal.get(id=proposal_id)
     proposal.published_at = datetime.now(UTC) - timedelta(days=6)
     await proposal.save(update_fields=["published_at"])

@@ -12,6 +12,7 @@ from models.audit import AuditLog
 from models.outbox import Notification
 from models.proposals import Elector, Proposal, Vote
 from models.residents import Resident, Role
+from tests.proposals import factories
 from tests.world import T0, World
 
 OPEN = T0 + timedelta(days=5)
@@ -32,7 +33,7 @@ async def voters(world: World, count: int) -> list[Resident]:
 
 async def test_the_lifecycle_lands_in_the_audit_log_and_notifies(world: World):
     proposer, worker = (await voters(world, 1))[0], await world.worker()
-    proposal_id = await world.published(proposer, worker)
+    proposal_id = await factories.published(world, proposer, worker)
     proposal = await Proposal.get(id=proposal_id)
     assert proposal.status == "published"
     assert proposal.scope == {"kind": "buildings", "ids": [world.buildings[0].id]}
@@ -89,7 +90,7 @@ async def test_unverified_residents_cannot_propose(world: World):
 async def test_voting_opens_only_after_publicity_and_freezes_the_electorate(world: World):
     people = await voters(world, 4)
     worker = await world.worker()
-    proposal_id = await world.published(people[0], worker)
+    proposal_id = await factories.published(world, people[0], worker)
     boss = await world.who(worker)
     await refused(
         "proposal.error.publicity_not_over",
@@ -113,7 +114,7 @@ async def test_rectification_needs_60_percent_of_all_households(
 ):
     people = await voters(world, 120)
     worker = await world.worker()
-    proposal_id = await world.voting(people[0], worker)
+    proposal_id = await factories.voting(world, people[0], worker)
     for person in people[:yes]:
         await service.cast_vote(proposal_id, person.id, "yes", DURING)
     # Everyone else who votes says no: 60% of the votes cast would pass, 60% of all would not.
@@ -131,7 +132,7 @@ async def test_rectification_needs_60_percent_of_all_households(
 async def test_project_rule_needs_half_turnout_and_a_majority(world: World):
     people = await voters(world, 10)
     worker = await world.worker()
-    proposal_id = await world.voting(people[0], worker, category="project")
+    proposal_id = await factories.voting(world, people[0], worker, category="project")
     for person, choice in zip(people[:5], ["yes", "yes", "yes", "no", "abstain"], strict=True):
         await service.cast_vote(proposal_id, person.id, choice, DURING)
     await service.close_due(END, world.app_state.store.lock)  # type: ignore[attr-defined]
@@ -142,7 +143,7 @@ async def test_the_last_vote_of_a_household_counts_and_every_change_is_audited(w
     home = (await world.add_households(world.buildings[0], 1))[0]
     wife, husband = await world.resident(home), await world.resident(home)
     others = await voters(world, 1)
-    proposal_id = await world.voting(others[0], await world.worker())
+    proposal_id = await factories.voting(world, others[0], await world.worker())
     first = await service.cast_vote(proposal_id, wife.id, "yes", DURING)
     second = await service.cast_vote(proposal_id, husband.id, "no", DURING)
     assert (first.previous, second.previous) == (None, "yes")
@@ -158,7 +159,7 @@ async def test_the_last_vote_of_a_household_counts_and_every_change_is_audited(w
 
 async def test_unverified_closed_and_bad_choices_record_nothing(world: World):
     people = await voters(world, 3)
-    proposal_id = await world.voting(people[0], await world.worker())
+    proposal_id = await factories.voting(world, people[0], await world.worker())
     drifter = await world.resident()
     await refused(
         "proposal.error.not_verified",
@@ -179,7 +180,7 @@ async def test_a_household_outside_the_scope_gets_a_clear_refusal(world: World):
     people = await voters(world, 2)
     outsider_home = (await world.add_households(world.buildings[1], 1))[0]
     outsider = await world.resident(outsider_home)
-    proposal_id = await world.voting(people[0], await world.worker())
+    proposal_id = await factories.voting(world, people[0], await world.worker())
     await refused(
         "proposal.error.out_of_scope",
         service.cast_vote(proposal_id, outsider.id, "yes", DURING),
@@ -189,7 +190,7 @@ async def test_a_household_outside_the_scope_gets_a_clear_refusal(world: World):
 async def test_early_close_only_when_the_rest_cannot_change_the_outcome(world: World):
     people = await voters(world, 10)
     worker = await world.worker()
-    proposal_id = await world.voting(people[0], worker)
+    proposal_id = await factories.voting(world, people[0], worker)
     lock = world.app_state.store.lock  # type: ignore[attr-defined]
     for person in people[:5]:
         await service.cast_vote(proposal_id, person.id, "yes", DURING)
@@ -209,7 +210,7 @@ async def test_early_close_only_when_the_rest_cannot_change_the_outcome(world: W
 async def test_residents_see_turnout_and_their_own_vote_workers_see_the_tally(world: World):
     people = await voters(world, 4)
     worker = await world.worker()
-    proposal_id = await world.voting(people[0], worker)
+    proposal_id = await factories.voting(world, people[0], worker)
     await service.cast_vote(proposal_id, people[1].id, "no", DURING)
     proposal = await Proposal.get(id=proposal_id)
     seen = await service.view(proposal, await world.who(people[2]))
@@ -225,8 +226,8 @@ async def test_a_page_of_views_keeps_each_votes_own_tally_and_choice(world: Worl
     """``views`` counts all open votes of a page at once: nothing may leak between them."""
     people = await voters(world, 4)
     worker = await world.worker()
-    first = await world.voting(people[0], worker)
-    second = await world.voting(people[0], worker)
+    first = await factories.voting(world, people[0], worker)
+    second = await factories.voting(world, people[0], worker)
     await service.cast_vote(first, people[1].id, "no", DURING)
     await service.cast_vote(second, people[1].id, "yes", DURING)
     await service.cast_vote(second, people[2].id, "yes", DURING)
@@ -246,7 +247,7 @@ async def test_a_page_of_views_keeps_each_votes_own_tally_and_choice(world: Worl
 async def test_after_approval_progress_completion_and_ratings(world: World):
     people = await voters(world, 2)
     worker = await world.worker(Role.ADMIN)
-    proposal_id = await world.voting(people[0], worker)
+    proposal_id = await factories.voting(world, people[0], worker)
     for person in people:
         await service.cast_vote(proposal_id, person.id, "yes", DURING)
     await service.close_due(END, world.app_state.store.lock)  # type: ignore[attr-defined]
@@ -270,7 +271,7 @@ async def test_after_approval_progress_completion_and_ratings(world: World):
 async def test_comments_only_in_publicity_and_moderation_hides_with_a_reason(world: World):
     people = await voters(world, 2)
     worker = await world.worker()
-    proposal_id = await world.published(people[0], worker)
+    proposal_id = await factories.published(world, people[0], worker)
     said = await service.comment(proposal_id, await world.who(people[1]), "支持，建议装在东侧")
     await refused(
         "proposal.error.forbidden",
@@ -288,7 +289,7 @@ async def test_comments_only_in_publicity_and_moderation_hides_with_a_reason(wor
 async def test_withdrawal_by_the_proposer_only_before_voting(world: World):
     people = await voters(world, 2)
     worker = await world.worker()
-    proposal_id = await world.published(people[0], worker)
+    proposal_id = await factories.published(world, people[0], worker)
     await refused(
         "proposal.error.forbidden",
         service.act(proposal_id, await world.who(people[1]), "withdraw", T0),
@@ -309,7 +310,7 @@ async def test_a_rule_counting_residents_and_floor_area(world: World, monkeypatc
     large = (await world.add_households(world.buildings[0], 1, area="300"))[0]
     people = [await world.resident(h) for h in small] + [await world.resident(large)]
     spouse = await world.resident(small[0])  # a second voter in the same household
-    proposal_id = await world.voting(people[0], await world.worker())
+    proposal_id = await factories.voting(world, people[0], await world.worker())
     opened = await Proposal.get(id=proposal_id)
     assert opened.eligible_count == 5  # residents, not households
     for person in [*people[:3], spouse]:

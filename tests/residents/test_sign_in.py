@@ -279,7 +279,7 @@ async def test_a_mini_program_resident_binds_a_household_by_code(client, world, 
 
 
 async def accounts_token(world, person) -> str:  # type: ignore[no-untyped-def]
-    from handlers.residents.sessions import issue
+    from handlers.sessions import issue
 
     return await issue(world.app_state.store, person.id)
 

@@ -1,0 +1,110 @@
+"""Who is acting, and the named sets of roles that both doors (chat and API) consult.
+
+One ``Who`` is loaded once per request or message. Capabilities ask it questions
+(``who.has(MANAGERS)``, ``who.leads(team_id)``, ``who.grids``); they never query
+``RoleAssignment`` themselves. The README's roles table says what each set may do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.residents import Resident, Role, RoleAssignment
+from models.volunteers import VolunteerTeam
+
+
+@dataclass(frozen=True)
+class RoleSet:
+    """A named set of roles; its ``name`` is what the OpenAPI document shows."""
+
+    name: str
+    roles: frozenset[Role]
+    description: str = ""
+
+    def __contains__(self, role: object) -> bool:
+        return role in self.roles
+
+
+ADMINS = RoleSet("admins", frozenset({Role.ADMIN}), "community administrators")
+# Community workers (社区工作者) run the community: review and publish proposals, run
+# volunteer activities, send notices.
+MANAGERS = RoleSet(
+    "managers", frozenset({Role.COMMUNITY_WORKER, Role.ADMIN}), "community workers and admins"
+)
+# Everyone who signs in to the console: managers and grid workers (网格员), who visit
+# households and hand out binding codes but do not review, publish or broadcast.
+CONSOLE = RoleSet(
+    "console",
+    frozenset({Role.GRID_WORKER, Role.COMMUNITY_WORKER, Role.ADMIN}),
+    "console staff: grid workers, community workers and admins",
+)
+# Who works on complaint tickets: managers and the departments' handlers (承办人).
+TICKET_STAFF = RoleSet(
+    "ticket_staff",
+    frozenset({Role.HANDLER, Role.COMMUNITY_WORKER, Role.ADMIN}),
+    "department handlers, community workers and admins",
+)
+NAMED = {s.name: s for s in (ADMINS, MANAGERS, CONSOLE, TICKET_STAFF)}
+
+
+def actor(resident: Resident) -> str:
+    """How the audit log names a person."""
+    return f"resident:{resident.id}"
+
+
+@dataclass(frozen=True)
+class Who:
+    """The person acting, the hats they wear in their community, and what they lead."""
+
+    resident: Resident
+    roles: frozenset[Role] = frozenset()
+    grids: frozenset[int] = frozenset()
+    departments: frozenset[str] = frozenset()
+    led_teams: frozenset[int] = frozenset()
+
+    def has(self, allowed: RoleSet) -> bool:
+        return bool(self.roles & allowed.roles)
+
+    @property
+    def is_manager(self) -> bool:
+        return self.has(MANAGERS)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.has(ADMINS)
+
+    @property
+    def is_console(self) -> bool:
+        return self.has(CONSOLE)
+
+    @property
+    def id(self) -> int:
+        return self.resident.id
+
+    @property
+    def community_id(self) -> int:
+        return self.resident.community_id  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def name(self) -> str:
+        return actor(self.resident)
+
+    def leads(self, team_id: int | None) -> bool:
+        """Managers lead every team's activities; a team leader (队长) leads their own."""
+        return self.is_manager or (team_id is not None and team_id in self.led_teams)
+
+
+async def who_of(resident: Resident) -> Who:
+    """The roles of one person in their own community, in two queries."""
+    rows = await RoleAssignment.filter(
+        resident_id=resident.id,
+        community_id=resident.community_id,  # type: ignore[attr-defined]
+    ).values_list("role", "grid_id", "department")
+    led = await VolunteerTeam.filter(leader_id=resident.id).values_list("id", flat=True)
+    return Who(
+        resident,
+        roles=frozenset(Role(role) for role, _, _ in rows),
+        grids=frozenset(grid for _, grid, _ in rows if grid is not None),
+        departments=frozenset(dept for _, _, dept in rows if dept),
+        led_teams=frozenset(led),
+    )
