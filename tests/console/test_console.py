@@ -248,9 +248,7 @@ async def test_live_tally_then_close_the_vote(client, world: World, console, sho
     homes = await world.add_households(world.buildings[0], 5)
     voters = [await world.resident(h) for h in homes]
     # a rectification: 3 of 5 households
-    proposal_id = await factories.voting(
-        world, voters[0], worker
-    )  # rectification: 3/5 of households
+    proposal_id = await factories.voting(world, voters[0], worker)
     during = T0 + timedelta(days=6)
     for voter, choice in zip(voters, ("yes", "yes", "no"), strict=False):
         await proposals.cast_vote(proposal_id, voter.id, choice, during)
