@@ -9,6 +9,7 @@ from config.settings import Settings
 from handlers.complaints import chat as complaints_chat
 from handlers.help import chat as help_chat
 from handlers.i18n import Translator, language_of
+from handlers.refusal import Refused
 from handlers.proposals import chat as proposals_chat
 from handlers.residents import chat as residents_chat
 from handlers.residents import service as residents
@@ -86,7 +87,11 @@ class Dispatcher:
         if found is None:
             return NO_REPLY
         route, ctx.args = found
-        reply = await route.handler(event, ctx)
+        try:
+            reply = await route.handler(event, ctx)
+        except Refused as refused:
+            # The one translation of a service's refusal for chat; the flow stays where it was.
+            return Reply(ctx.t(refused.code, **refused.params))
         if ctx.next_state is not None:
             await self.conversations.save(event.account, event.openid, ctx.next_state)
         elif state is not None:
