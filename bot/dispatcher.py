@@ -9,8 +9,8 @@ from config.settings import Settings
 from handlers.complaints import chat as complaints_chat
 from handlers.help import chat as help_chat
 from handlers.i18n import Translator, language_of
-from handlers.refusal import Refused
 from handlers.proposals import chat as proposals_chat
+from handlers.refusal import Refused
 from handlers.residents import chat as residents_chat
 from handlers.residents import service as residents
 from handlers.router import Router, normalize

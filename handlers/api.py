@@ -277,6 +277,15 @@ def storable(value: Any) -> bool:
     return unstorable(value) is None
 
 
+def path_id(request: web.Request, name: str, not_found: str, **params: Any) -> int:
+    """A path parameter that is an id (ASCII digits, within ``ID_SCHEMA``), else 404 with
+    the capability's own not-found message."""
+    raw = request.match_info[name]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+        raise Refused(not_found, 404, **params)
+    return int(raw)
+
+
 def paging(request: web.Request) -> tuple[int, int]:
     try:
         page = int(request.query.get("page", "1"))

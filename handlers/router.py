@@ -7,6 +7,7 @@ here, beside the handlers that register on it, so imports point one way
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class Route:
     any_state: bool = False
     bare: bool = False
     fallback: bool = False
+    pattern: re.Pattern[str] | None = None
 
     @property
     def priority(self) -> int:
@@ -64,7 +66,10 @@ class Route:
             in_this = ctx.state is not None and ctx.state.name == self.state
             return event.text if in_this and event.kind in self.kinds else None
         if self.keywords:
-            return None if in_flow else self._keyword_args(event)
+            args = None if in_flow else self._keyword_args(event)
+            if args is not None and self.pattern is not None and not self.pattern.match(args):
+                return None  # another router's command with the same word
+            return args
         if self.menu_key:
             return "" if menu_key == self.menu_key else None
         if self.scene_prefix:
@@ -108,15 +113,20 @@ class Router:
         return register
 
     def text(
-        self, *keywords: str, any_state: bool = False, bare: bool = False
+        self, *keywords: str, any_state: bool = False, bare: bool = False, pattern: str = ""
     ) -> Callable[[Handler], Handler]:
         """Text (or recognised voice) whose first word is one of ``keywords``.
 
         ``bare`` takes the keyword only when it stands alone, so the same word with
-        arguments ("取消 3") can mean something else to another router.
+        arguments ("取消 3") can mean something else to another router. ``pattern`` (a
+        regular expression matched at the start of the normalised arguments) lets two
+        routers share a word: ``评价 T3K9QX`` is a ticket's, ``评价 12`` a proposal's.
         """
         return self._add(
-            keywords=frozenset(normalize(k) for k in keywords), any_state=any_state, bare=bare
+            keywords=frozenset(normalize(k) for k in keywords),
+            any_state=any_state,
+            bare=bare,
+            pattern=re.compile(pattern) if pattern else None,
         )
 
     def menu(self, key: str) -> Callable[[Handler], Handler]:
