@@ -299,7 +299,7 @@ def create_app(
     router: Router | None = None,
 ) -> web.Application:
     """Build the service; ``store`` lets several apps share one store (processes in tests)."""
-    app = web.Application(middlewares=[api_errors, _in_database])
+    app = web.Application(middlewares=[_in_database, api_errors])
     app[APP_STATE] = AppState(
         settings=settings, translate=default_translator(), store=store, router=router
     )

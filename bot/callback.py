@@ -18,6 +18,7 @@ from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.messages import BaseMessage
 from wechatpy.utils import check_signature
 
+from bot.dispatcher import ResidentBusy
 from bot.late import owe_reply
 from bot.messages import BadPayload, check_xml, dedup_key, parse, to_event
 from bot.replies import SUCCESS, render_text
@@ -157,6 +158,12 @@ class Callback:
         async def work() -> str:
             try:
                 return (await state.dispatcher.dispatch(event)).text
+            except ResidentBusy:
+                # Their previous message is still being handled: this one waits its turn
+                # in the spool, which replays it through the dispatcher and replies late.
+                log.info("resident %s busy: message spooled", pseudonym(event.openid))
+                await state.spool.append(key, event)
+                return state.translate("zh_Hans", "chat.queued")
             except Exception as exc:
                 log.warning(
                     "handler failed for %s (%s): spooled",

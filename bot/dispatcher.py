@@ -1,10 +1,17 @@
-"""Runs the router: loads who is speaking and where they are in a flow, saves what changed."""
+"""Runs the router: loads who is speaking and where they are in a flow, saves what changed.
+
+One resident at a time: load, handle and save run under a lock on (account, openid)
+in the shared store, so two messages sent at once (two photos in the proposal's photo
+step) are handled one after the other, on whichever process they arrive, and neither
+overwrites the other's state.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from bot.conversation import Conversations
+from bot.store import LockTimeout
 from config.settings import Settings
 from handlers.complaints import chat as complaints_chat
 from handlers.help import chat as help_chat
@@ -16,6 +23,14 @@ from handlers.residents import service as residents
 from handlers.router import Router, normalize
 from handlers.types import NO_REPLY, Context, Event, KeyValueStore, Reply
 from handlers.volunteers import chat as volunteers_chat
+
+
+class ResidentBusy(Exception):
+    """Another message from the same resident held the lock past the wait.
+
+    The callback spools the event (the spool replays it through the dispatcher and
+    sends the answer late) and tells the resident so (``chat.queued``).
+    """
 
 
 def build_router() -> Router:
@@ -68,6 +83,23 @@ class Dispatcher:
     async def dispatch(self, event: Event) -> Reply:
         if event.kind == "event" and event.event in help_chat.PASSIVE_EVENTS:
             return NO_REPLY
+        lock = self.store.lock(
+            f"resident:{event.account}:{event.openid}",
+            timeout=self.settings.resident_lock_seconds,
+            blocking_timeout=self.settings.resident_lock_wait_seconds,
+        )
+        held = False
+        try:
+            async with lock:
+                held = True
+                return await self._handle(event)
+        except LockTimeout:
+            if held:  # a lock the handler itself took, not the resident's
+                raise
+            raise ResidentBusy(event.account) from None
+
+    async def _handle(self, event: Event) -> Reply:
+        """Load → handle → save; the caller holds the resident's lock."""
         slug, community = await self._community(event.account)
         resident = await residents.touch(community, event.openid)
         state = await self.conversations.load(event.account, event.openid)

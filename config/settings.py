@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     timestamp_max_skew_seconds: int = 30
     dedup_ttl_seconds: int = 600
     conversation_ttl_seconds: int = 600
+    # One message per resident at a time: wait this long for the resident's lock (well
+    # inside WeChat's 5 s), else spool the message and answer ``chat.queued``. The lock
+    # expires by itself after ``resident_lock_seconds`` should its holder die.
+    resident_lock_wait_seconds: float = 2.5
+    resident_lock_seconds: float = 10.0
     jobs_interval_seconds: float = 30.0
     # False where an arq worker (``arq bot.worker.WorkerSettings``) runs the jobs instead.
     jobs_in_process: bool = True

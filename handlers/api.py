@@ -10,6 +10,7 @@ translated here, once. The transport (``bot.app``) puts an ``ApiDeps`` on the ap
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -89,14 +90,25 @@ def request_language(request: web.Request) -> str:
     return "zh_Hans"
 
 
+async def _caller_language(request: web.Request) -> str:
+    """The signed-in caller's own language, even when the route only resolved the session."""
+    if CALLER not in request and CALLER_ID in request:
+        with contextlib.suppress(Exception):  # the database may be why we are refusing
+            found = await Resident.get_or_none(id=request[CALLER_ID])
+            if found is not None:
+                request[CALLER] = found
+    return request_language(request)
+
+
 def error_response(
     request: web.Request,
     status: int,
     code: str,
     headers: dict[str, str] | None = None,
+    language: str | None = None,
     **params: Any,
 ) -> web.Response:
-    message = deps(request).translate(request_language(request), code, **params)
+    message = deps(request).translate(language or request_language(request), code, **params)
     return web.json_response(
         {"error": {"code": code, "message": message}}, status=status, headers=headers
     )
@@ -161,6 +173,11 @@ def _refusal_of(error: ValidationError, where: str) -> Refused:
     if first["type"] in {"json_invalid", "json_type"} or (not first["loc"] and where == "body"):
         return Refused("api.error.bad_json", 400)
     name = ".".join(str(part) for part in first["loc"]) or where
+    if where == "query":
+        # The codes the capabilities answered before the models ran: paging, then filters.
+        if name in {"page", "per_page"}:
+            return Refused("api.error.bad_paging", 400)
+        return Refused("api.error.bad_filter", 400, name=name[:64])
     return Refused("api.error.bad_field", 400, name=name[:64])
 
 
@@ -224,6 +241,8 @@ async def enforce(request: web.Request, operation: Operation) -> None:
         await caller_id(request)
     elif isinstance(operation.auth, RoleSet):
         await require(request, operation.auth)
+    if not operation.strict:
+        return
     if operation.query is not None:
         request[QUERY] = _parse_query(request, operation.query)
     if operation.body is not None:
@@ -331,7 +350,10 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
     except Refused as exc:
         wait = exc.retry_after or RETRY_AFTER.get(exc.status)
         retry = {"Retry-After": str(wait)} if wait else None
-        return error_response(request, exc.status, exc.code, headers=retry, **exc.params)
+        language = await _caller_language(request)
+        return error_response(
+            request, exc.status, exc.code, headers=retry, language=language, **exc.params
+        )
     except web.HTTPNotFound:
         return error_response(request, 404, "api.error.not_found")
     except web.HTTPMethodNotAllowed:

@@ -61,6 +61,9 @@ class Operation:
     path: dict[str, dict[str, Any]] = field(default_factory=dict)
     content_type: str = "application/json"
     description: str = ""
+    # The middleware parses query and body with the models above (``parsed``/``queried``);
+    # routes move to it one capability at a time, from their hand parsers.
+    strict: bool = False
 
 
 def doc(
@@ -77,6 +80,7 @@ def doc(
     path: dict[str, dict[str, Any]] | None = None,
     content_type: str = "application/json",
     description: str = "",
+    strict: bool = False,
 ) -> Callable[[H], H]:
     """Describe an endpoint for the OpenAPI document (see the module docstring).
 
@@ -95,6 +99,7 @@ def doc(
         path=dict(path or {}),
         content_type=content_type,
         description=description,
+        strict=strict,
     )
 
     def mark(handler: H) -> H:

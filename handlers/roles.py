@@ -7,6 +7,7 @@ One ``Who`` is loaded once per request or message. Capabilities ask it questions
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from models.residents import Resident, Role, RoleAssignment
@@ -20,6 +21,8 @@ class RoleSet:
     name: str
     roles: frozenset[Role]
     description: str = ""
+    # Beyond the roles: who else is let in (a team leader is a resident with a team).
+    admits: Callable[[Who], bool] | None = None
 
     def __contains__(self, role: object) -> bool:
         return role in self.roles
@@ -38,13 +41,21 @@ CONSOLE = RoleSet(
     frozenset({Role.GRID_WORKER, Role.COMMUNITY_WORKER, Role.ADMIN}),
     "console staff: grid workers, community workers and admins",
 )
-# Who works on complaint tickets: managers and the departments' handlers (承办人).
+# Who works on complaint tickets: managers, the departments' handlers (承办人), and grid
+# workers, who triage what the router was unsure of and the tickets of their grids.
 TICKET_STAFF = RoleSet(
     "ticket_staff",
-    frozenset({Role.HANDLER, Role.COMMUNITY_WORKER, Role.ADMIN}),
-    "department handlers, community workers and admins",
+    frozenset({Role.HANDLER, Role.GRID_WORKER, Role.COMMUNITY_WORKER, Role.ADMIN}),
+    "department handlers, grid workers, community workers and admins",
 )
-NAMED = {s.name: s for s in (ADMINS, MANAGERS, CONSOLE, TICKET_STAFF)}
+# Who runs volunteer activities: managers, and each team's leader (队长) for their team.
+TEAM_LEADERS = RoleSet(
+    "team_leaders",
+    MANAGERS.roles,
+    "community workers, admins and volunteer team leaders",
+    admits=lambda who: who.leads_a_team,
+)
+NAMED = {s.name: s for s in (ADMINS, MANAGERS, CONSOLE, TICKET_STAFF, TEAM_LEADERS)}
 
 
 def actor(resident: Resident) -> str:
@@ -63,7 +74,9 @@ class Who:
     led_teams: frozenset[int] = frozenset()
 
     def has(self, allowed: RoleSet) -> bool:
-        return bool(self.roles & allowed.roles)
+        if self.roles & allowed.roles:
+            return True
+        return allowed.admits is not None and allowed.admits(self)
 
     @property
     def is_manager(self) -> bool:
@@ -88,6 +101,11 @@ class Who:
     @property
     def name(self) -> str:
         return actor(self.resident)
+
+    @property
+    def leads_a_team(self) -> bool:
+        """Managers, and volunteer team leaders (队长), see their activities' attendance."""
+        return self.is_manager or bool(self.led_teams)
 
     def leads(self, team_id: int | None) -> bool:
         """Managers lead every team's activities; a team leader (队长) leads their own."""

@@ -27,6 +27,7 @@ from handlers.complaints.schemas import (
 )
 from handlers.complaints.service import ComplaintError
 from handlers.openapi import doc
+from handlers.roles import TICKET_STAFF
 from models.complaints import Ticket
 from models.residents import Role
 
@@ -184,7 +185,7 @@ async def list_tickets(request: web.Request) -> web.Response:
 @doc(
     "Weekly figures for the console: counts, time to accept and resolve, satisfaction",
     tag=TAG,
-    auth="worker",
+    auth=TICKET_STAFF,
     query=StatsQuery,
     response=Stats,
 )
@@ -192,7 +193,7 @@ async def stats(request: web.Request) -> web.Response:
     resident = await caller(request)
     staff = await service.staff(resident)
     if not staff.roles & WORKERS:
-        raise ApiError(403, "ticket.error.forbidden")
+        raise ApiError(403, "api.error.forbidden")
     try:
         weeks = int(request.query.get("weeks", "8"))
     except ValueError:
@@ -225,7 +226,7 @@ async def get_ticket(request: web.Request) -> web.Response:
 @doc(
     "A handler's or worker's step on a ticket",
     tag=TAG,
-    auth="worker",
+    auth=TICKET_STAFF,
     body=TicketActionBody,
     response=TicketView,
     errors=(409,),
@@ -240,7 +241,7 @@ async def act(request: web.Request) -> web.Response:
     resident = await caller(request)
     staff = await service.staff(resident)
     if not staff.is_staff:
-        raise ApiError(403, "ticket.error.forbidden")
+        raise ApiError(403, "api.error.forbidden")
     action = request.match_info["action"]
     if action not in {a.value for a in Action}:
         raise ApiError(404, "api.error.not_found")

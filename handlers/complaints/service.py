@@ -22,7 +22,7 @@ from tortoise.transactions import in_transaction
 from handlers.complaints import rules
 from handlers.complaints.routing import Router, Routing, default_router
 from handlers.complaints.rules import Action, Actor, Status, TicketError
-from handlers.residents.service import actor as actor_name
+from handlers.roles import actor as actor_name
 from models.audit import record
 from models.community import Building, Household
 from models.complaints import RouterWeights, RoutingCorrection, Ticket, TicketUpdate

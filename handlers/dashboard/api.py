@@ -10,6 +10,7 @@ from handlers.api import ApiError, caller
 from handlers.dashboard import service
 from handlers.dashboard.schemas import DashboardView
 from handlers.openapi import doc
+from handlers.roles import CONSOLE
 
 routes = web.RouteTableDef()
 
@@ -18,7 +19,7 @@ routes = web.RouteTableDef()
 @doc(
     "The community's figures for the last eight weeks",
     tag="dashboard",
-    auth="worker",
+    auth=CONSOLE,
     response=DashboardView,
     description=(
         "Complaints per department and ISO week, time to resolve (median, p90), the latest "
@@ -28,6 +29,6 @@ routes = web.RouteTableDef()
 async def dashboard(request: web.Request) -> web.Response:
     resident = await caller(request)
     if not await service.is_worker(resident):
-        raise ApiError(403, "dashboard.error.forbidden")
+        raise ApiError(403, "api.error.forbidden")
     figures = await service.dashboard(resident.community_id, datetime.now(UTC))  # type: ignore[attr-defined]
     return web.json_response(figures)

@@ -18,6 +18,7 @@ from handlers.api import API_DEPS, ApiError, body, caller, page_of, paging, unst
 from handlers.notices import rules, service
 from handlers.notices import schemas as s
 from handlers.openapi import Paging, doc
+from handlers.roles import MANAGERS
 from models.notices import Delivery, Notice
 from models.residents import Resident
 
@@ -41,7 +42,7 @@ async def _sender(request: web.Request) -> Resident:
     """A worker of the caller's community; anyone else is refused before anything is read."""
     who = await caller(request)
     if not await service.is_sender(who):
-        raise ApiError(403, "notice.error.forbidden")
+        raise ApiError(403, "api.error.forbidden")
     return who
 
 
@@ -74,7 +75,7 @@ def _when(value: Any) -> datetime | None:
 @doc(
     "Create a notice: a draft, scheduled, or sent at once",
     tag=TAG,
-    auth="worker",
+    auth=MANAGERS,
     body=s.NoticeBody,
     response=s.Progress,
     status=201,
@@ -111,7 +112,7 @@ async def create(request: web.Request) -> web.Response:
 @doc(
     "The community's notices with their delivery progress, newest first",
     tag=TAG,
-    auth="worker",
+    auth=MANAGERS,
     query=s.NoticeQuery,
     response=s.NoticePage,
 )
@@ -172,7 +173,7 @@ async def mute(request: web.Request) -> web.Response:
 @doc(
     "The community's group chat robots; their keys masked",
     tag=TAG,
-    auth="worker",
+    auth=MANAGERS,
     query=Paging,
     response=s.GroupPage,
 )
@@ -188,7 +189,7 @@ async def groups(request: web.Request) -> web.Response:
 @doc(
     "Register a group chat's robot and the scope it speaks for (re-posting a name updates it)",
     tag=TAG,
-    auth="worker",
+    auth=MANAGERS,
     body=s.GroupBody,
     response=s.GroupMade,
     status=201,
@@ -204,7 +205,7 @@ async def register_group(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/notices/{id}")
-@doc("A notice and its delivery progress", tag=TAG, auth="worker", response=s.Progress)
+@doc("A notice and its delivery progress", tag=TAG, auth=MANAGERS, response=s.Progress)
 async def show(request: web.Request) -> web.Response:
     who = await _sender(request)
     notice = await service.visible_notice(who, _id(request))
@@ -215,7 +216,7 @@ async def show(request: web.Request) -> web.Response:
 @doc(
     "A notice's deliveries that failed or may not have arrived, oldest first",
     tag=TAG,
-    auth="worker",
+    auth=MANAGERS,
     query=Paging,
     response=s.FailurePage,
 )
@@ -231,7 +232,7 @@ async def failures(request: web.Request) -> web.Response:
 @doc(
     "An admin lets a notice waiting for approval go (to its schedule, or back to draft)",
     tag=TAG,
-    auth="worker",
+    auth=MANAGERS,
     response=s.Progress,
     errors=(409,),
 )
@@ -245,7 +246,7 @@ async def approve(request: web.Request) -> web.Response:
 @doc(
     "Stop a notice: what no sender has claimed yet is never sent",
     tag=TAG,
-    auth="worker",
+    auth=MANAGERS,
     response=s.Progress,
     errors=(409,),
 )
@@ -259,7 +260,7 @@ async def cancel(request: web.Request) -> web.Response:
 @doc(
     "Send a draft now (or a scheduled notice early)",
     tag=TAG,
-    auth="worker",
+    auth=MANAGERS,
     response=s.Progress,
     errors=(409,),
 )

@@ -45,6 +45,7 @@ from handlers.proposals.schemas import (
     VoteDone,
 )
 from handlers.proposals.service import TEXT_MAX, ProposalError
+from handlers.roles import MANAGERS
 from models.audit import AuditLog
 from models.proposals import Comment, Proposal
 from models.residents import Role
@@ -136,7 +137,7 @@ async def list_proposals(request: web.Request) -> web.Response:
         query = query.filter(category=category)
     if request.query.get("mine") in {"1", "true"}:
         query = query.filter(proposer_id=who.resident.id)
-    if not who.is_worker:
+    if not who.is_manager:
         query = query.filter(Q(status__in=PUBLIC) | Q(proposer_id=who.resident.id))
     total, found = await slice_of(query, "-id", page, per_page)
     items = await service.views(found, who)
@@ -158,7 +159,7 @@ async def get_proposal(request: web.Request) -> web.Response:
 
 def _may_see(proposal: Proposal, who: service.Who) -> bool:
     return (
-        who.is_worker or proposal.status in PUBLIC or proposal.proposer_id == who.resident.id  # type: ignore[attr-defined]
+        who.is_manager or proposal.status in PUBLIC or proposal.proposer_id == who.resident.id  # type: ignore[attr-defined]
     )
 
 
@@ -256,12 +257,12 @@ async def proposal_action(request: web.Request) -> web.Response:
     action = request.match_info["action"]
     if action not in {a.value for a in Action}:
         raise ApiError(404, "api.error.not_found")
-    if action in WORKER_ACTIONS and not who.is_worker:
-        raise ApiError(403, "proposal.error.forbidden")
+    if action in WORKER_ACTIONS and not who.is_manager:
+        raise ApiError(403, "api.error.forbidden")
     proposal_id = _id(request)
     data = await body(request) if request.can_read_body else {}
     try:
-        if not who.is_worker and not _may_see(
+        if not who.is_manager and not _may_see(
             await service.get(proposal_id, who.resident.community_id),  # type: ignore[attr-defined]
             who,
         ):
@@ -288,7 +289,7 @@ async def proposal_action(request: web.Request) -> web.Response:
 @doc(
     "The proposal's audit trail, votes included (admins only)",
     tag=TAG,
-    auth="worker",
+    auth=MANAGERS,
     query=Paging,
     response=AuditPage,
     description="Who voted what is secret to everyone but an admin: community workers get 403.",
@@ -297,7 +298,7 @@ async def audit_trail(request: web.Request) -> web.Response:
     """Who voted what is secret to everyone but an admin, who reads it here (留档备查)."""
     who = await _who(request)
     if Role.ADMIN not in who.roles:
-        raise ApiError(403, "proposal.error.forbidden")
+        raise ApiError(403, "api.error.forbidden")
     try:
         proposal = await service.get(_id(request), who.resident.community_id)  # type: ignore[attr-defined]
     except ProposalError as exc:
@@ -354,7 +355,7 @@ async def list_comments(request: web.Request) -> web.Response:
     items = [
         {
             "id": c.id,
-            "text": None if c.hidden_reason and not who.is_worker else c.text,
+            "text": None if c.hidden_reason and not who.is_manager else c.text,
             "hidden": c.hidden_reason is not None,
             "hidden_reason": c.hidden_reason,
             "mine": c.resident_id == who.resident.id,  # type: ignore[attr-defined]
@@ -388,14 +389,14 @@ async def add_comment(request: web.Request) -> web.Response:
 @doc(
     "Hide a comment, with the reason shown in its place",
     tag=TAG,
-    auth="worker",
+    auth=MANAGERS,
     body=HideBody,
     response=CommentHidden,
 )
 async def hide_comment(request: web.Request) -> web.Response:
     who = await _who(request)
-    if not who.is_worker:
-        raise ApiError(403, "proposal.error.forbidden")
+    if not who.is_manager:
+        raise ApiError(403, "api.error.forbidden")
     data = await body(request)
     try:
         hidden = await service.hide_comment(_id(request), who, _string(data, "reason"))

@@ -22,21 +22,21 @@ from tortoise.transactions import in_transaction
 
 from handlers.proposals import rules
 from handlers.proposals.rules import Category, Outcome, Status, Tally, TransitionError, VoteRule
-from handlers.residents.service import actor as actor_name
+from handlers.roles import Who, who_of
 from models import sql
 from models.audit import record
 from models.community import Building, Household
 from models.outbox import Notification
 from models.proposals import Comment, Elector, ProgressUpdate, Proposal, Rating, Vote
-from models.residents import Resident, Role, RoleAssignment
+from models.residents import Resident, Role
 
 log = logging.getLogger(__name__)
+who = who_of  # the chat and the API load a Who once and pass it here
 
 RULES_FILE = Path(__file__).resolve().parents[2] / "config" / "vote_rules.toml"
 CHOICES = ("yes", "no", "abstain")
 TITLE_MAX = 100
 TEXT_MAX = 2000
-WORKER_ROLES = frozenset({Role.COMMUNITY_WORKER, Role.ADMIN})
 
 
 class ProposalError(Exception):
@@ -53,27 +53,6 @@ def vote_rules() -> dict[str, VoteRule]:
     """Vote rules per category, as community workers configure them."""
     with RULES_FILE.open("rb") as fh:
         return {str(k): v for k, v in rules.rules_from_config(tomllib.load(fh)).items()}
-
-
-@dataclass(frozen=True)
-class Who:
-    """The person acting and the hats they wear in this community."""
-
-    resident: Resident
-    roles: frozenset[Role]
-
-    @property
-    def is_worker(self) -> bool:
-        return bool(self.roles & WORKER_ROLES)
-
-    @property
-    def name(self) -> str:
-        return actor_name(self.resident)
-
-
-async def who(resident: Resident) -> Who:
-    assigned = await RoleAssignment.filter(resident_id=resident.id).values_list("role", flat=True)
-    return Who(resident, frozenset(Role(r) for r in assigned))
 
 
 def _actors(who: Who, proposal: Proposal | None) -> list[str]:
@@ -179,7 +158,7 @@ async def create(
     submit: bool = True,
 ) -> Proposal:
     resident = who.resident
-    if not resident.verified and not who.is_worker:
+    if not resident.verified and not who.is_manager:
         raise ProposalError("proposal.error.not_verified")
     title = _clean_text(title, TITLE_MAX, "proposal.error.bad_title")
     description = _clean_text(description, TEXT_MAX, "proposal.error.bad_description")
@@ -312,7 +291,7 @@ async def comment(proposal_id: int, who: Who, text: str) -> Comment:
     proposal = await get(proposal_id, who.resident.community_id)  # type: ignore[attr-defined]
     if proposal.status != Status.PUBLISHED:
         raise ProposalError("proposal.error.not_in_publicity")
-    if not who.is_worker:
+    if not who.is_manager:
         if not who.resident.verified:
             raise ProposalError("proposal.error.not_verified")
         if not await in_scope(proposal, who.resident.household_id):  # type: ignore[attr-defined]
@@ -327,7 +306,7 @@ async def comment(proposal_id: int, who: Who, text: str) -> Comment:
 
 
 async def hide_comment(comment_id: int, who: Who, reason: str) -> Comment:
-    if not who.is_worker:
+    if not who.is_manager:
         raise ProposalError("proposal.error.forbidden")
     found = await Comment.get_or_none(
         id=comment_id,
@@ -770,7 +749,7 @@ def _view(
         yes, no, abstain = (counted.get(c, 0) for c in ("yes", "no", "abstain"))
         data["turnout"] = yes + no + abstain
         data["my_vote"] = my_vote
-        if who.is_worker:
+        if who.is_manager:
             data["tally"] = {"yes": yes, "no": no, "abstain": abstain}
     if proposal.result is not None:
         data["result"] = proposal.result

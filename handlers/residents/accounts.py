@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from handlers.residents.service import actor
+from handlers.roles import actor
 from handlers.types import Code2Session, CodeRefused, KeyValueStore, WeChatIdentity
 from models.accounts import ConsoleLogin, MiniProgramUser
 from models.audit import record

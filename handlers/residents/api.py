@@ -25,6 +25,7 @@ from handlers.residents.schemas import (
     QrLoginStatus,
     SessionView,
 )
+from handlers.roles import CONSOLE
 from models.community import Household
 from models.residents import BindingCode, Resident
 
@@ -221,7 +222,7 @@ async def bind(request: web.Request) -> web.Response:
 @doc(
     "Households with their residents and open binding codes (to print)",
     tag="residents",
-    auth="worker",
+    auth=CONSOLE,
     query=HouseholdQuery,
     response=HouseholdPage,
 )
@@ -278,7 +279,7 @@ async def list_households(request: web.Request) -> web.Response:
 @doc(
     "Issue a fresh binding code for a household",
     tag="residents",
-    auth="worker",
+    auth=CONSOLE,
     response=BindingCodeView,
     status=201,
 )

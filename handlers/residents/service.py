@@ -9,6 +9,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from handlers.residents.rules import CodeStatus, code_status, new_code, normalize_code
+from handlers.roles import actor
 from handlers.types import KeyValueStore
 from models.accounts import ConsoleLogin, MiniProgramUser
 from models.audit import record
@@ -16,10 +17,6 @@ from models.community import Community, Household
 from models.residents import BindingCode, Resident, Role, RoleAssignment
 
 BIND_FAILURE_WINDOW = 600.0
-
-
-def actor(resident: Resident) -> str:
-    return f"resident:{resident.id}"
 
 
 async def community_id(slug: str) -> int:

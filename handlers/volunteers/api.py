@@ -14,6 +14,7 @@ from aiohttp import web
 
 from handlers.api import ApiError, body, caller, caller_id, page_of, paging, unstorable
 from handlers.openapi import Paging, doc
+from handlers.roles import MANAGERS, TEAM_LEADERS
 from handlers.volunteers import rules, service
 from handlers.volunteers import schemas as s
 from handlers.volunteers.rules import LOCAL
@@ -88,16 +89,16 @@ async def _who(request: web.Request) -> service.Who:
 async def _worker(request: web.Request) -> service.Who:
     """A community worker or admin; anyone else is refused before the body or the object."""
     who = await _who(request)
-    if not who.is_worker:
-        raise ApiError(403, "volunteer.error.forbidden")
+    if not who.is_manager:
+        raise ApiError(403, "api.error.forbidden")
     return who
 
 
 async def _staff(request: web.Request) -> service.Who:
     """A worker or a team leader (which activities they lead is checked on the object)."""
     who = await _who(request)
-    if not who.is_staff:
-        raise ApiError(403, "volunteer.error.forbidden")
+    if not who.leads_a_team:
+        raise ApiError(403, "api.error.forbidden")
     return who
 
 
@@ -254,7 +255,7 @@ async def list_teams(request: web.Request) -> web.Response:
 @doc(
     "Create a volunteer team, optionally with its leader",
     tag="volunteers",
-    auth="worker",
+    auth=MANAGERS,
     body=s.TeamBody,
     response=s.TeamMade,
     status=201,
@@ -331,6 +332,7 @@ async def list_activities(request: web.Request) -> web.Response:
 @doc(
     "Create an activity with its first shifts: workers, or a team leader for their own team",
     tag="volunteers",
+    auth=TEAM_LEADERS,
     body=s.ActivityBody,
     response=s.ActivityDetail,
     status=201,
@@ -381,6 +383,7 @@ async def get_activity(request: web.Request) -> web.Response:
 @doc(
     "Add a shift to an activity the caller leads",
     tag="volunteers",
+    auth=TEAM_LEADERS,
     body=s.ShiftBody,
     response=s.ShiftView,
     status=201,
@@ -401,6 +404,7 @@ async def add_shift(request: web.Request) -> web.Response:
 @doc(
     "The scene keys of the site's check-in QR codes: the activity's and each shift's",
     tag="volunteers",
+    auth=TEAM_LEADERS,
     response=s.QrCodes,
     errors=(403,),
     description=(
@@ -421,7 +425,7 @@ async def qr_codes(request: web.Request) -> web.Response:
     except VolunteerError as exc:
         raise _refused(exc) from None
     if not who.leads(activity.team_id):  # type: ignore[attr-defined]
-        raise ApiError(403, "volunteer.error.forbidden")
+        raise ApiError(403, "api.error.forbidden")
     shifts = await activity.shifts.all().order_by("starts_at", "id")
     return web.json_response(
         {
@@ -554,6 +558,7 @@ async def check_in(request: web.Request) -> web.Response:
 @doc(
     "Who is on a shift and who checked in and out: for its leader and workers",
     tag="volunteers",
+    auth=TEAM_LEADERS,
     response=s.Attendance,
     errors=(403,),
     path={"shift": ID_PATH},
@@ -571,6 +576,7 @@ async def attendance(request: web.Request) -> web.Response:
 @doc(
     "Mark a confirmed volunteer who never checked in as a no-show, with a reason",
     tag="volunteers",
+    auth=TEAM_LEADERS,
     body=s.ReasonBody,
     response=s.SignUpView,
     errors=(403, 409),
@@ -591,6 +597,7 @@ async def no_show(request: web.Request) -> web.Response:
 @doc(
     "Correct the minutes a volunteer served, with a reason; points follow the minutes",
     tag="volunteers",
+    auth=TEAM_LEADERS,
     body=s.AdjustBody,
     response=s.SignUpView,
     errors=(403, 409),
@@ -614,6 +621,7 @@ async def adjust(request: web.Request) -> web.Response:
 @doc(
     "A leader gives up a volunteer's place for them (also within 2 hours), with a reason",
     tag="volunteers",
+    auth=TEAM_LEADERS,
     body=s.ReasonBody,
     response=s.Cancelled,
     errors=(403, 409),
@@ -659,7 +667,7 @@ async def points(request: web.Request) -> web.Response:
 @doc(
     "Grant a volunteer a bonus (表彰) or correct their points, with a reason",
     tag="volunteers",
-    auth="worker",
+    auth=MANAGERS,
     body=s.GrantBody,
     response=s.EntryView,
     status=201,
@@ -704,7 +712,7 @@ async def list_rewards(request: web.Request) -> web.Response:
 @doc(
     "Add a reward to the catalogue",
     tag="volunteers",
-    auth="worker",
+    auth=MANAGERS,
     body=s.RewardBody,
     response=s.RewardView,
     status=201,
@@ -728,7 +736,7 @@ async def create_reward(request: web.Request) -> web.Response:
 @doc(
     "Restock a reward or take it off the catalogue",
     tag="volunteers",
-    auth="worker",
+    auth=MANAGERS,
     body=s.RewardUpdate,
     response=s.RewardUpdated,
     path={"reward": ID_PATH},
@@ -798,7 +806,7 @@ async def leaderboard(request: web.Request) -> web.Response:
         raise ApiError(400, "api.error.bad_filter", name="month")
     start, _ = rules.month_bounds(at)
     board = await service.leaderboard(resident.community_id, at)  # type: ignore[attr-defined]
-    if not who.is_worker:  # an honour roll shows others as 王*明, as posted lists do
+    if not who.is_manager:  # an honour roll shows others as 王*明, as posted lists do
         for row in board:
             if row["volunteer"]["id"] != resident.id:
                 row["volunteer"]["name"] = _masked(row["volunteer"]["name"])
@@ -818,7 +826,7 @@ def _masked(name: str | None) -> str | None:
 @doc(
     "The share of the community's residents registered as volunteers (注册率)",
     tag="volunteers",
-    auth="worker",
+    auth=MANAGERS,
     response=s.Registration,
 )
 async def registration(request: web.Request) -> web.Response:
@@ -843,7 +851,7 @@ def _day(value: str | None, name: str, default: date) -> date:
 @doc(
     "Hours served per volunteer and shift, as CSV for the records (UTF-8 with a BOM)",
     tag="volunteers",
-    auth="worker",
+    auth=MANAGERS,
     query=s.HoursQuery,
     content_type="text/csv",
 )

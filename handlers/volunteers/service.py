@@ -29,7 +29,8 @@ from tortoise.expressions import F, Q
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
-from handlers.residents.service import actor as actor_name
+from handlers.roles import Who, who_of
+from handlers.roles import actor as actor_name
 from handlers.volunteers import rules
 from handlers.volunteers.rules import LOCAL, LedgerKind, Policy, ScanAction, SignUpStatus, Window
 from models import sql
@@ -50,9 +51,9 @@ from models.volunteers import (
 )
 
 log = logging.getLogger(__name__)
+who = who_of  # the chat and the API load a Who once and pass it here
 
 POLICY_FILE = Path(__file__).resolve().parents[2] / "config" / "volunteers.toml"
-WORKER_ROLES = frozenset({Role.COMMUNITY_WORKER, Role.ADMIN})
 TITLE_MAX = 100
 TEXT_MAX = 2000
 REASON_MAX = 500
@@ -107,41 +108,6 @@ def _iso(value: datetime | None) -> str | None:
 
 
 # --- who may do what ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Who:
-    """The person acting, the hats they wear, and the teams (志愿服务队) they lead."""
-
-    resident: Resident
-    roles: frozenset[Role]
-    led_teams: frozenset[int]
-
-    @property
-    def is_worker(self) -> bool:
-        return bool(self.roles & WORKER_ROLES)
-
-    @property
-    def is_staff(self) -> bool:
-        return self.is_worker or bool(self.led_teams)
-
-    @property
-    def name(self) -> str:
-        return actor_name(self.resident)
-
-    @property
-    def community_id(self) -> int:
-        return self.resident.community_id  # type: ignore[attr-defined,no-any-return]
-
-    def leads(self, team_id: int | None) -> bool:
-        """Workers lead every activity; a team leader leads their team's."""
-        return self.is_worker or (team_id is not None and team_id in self.led_teams)
-
-
-async def who(resident: Resident) -> Who:
-    assigned = await RoleAssignment.filter(resident_id=resident.id).values_list("role", flat=True)
-    led = await VolunteerTeam.filter(leader_id=resident.id).values_list("id", flat=True)
-    return Who(resident, frozenset(Role(r) for r in assigned), frozenset(led))
 
 
 def _forbid_unless(allowed: bool) -> None:
@@ -233,7 +199,7 @@ async def _grant_role(resident: Resident, conn: Any) -> None:
 
 
 async def create_team(who: Who, name: str, category: str, leader_id: int | None) -> VolunteerTeam:
-    _forbid_unless(who.is_worker)
+    _forbid_unless(who.is_manager)
     name = _clean_text(name, 64, "volunteer.error.bad_title")
     if category not in {c.value for c in rules.Category}:
         raise VolunteerError("volunteer.error.bad_category")
@@ -1213,7 +1179,7 @@ async def grant_points(
     who: Who, resident_id: int, points: int, reason: str | None, kind: str, now: datetime
 ) -> PointsEntry:
     """A worker's bonus (表彰) or correction of a volunteer's points, with a reason."""
-    _forbid_unless(who.is_worker)
+    _forbid_unless(who.is_manager)
     reason = _reason(reason)
     if kind not in {LedgerKind.BONUS, LedgerKind.ADJUSTED}:
         raise VolunteerError("volunteer.error.bad_points")
@@ -1247,7 +1213,7 @@ async def grant_points(
 async def create_reward(
     who: Who, name: str, cost: int, stock: int, description: str = ""
 ) -> Reward:
-    _forbid_unless(who.is_worker)
+    _forbid_unless(who.is_manager)
     name = _clean_text(name, 64, "volunteer.error.bad_title")
     if not 0 < cost <= POINTS_MAX or not 0 <= stock <= POINTS_MAX:
         raise VolunteerError("volunteer.error.bad_points")
@@ -1275,7 +1241,7 @@ async def update_reward(
     who: Who, reward_id: int, *, stock: int | None = None, active: bool | None = None
 ) -> Reward:
     """Restock a reward or take it off the catalogue (audited); redemptions stay as they were."""
-    _forbid_unless(who.is_worker)
+    _forbid_unless(who.is_manager)
     if stock is not None and not 0 <= stock <= POINTS_MAX:
         raise VolunteerError("volunteer.error.bad_points")
     async with in_transaction() as conn:

@@ -1,4 +1,8 @@
-"""Request limits per session and per address, 429 with Retry-After; 503 when the store is down."""
+"""Request limits per session, per resident and (anonymous callers, sign-in) per address.
+
+429 with Retry-After; 503 when the store is down. Signed-in residents behind one address
+(a carrier-grade NAT, one Wi-Fi) do not share that address's allowance; a forged token does.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +41,21 @@ def test_buckets_hash_tokens_and_add_a_sign_in_bucket():
     assert all("secret-token" not in stem for stem, _ in found)
 
 
+def test_a_signed_in_request_counts_per_session_and_resident_not_per_address():
+    request = make_mocked_request(
+        "POST", "/api/v1/proposals/1/vote", headers={"Authorization": "Bearer secret-token"}
+    )
+    limits = Limits(per_session=5, per_address=9)
+    signed_in = buckets(request, limits, resident_id=42)
+    assert [stem.split(":")[0] for stem, _ in signed_in] == ["session", "resident"]
+    assert [limit for _, limit in signed_in] == [5, 10]  # a resident: twice a session
+    assert all("secret-token" not in stem for stem, _ in signed_in)
+    # A token that resolved to no session is anonymous: the address, nothing else.
+    anonymous = buckets(request, limits)
+    assert [(stem.split(":")[0], limit) for stem, limit in anonymous] == [("ip", 9)]
+    assert Limits(per_session=5, per_resident=7).resident_limit == 7
+
+
 @pytest.fixture
 def settings(settings):  # type: ignore[no-untyped-def]
     return settings.model_copy(
@@ -73,6 +92,79 @@ async def test_a_session_over_its_limit_gets_429_with_retry_after(client, world)
     other = await issue(world.app_state.store, person.id)
     ok = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {other}"})
     assert ok.status == 200
+
+
+async def test_many_signed_in_residents_behind_one_address_are_not_refused(client, world):
+    """Twelve residents from one address (the address allows 8 a minute): every vote-sized
+    burst goes through, and anonymous callers from there still have their own 8."""
+    with using(world.app_state.db):
+        people = [await world.resident() for _ in range(12)]
+    tokens = [await issue(world.app_state.store, person.id) for person in people]
+    statuses = [
+        (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})).status
+        for token in tokens
+        for _ in range(2)
+    ]
+    assert statuses == [200] * 24
+    anonymous = [(await client.get("/api/v1/openapi.json")).status for _ in range(9)]
+    assert anonymous == [200] * 8 + [429]
+
+
+async def test_one_resident_s_sessions_share_a_resident_limit(client, world):
+    """Fresh sessions are no way around the limit: 3 a session, 6 a resident."""
+    with using(world.app_state.db):
+        person = await world.resident()
+    tokens = [await issue(world.app_state.store, person.id) for _ in range(3)]
+    statuses = [
+        (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})).status
+        for token in tokens
+        for _ in range(2)
+    ]
+    assert statuses == [200] * 6
+    resp = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {tokens[0]}"})
+    assert resp.status == 429
+    assert resp.headers["Retry-After"] == "30"
+
+
+async def test_forged_tokens_count_against_the_address(client, world):
+    """A made-up token per request is anonymous: 401 while the address allows, then 429."""
+    statuses = [
+        (await client.get("/api/v1/me", headers={"Authorization": f"Bearer forged-{n}"})).status
+        for n in range(9)
+    ]
+    assert statuses == [401] * 8 + [429]
+    # The same address's anonymous allowance is the one the forger used up.
+    assert (await client.get("/api/v1/openapi.json")).status == 429
+
+
+class CountingStore:
+    """The real store, counting round trips."""
+
+    def __init__(self, real):  # type: ignore[no-untyped-def]
+        self.real = real
+        self.calls: list[str] = []
+
+    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        attribute = getattr(self.real, name)
+        if name in {"get", "set", "set_if_absent", "delete", "incr", "incr_many"}:
+            self.calls.append(name)
+        return attribute
+
+
+async def test_a_signed_in_request_asks_the_store_for_its_session_once(client, world):
+    with using(world.app_state.db):
+        person = await world.resident()
+    token = await issue(world.app_state.store, person.id)
+    api = client.server.app[API_DEPS]
+    real = api.store
+    api.store = counting = CountingStore(real)
+    try:
+        resp = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        api.store = real
+    assert resp.status == 200
+    # The session lookup (shared with the handler) and one incr_many for every bucket.
+    assert counting.calls == ["get", "incr_many"]
 
 
 async def test_sign_in_attempts_have_a_tighter_bucket(client, world):

@@ -63,7 +63,7 @@ async def test_a_resident_gets_403_on_steps_before_the_body_or_the_ticket(
         for payload in (None, {}, {"note": 5, "department": ["x"]}):
             status, answer = await _call(client, "POST", url, payload, bearer(token))
             assert status == 403, (url, payload, answer)
-            assert answer["error"]["code"] == "ticket.error.forbidden"
+            assert answer["error"]["code"] == "api.error.forbidden"
         resp = await client.post(url, data=b"{not json", headers=bearer(token))
         assert resp.status == 403
     assert (await Ticket.get(id=own.id)).status == "assigned"

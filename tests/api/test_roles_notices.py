@@ -71,7 +71,7 @@ async def test_a_plain_resident_is_refused_before_the_body_or_the_object(
     else:
         resp = await client.request(method, path, json=payload, headers=headers)
     assert resp.status == 403, await resp.text()
-    assert (await resp.json())["error"]["code"] == "notice.error.forbidden"
+    assert (await resp.json())["error"]["code"] == "api.error.forbidden"
 
 
 async def test_only_an_admin_approves(client, world: World, bearer):

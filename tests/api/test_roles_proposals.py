@@ -69,7 +69,7 @@ async def test_a_resident_gets_403_before_the_body_or_the_object(
         for payload in (None, {}, {"reason": 5, "days": "x", "text": None}):
             status, answer = await _call(client, "POST", url, payload, bearer(token))
             assert status == 403, (url, payload, answer)
-            assert answer["error"]["code"] == "proposal.error.forbidden"
+            assert answer["error"]["code"] == "api.error.forbidden"
         resp = await client.post(url, data=b"{not json", headers=bearer(token))
         assert resp.status == 403
     assert (await Proposal.get(id=published.id)).status == "published"

@@ -105,7 +105,7 @@ async def test_a_plain_resident_is_refused_before_the_body_or_the_object(
     else:
         resp = await client.request(method, path, json=payload, headers=headers)
     assert resp.status == 403, await resp.text()
-    assert (await resp.json())["error"]["code"] == "volunteer.error.forbidden"
+    assert (await resp.json())["error"]["code"] == "api.error.forbidden"
 
 
 async def test_a_leader_leads_only_their_own_teams_activities(client, world: World, bearer):

@@ -304,7 +304,7 @@ async def test_only_workers_read_it(client, world: World):
     for person in (resident, handler):
         refused = await client.get("/api/v1/dashboard", headers=bearer(await world.token(person)))
         assert refused.status == 403
-        assert (await refused.json())["error"]["code"] == "dashboard.error.forbidden"
+        assert (await refused.json())["error"]["code"] == "api.error.forbidden"
     for role in (Role.COMMUNITY_WORKER, Role.GRID_WORKER, Role.ADMIN):
         worker = await world.worker(role)
         resp = await client.get("/api/v1/dashboard", headers=bearer(await world.token(worker)))

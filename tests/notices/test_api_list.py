@@ -90,5 +90,5 @@ async def test_only_the_callers_community_and_only_workers(client, world, bearer
     [resident] = await residents_of(world, 0, 1)
     refused = await client.get(URL, headers=bearer(await world.token(resident)))
     assert refused.status == 403
-    assert (await refused.json())["error"]["code"] == "notice.error.forbidden"
+    assert (await refused.json())["error"]["code"] == "api.error.forbidden"
     assert (await client.get(URL)).status == 401

@@ -69,7 +69,7 @@ async def test_a_resident_cannot_send_or_read_notices(client, world, app_state, 
     status, body = await post_notice(
         client, world, bearer, person, title="假通知", body="大家好", scope={"kind": "community"}
     )
-    assert status == 403 and body["error"]["code"] == "notice.error.forbidden"
+    assert status == 403 and body["error"]["code"] == "api.error.forbidden"
     worker = await world.worker(Role.ADMIN)
     status, made = await post_notice(
         client, world, bearer, worker, title="通知", body="内容", scope={"kind": "community"}

@@ -46,7 +46,7 @@ async def test_a_resident_proposes_and_only_a_worker_publishes(client, world: Wo
     url = f"/api/v1/proposals/{proposal['id']}/actions"
     review = await client.post(f"{url}/review", headers=bearer(mine))
     assert review.status == 403
-    assert (await review.json())["error"]["code"] == "proposal.error.forbidden"
+    assert (await review.json())["error"]["code"] == "api.error.forbidden"
     assert (await client.post(f"{url}/review", headers=bearer(boss))).status == 200
     published = await client.post(f"{url}/publish", headers=bearer(boss))
     assert (await published.json())["status"] == "published"

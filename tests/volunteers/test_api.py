@@ -95,7 +95,7 @@ async def test_only_workers_and_their_own_team_leaders_create_activities(
     url = "/api/v1/volunteers/activities"
     refused = await client.post(url, json=payload, headers=bearer(await world.token(resident)))
     assert refused.status == 403
-    assert (await refused.json())["error"]["code"] == "volunteer.error.forbidden"
+    assert (await refused.json())["error"]["code"] == "api.error.forbidden"
     made = await client.post(url, json=payload, headers=bearer(await world.token(worker)))
     assert made.status == 201, await made.text()
     body = await made.json()
