@@ -27,6 +27,7 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "ComplaintError": (1,),
     "VolunteerError": (1,),
     "SignInRefused": (1,),
+    "Refused": (1,),
     "ApiError": (2,),
     "error_response": (3,),
 }
@@ -39,6 +40,7 @@ ID_ARG = {
     "ComplaintError": 0,
     "VolunteerError": 0,
     "SignInRefused": 0,
+    "Refused": 0,
     "ApiError": 1,
     "error_response": 2,
 }

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from handlers.refusal import Refused
 from handlers.roles import actor
 from handlers.types import Code2Session, CodeRefused, KeyValueStore, WeChatIdentity
 from models.accounts import ConsoleLogin, MiniProgramUser
@@ -36,15 +38,11 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
-class SignInRefused(Exception):
-    """``code`` is a message id; the API answers it with ``status`` (and ``retry_after``)."""
+class SignInRefused(Refused):
+    """A sign-in refusal: 401 unless said otherwise; the API middleware translates it."""
 
-    def __init__(
-        self, code: str, status: int = 401, *, retry_after: int | None = None, **params: object
-    ) -> None:
-        super().__init__(code)
-        self.code, self.status, self.params = code, status, params
-        self.retry_after = retry_after
+    def __init__(self, code: str, status: int = 401, **kw: Any) -> None:
+        super().__init__(code, status, **kw)
 
 
 # --- passwords --------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from handlers import sessions
 from handlers.api import ApiError, body, caller, deps, page_of, paging
 from handlers.openapi import Done, doc
 from handlers.residents import accounts, service
-from handlers.residents.accounts import SignInRefused
 from handlers.residents.rules import CodeStatus
 from handlers.residents.schemas import (
     BindingCodeView,
@@ -37,10 +36,6 @@ BIND_REFUSALS = {
     CodeStatus.EXPIRED: "bind.expired",
     CodeStatus.MALFORMED: "bind.malformed",
 }
-
-
-def _refused(exc: SignInRefused) -> ApiError:
-    return ApiError(exc.status, exc.code, retry_after=exc.retry_after, **exc.params)
 
 
 def _text(data: dict[str, object], name: str, longest: int) -> str:
@@ -85,10 +80,7 @@ async def _worker(request: web.Request) -> Resident:
 async def sign_in_password(request: web.Request) -> web.Response:
     data = await body(request)
     login, password = _text(data, "login", 64), _text(data, "password", 256)
-    try:
-        resident = await accounts.sign_in_with_password(deps(request).store, login, password)
-    except SignInRefused as exc:
-        raise _refused(exc) from None
+    resident = await accounts.sign_in_with_password(deps(request).store, login, password)
     return web.json_response(await _session(request, resident))
 
 
@@ -112,12 +104,9 @@ async def sign_in_miniprogram(request: web.Request) -> web.Response:
     if wiring.code2session is None:
         raise ApiError(503, "auth.error.miniprogram_off")
     community = await service.community_id(wiring.miniprogram_community)
-    try:
-        resident = await accounts.sign_in_with_code(
-            wiring.store, wiring.code2session, wiring.miniprogram_appid, community, code
-        )
-    except SignInRefused as exc:
-        raise _refused(exc) from None
+    resident = await accounts.sign_in_with_code(
+        wiring.store, wiring.code2session, wiring.miniprogram_appid, community, code
+    )
     if resident.erased_at is not None:
         raise ApiError(401, "auth.error.code_invalid")
     return web.json_response(await _session(request, resident))
@@ -158,10 +147,7 @@ async def poll_qr(request: web.Request) -> web.Response:
     ticket = request.match_info["ticket"]
     if not 8 <= len(ticket) <= 64:
         raise ApiError(404, "auth.error.qr_expired")
-    try:
-        resident_id = await accounts.poll_qr_login(deps(request).store, ticket)
-    except SignInRefused as exc:
-        raise _refused(exc) from None
+    resident_id = await accounts.poll_qr_login(deps(request).store, ticket)
     if resident_id is None:
         return web.json_response({"status": "pending", "session": None})
     resident = await Resident.get(id=resident_id)
