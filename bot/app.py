@@ -8,15 +8,16 @@ import logging
 import socket
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 from aiohttp import web
-from tortoise.context import TortoiseContext
 
 from bot.callback import Callback
+from bot.capabilities import audiences as notification_audiences
+from bot.capabilities import capabilities
+from bot.capabilities import texts as notification_texts
 from bot.console import add_routes as add_console_routes
 from bot.deliver import deliver_notices
 from bot.dispatcher import Dispatcher
@@ -26,51 +27,24 @@ from bot.owed import deliver_owed
 from bot.push import GroupRobot, OfficialAccountClient
 from bot.push.miniprogram import MiniProgramClient
 from bot.spool import Spool
+from bot.state import APP_STATE, AppState
 from bot.store import MemoryStore, RedisStore, open_store
 from bot.wecom import add_routes as add_wecom_routes
 from config.settings import DEFAULT_ACCOUNT, Settings
 from handlers.api import API_DEPS, ApiDeps, api_errors
-from handlers.complaints import api as complaints_api
-from handlers.complaints import service as complaints
-from handlers.dashboard import api as dashboard_api
-from handlers.i18n import Translator, default_translator
-from handlers.notices import api as notices_api
-from handlers.notices.relay import relay as relay_notifications
-from handlers.notices.service import expand_due
+from handlers.capability import Job, JobContext
+from handlers.i18n import default_translator
 from handlers.openapi import add_routes as add_openapi_routes
-from handlers.proposals import api as proposals_api
-from handlers.proposals.service import close_due
 from handlers.ratelimit import Limits
-from handlers.residents import api as residents_api
 from handlers.residents.accounts import LOGIN_QR_SECONDS
 from handlers.router import Router
 from handlers.types import Event
-from handlers.volunteers import api as volunteers_api
-from handlers.volunteers import service as volunteers
 from models.community import Community
 from models.db import close_database, open_database, using
 
 log = logging.getLogger(__name__)
 
 SPOOL_REPLAY_SECONDS = 15.0
-
-
-@dataclass
-class AppState:
-    settings: Settings
-    translate: Translator
-    store: MemoryStore | RedisStore | Any = None
-    dispatcher: Dispatcher | None = None
-    once: Once | None = None
-    spool: Spool | None = None
-    router: Router | None = None
-    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
-    db: TortoiseContext | None = None
-    push_clients: dict[str, OfficialAccountClient] = field(default_factory=dict)
-    push_session: aiohttp.ClientSession | None = None
-
-
-APP_STATE = web.AppKey("linli_state", AppState)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -91,28 +65,36 @@ async def _in_database(request: web.Request, handler: Any) -> web.StreamResponse
         return await handler(request)
 
 
+def _limits(settings: Settings) -> Limits:
+    return Limits(
+        per_session=settings.api_rate_per_session,
+        per_resident=settings.api_rate_per_resident,
+        per_address=settings.api_rate_per_address,
+        sign_in_per_address=settings.api_sign_in_rate_per_address,
+        trust_forwarded_for=settings.trust_forwarded_for,
+    )
+
+
 async def _store(app: web.Application) -> AsyncIterator[None]:
     state = app[APP_STATE]
     if state.store is None:
         state.store = open_store(state.settings.redis_url, state.settings.store_timeout_seconds)
-    state.dispatcher = Dispatcher(state.settings, state.store, state.translate, state.router)
+    state.dispatcher = Dispatcher(
+        state.settings, state.store, state.translate, state.router, clock=state.clock
+    )
     state.once = Once(state.store, state.settings.dedup_ttl_seconds)
     app[API_DEPS] = ApiDeps(
         store=state.store,
         translate=state.translate,
         lock=state.store.lock,
         needs_approval=state.settings.notices_need_approval,
-        limits=Limits(
-            per_session=state.settings.api_rate_per_session,
-            per_address=state.settings.api_rate_per_address,
-            sign_in_per_address=state.settings.api_sign_in_rate_per_address,
-            trust_forwarded_for=state.settings.trust_forwarded_for,
-        ),
+        limits=_limits(state.settings),
         session_seconds=state.settings.session_hours * 3600,
         binding_failures=state.settings.binding_failures_per_10min,
         binding_code_days=state.settings.binding_code_days,
         miniprogram_appid=state.settings.miniprogram_appid,
         miniprogram_community=state.settings.miniprogram_community,
+        now=state.clock,
     )
     try:
         yield
@@ -163,25 +145,36 @@ async def _spool(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
+def job_round(state: AppState) -> list[Job]:
+    """Every capability's jobs in list order, then the transport's own sending."""
+    jobs = [job for c in capabilities() for job in c.jobs]
+    return [
+        *jobs,
+        Job("owed replies", lambda job: deliver_owed(state.push_clients, job.now)),
+        Job("notice deliveries", lambda job: send_notices(state, job.now)),
+    ]
+
+
+def job_context(state: AppState, now: datetime | None = None) -> JobContext:
+    """What the round's jobs share: its instant (the app's clock unless given), the lock,
+    the catalogs and every capability's notification texts and audiences."""
+    return JobContext(
+        now=now or state.clock(),
+        lock=state.store.lock,
+        translate=state.translate,
+        texts=notification_texts(),
+        audiences=notification_audiences(),
+    )
+
+
 async def run_jobs(state: AppState) -> None:
     """One round of periodic work; each job is idempotent and safe on several processes."""
-    now = datetime.now(UTC)
-    for name, job in (
-        ("closing due votes", lambda: close_due(now, state.store.lock)),
-        ("ticket deadlines", lambda: complaints.check_deadlines(now)),
-        ("router weights", complaints.load_router),
-        ("router training", lambda: complaints.retrain_if_corrected(state.store.lock)),
-        ("volunteer reminders", lambda: volunteers.send_reminders(now)),
-        ("volunteer check-outs", lambda: volunteers.close_ended_shifts(now)),
-        ("owed replies", lambda: deliver_owed(state.push_clients, now)),
-        ("notifications", lambda: relay_notifications(state.translate, now)),
-        ("due notices", lambda: expand_due(now)),
-        ("notice deliveries", lambda: send_notices(state, now)),
-    ):
+    context = job_context(state)
+    for job in job_round(state):
         try:
-            await job()
+            await job.run(context)
         except Exception:
-            log.exception("%s failed", name)
+            log.exception("%s failed", job.name)
 
 
 async def notice_clients(state: AppState) -> dict[int, OfficialAccountClient]:
@@ -265,12 +258,14 @@ async def _jobs(app: web.Application) -> AsyncIterator[None]:
                 await asyncio.sleep(state.settings.jobs_interval_seconds)
                 await run_jobs(state)
 
-    # jieba loads its dictionary once per process: before the first resident waits for it.
-    await asyncio.to_thread(complaints.route, "电梯")
-    # Here, not in the task: a stop right after start would cancel it mid-query, and
-    # aiosqlite's thread would then answer into a loop that has closed.
+    # Each capability's start-up work (jieba's dictionary, the router's weights) before
+    # the first resident waits for it. Here, not in the task: a stop right after start
+    # would cancel it mid-query, and aiosqlite's thread would then answer into a loop
+    # that has closed.
     with using(state.db):
-        await complaints.load_router()
+        for capability in capabilities():
+            for start in capability.start:
+                await start()
     if not state.settings.jobs_in_process:
         yield  # an arq worker runs the jobs (bot/worker.py)
         return
@@ -311,12 +306,9 @@ def create_app(
     app.router.add_get(base + "/{account}", callback.verify)
     app.router.add_post(base + "/{account}", callback.receive)
     app.router.add_get("/healthz", health)
-    app.router.add_routes(residents_api.routes)
-    app.router.add_routes(proposals_api.routes)
-    app.router.add_routes(complaints_api.routes)
-    app.router.add_routes(volunteers_api.routes)
-    app.router.add_routes(notices_api.routes)
-    app.router.add_routes(dashboard_api.routes)
+    for capability in capabilities():
+        if capability.routes is not None:
+            app.router.add_routes(capability.routes)
     add_console_routes(app)
     add_wecom_routes(app, app[APP_STATE])
     add_openapi_routes(app)

@@ -8,21 +8,17 @@ overwrites the other's state.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from bot.capabilities import chat_router
 from bot.conversation import Conversations
 from bot.store import LockTimeout
 from config.settings import Settings
-from handlers.complaints import chat as complaints_chat
-from handlers.help import chat as help_chat
+from handlers.clock import Clock, utc_now
+from handlers.help.chat import PASSIVE_EVENTS
 from handlers.i18n import Translator, language_of
-from handlers.proposals import chat as proposals_chat
 from handlers.refusal import Refused
-from handlers.residents import chat as residents_chat
 from handlers.residents import service as residents
-from handlers.router import Router, normalize
+from handlers.router import Router, Skip, normalize
 from handlers.types import NO_REPLY, Context, Event, KeyValueStore, Reply
-from handlers.volunteers import chat as volunteers_chat
 
 
 class ResidentBusy(Exception):
@@ -34,19 +30,8 @@ class ResidentBusy(Exception):
 
 
 def build_router() -> Router:
-    """Adding a capability is one more router here."""
-    root = Router(name="root")
-    # Order matters only among fallbacks (a complaint-like text is offered as one before
-    # the general "not understood") and for follow-by-scan: volunteers' site codes come
-    # before the residents' plain subscribe.
-    root.include(
-        complaints_chat.router,
-        help_chat.router,
-        volunteers_chat.router,
-        residents_chat.router,
-        proposals_chat.router,
-    )
-    return root
+    """Every capability's chat routes, in ``bot.capabilities`` order."""
+    return chat_router()
 
 
 class Dispatcher:
@@ -56,8 +41,10 @@ class Dispatcher:
         store: KeyValueStore,
         translator: Translator,
         router: Router | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.store = store
         self.translate = translator
         self.router = router or build_router()
@@ -81,7 +68,7 @@ class Dispatcher:
         return ""
 
     async def dispatch(self, event: Event) -> Reply:
-        if event.kind == "event" and event.event in help_chat.PASSIVE_EVENTS:
+        if event.kind == "event" and event.event in PASSIVE_EVENTS:
             return NO_REPLY
         lock = self.store.lock(
             f"resident:{event.account}:{event.openid}",
@@ -113,17 +100,24 @@ class Dispatcher:
             state=state,
             settings=self.settings,
             menu=self.menu,
-            now=lambda: datetime.now(UTC),
+            now=self.clock,
         )
-        found = self.router.resolve(event, ctx, self._menu_key(event, state is not None))
-        if found is None:
+        menu_key = self._menu_key(event, state is not None)
+        for route, args in self.router.matching(event, ctx, menu_key):
+            ctx.args = args
+            try:
+                reply = await route.handler(event, ctx)
+            except Skip:
+                continue
+            except Refused as refused:
+                # The one translation of a service's refusal for chat; the flow stays put
+                # unless the handler said ``ctx.leave()`` before it.
+                if ctx.left and state is not None:
+                    await self.conversations.clear(event.account, event.openid)
+                return Reply(ctx.t(refused.code, **refused.params))
+            break
+        else:
             return NO_REPLY
-        route, ctx.args = found
-        try:
-            reply = await route.handler(event, ctx)
-        except Refused as refused:
-            # The one translation of a service's refusal for chat; the flow stays where it was.
-            return Reply(ctx.t(refused.code, **refused.params))
         if ctx.next_state is not None:
             await self.conversations.save(event.account, event.openid, ctx.next_state)
         elif state is not None:

@@ -16,7 +16,8 @@ from aiohttp import web
 from arq import cron
 from arq.connections import RedisSettings
 
-from bot.app import APP_STATE, create_app, run_jobs
+from bot.app import create_app, run_jobs
+from bot.state import APP_STATE
 from config.settings import Settings, load_settings
 from models.db import using
 

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     # JSON API: sessions and request limits (per minute; sign-in has its own bucket).
     session_hours: float = 7 * 24
     api_rate_per_session: int = 120
+    # All of one resident's sessions together; unset: twice the per-session limit.
+    api_rate_per_resident: int | None = None
     api_rate_per_address: int = 600
     api_sign_in_rate_per_address: int = 20
     # Behind our own reverse proxy, the client address is the last X-Forwarded-For hop.

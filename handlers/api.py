@@ -20,12 +20,14 @@ import types
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from handlers import sessions
+from handlers.clock import Clock, utc_now
 from handlers.i18n import LANGUAGES, language_of
 from handlers.openapi import Operation, operation_of
 from handlers.ratelimit import Limits, retry_after
@@ -37,11 +39,8 @@ from models.residents import Resident
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-MAX_PER_PAGE = 100
 # Whatever is unavailable (the store, WeChat) is worth another try in a moment.
 RETRY_AFTER = {429: 60, 503: 5}
-# Far past any real list; the bound keeps OFFSET inside the database's integer range.
-MAX_PAGE = 100_000
 
 
 @dataclass
@@ -52,6 +51,7 @@ class ApiDeps:
     needs_approval: bool = False
     limits: Limits = field(default_factory=Limits)
     clock: Callable[[], float] = time.time  # for the rate-limit windows
+    now: Clock = utc_now  # the app's clock, the same the chat's ctx.now reads
     session_seconds: float = sessions.DEFAULT_TTL
     binding_failures: int = 5
     binding_code_days: int = 30
@@ -73,6 +73,11 @@ M = TypeVar("M", bound=BaseModel)
 
 def deps(request: web.Request) -> ApiDeps:
     return request.app[API_DEPS]
+
+
+def now(request: web.Request) -> datetime:
+    """The instant a handler acts at: the app's clock, so a test can freeze it."""
+    return deps(request).now()
 
 
 def request_language(request: web.Request) -> str:
@@ -170,7 +175,8 @@ def queried(request: web.Request, model: type[M]) -> M:
 
 def _refusal_of(error: ValidationError, where: str) -> Refused:
     first = error.errors()[0]
-    if first["type"] in {"json_invalid", "json_type"} or (not first["loc"] and where == "body"):
+    not_an_object = not first["loc"] and first["type"] in {"model_type", "dict_type"}
+    if first["type"] in {"json_invalid", "json_type"} or not_an_object:
         return Refused("api.error.bad_json", 400)
     name = ".".join(str(part) for part in first["loc"]) or where
     if where == "query":
@@ -249,25 +255,6 @@ async def enforce(request: web.Request, operation: Operation) -> None:
         request[BODY] = await _parse_body(request, operation.body)
 
 
-class ApiError(Refused):
-    """The old argument order (status first), while the capabilities move to ``Refused``."""
-
-    def __init__(
-        self, status: int, code: str, *, retry_after: int | None = None, **params: Any
-    ) -> None:
-        super().__init__(code, status, retry_after=retry_after, **params)
-
-
-async def body(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Refused("api.error.bad_json", 400) from None
-    if not isinstance(data, dict):
-        raise Refused("api.error.bad_json", 400)
-    return data
-
-
 def unstorable(value: Any, name: str = "body") -> str | None:
     """The first field the database could not keep (a NUL, which PostgreSQL refuses in text
     and JSON, or a lone surrogate), looking through objects and lists; ``None`` if all fit."""
@@ -292,10 +279,6 @@ def unstorable(value: Any, name: str = "body") -> str | None:
     return None
 
 
-def storable(value: Any) -> bool:
-    return unstorable(value) is None
-
-
 def path_id(request: web.Request, name: str, not_found: str, **params: Any) -> int:
     """A path parameter that is an id (ASCII digits, within ``ID_SCHEMA``), else 404 with
     the capability's own not-found message."""
@@ -303,17 +286,6 @@ def path_id(request: web.Request, name: str, not_found: str, **params: Any) -> i
     if not raw.isascii() or not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
         raise Refused(not_found, 404, **params)
     return int(raw)
-
-
-def paging(request: web.Request) -> tuple[int, int]:
-    try:
-        page = int(request.query.get("page", "1"))
-        per_page = int(request.query.get("per_page", "20"))
-    except ValueError:
-        raise Refused("api.error.bad_paging", 400) from None
-    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PER_PAGE:
-        raise Refused("api.error.bad_paging", 400)
-    return page, per_page
 
 
 async def slice_of(query: Any, order: str, page: int, per_page: int) -> tuple[int, list[Any]]:

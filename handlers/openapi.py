@@ -20,7 +20,7 @@ from pydantic.json_schema import models_json_schema
 from handlers.roles import RoleSet
 
 # "public", any signed-in "resident", or one of the named role sets of ``handlers.roles``.
-Auth = Literal["public", "resident", "worker"] | RoleSet
+Auth = Literal["public", "resident"] | RoleSet
 H = TypeVar("H", bound=Callable[..., Any])
 ATTRIBUTE = "__linli_openapi__"
 ID_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 999_999_999}
@@ -61,8 +61,7 @@ class Operation:
     path: dict[str, dict[str, Any]] = field(default_factory=dict)
     content_type: str = "application/json"
     description: str = ""
-    # The middleware parses query and body with the models above (``parsed``/``queried``);
-    # routes move to it one capability at a time, from their hand parsers.
+    # The middleware parses query and body with the models above (``parsed``/``queried``).
     strict: bool = False
 
 
@@ -157,7 +156,7 @@ def _error_codes(operation: Operation, path_params: list[str]) -> list[int]:
     codes = set(operation.errors) | {429, 503}
     if operation.auth != "public":
         codes.add(401)
-    if operation.auth == "worker" or isinstance(operation.auth, RoleSet):
+    if isinstance(operation.auth, RoleSet):
         codes.add(403)
     if path_params:
         codes.add(404)
@@ -221,8 +220,10 @@ def build(app: web.Application, *, title: str, version: str) -> dict[str, Any]:
         if operation.query is not None:
             entry["parameters"] += _query_parameters(operation.query, schemas)
         if operation.body is not None:
+            # A body whose fields are all optional may be left out: it is taken as ``{}``.
+            required = any(f.is_required() for f in operation.body.model_fields.values())
             entry["requestBody"] = {
-                "required": True,
+                "required": required,
                 "content": {
                     "application/json": {"schema": {"$ref": refs[(operation.body, "validation")]}}
                 },
@@ -288,6 +289,7 @@ class Page(BaseModel):
 
 
 class Paging(BaseModel):
+    # Far past any real list; the bound keeps OFFSET inside the database's integer range.
     page: int = Field(default=1, ge=1, le=100_000, description="Page number, from 1")
     per_page: int = Field(default=20, ge=1, le=100, description="Items per page, 1 to 100")
 

@@ -79,6 +79,12 @@ class Who:
         return allowed.admits is not None and allowed.admits(self)
 
     @property
+    def sets(self) -> list[str]:
+        """The names of the role sets held, for clients that show or hide what a set may do
+        (the console asks for ``console``); the server still checks every request."""
+        return [name for name, allowed in NAMED.items() if self.has(allowed)]
+
+    @property
     def is_manager(self) -> bool:
         return self.has(MANAGERS)
 
@@ -126,3 +132,22 @@ async def who_of(resident: Resident) -> Who:
         departments=frozenset(dept for _, _, dept in rows if dept),
         led_teams=frozenset(led),
     )
+
+
+async def holders(
+    community_id: int,
+    allowed: RoleSet | Role,
+    *,
+    grid_id: int | None = None,
+    department: str | None = None,
+) -> list[int]:
+    """Who holds a set (or one role) in a community, optionally of one grid or department:
+    the people a notification about that grid's or department's work goes to."""
+    roles = allowed.roles if isinstance(allowed, RoleSet) else frozenset({allowed})
+    query = RoleAssignment.filter(community_id=community_id, role__in=[r.value for r in roles])
+    if grid_id is not None:
+        query = query.filter(grid_id=grid_id)
+    if department is not None:
+        query = query.filter(department=department)
+    found = await query.values_list("resident_id", flat=True)
+    return list(dict.fromkeys(int(r) for r in found))  # type: ignore[call-overload]

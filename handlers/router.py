@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 from handlers.types import Context, Event, Reply
@@ -100,6 +100,11 @@ class Route:
         return None
 
 
+class Skip(Exception):
+    """Raised by a handler that, having looked closer, does not take the event: the
+    dispatcher runs the next route that matches (a fallback passes the event on)."""
+
+
 @dataclass
 class Router:
     name: str
@@ -157,10 +162,16 @@ class Router:
         for router in routers:
             self.routes.extend(router.routes)
 
-    def resolve(self, event: Event, ctx: Context, menu_key: str = "") -> tuple[Route, str] | None:
-        """First the commands that work in any state, then the state, then the rest."""
+    def matching(
+        self, event: Event, ctx: Context, menu_key: str = ""
+    ) -> Iterator[tuple[Route, str]]:
+        """Every route that takes the event, best first: the commands that work in any
+        state, then the state, then the rest. The dispatcher runs the first that does not
+        raise ``Skip``."""
         for route in sorted(self.routes, key=lambda r: r.priority):
             args = route.matches(event, ctx, menu_key)
             if args is not None:
-                return route, args
-        return None
+                yield route, args
+
+    def resolve(self, event: Event, ctx: Context, menu_key: str = "") -> tuple[Route, str] | None:
+        return next(self.matching(event, ctx, menu_key), None)

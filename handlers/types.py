@@ -96,6 +96,7 @@ class Context:
     menu: tuple[tuple[str, str, str], ...] = ()
     state: ConversationState | None = None
     next_state: ConversationState | None = None
+    left: bool = False
     settings: Any = None
     now: Callable[[], datetime] = datetime.now
 
@@ -107,8 +108,12 @@ class Context:
         self.next_state = ConversationState(name, dict(data))
 
     def leave(self) -> None:
-        """End the flow after this reply (also the default when ``enter`` is not called)."""
+        """End the flow after this reply (also the default when ``enter`` is not called).
+
+        Said before a service's ``Refused``, it ends the flow on the refusal too (which
+        otherwise leaves the resident where they were)."""
         self.next_state = None
+        self.left = True
 
 
 @dataclass(frozen=True)

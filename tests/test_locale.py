@@ -18,17 +18,13 @@ from handlers.i18n import FALLBACK, LANGUAGES, Translator, po_path
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = ("bot", "handlers", "config")
 # How the code translates: ctx.t("id", ...), N_("id"), translator(language, "id", ...).
-# Refusals carry their id too: ProposalError("id", ...), ApiError(status, "id", ...).
+# Refusals carry their id too: Refused("id", status, ...).
 KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "t": None,
     "N_": None,
     "translate": (2,),
-    "ProposalError": (1,),
-    "ComplaintError": (1,),
-    "VolunteerError": (1,),
     "SignInRefused": (1,),
     "Refused": (1,),
-    "ApiError": (2,),
     "error_response": (3,),
 }
 # Position of the message id among each keyword's arguments (0-based), for the AST pass.
@@ -36,12 +32,8 @@ ID_ARG = {
     "t": 0,
     "N_": 0,
     "translate": 1,
-    "ProposalError": 0,
-    "ComplaintError": 0,
-    "VolunteerError": 0,
     "SignInRefused": 0,
     "Refused": 0,
-    "ApiError": 1,
     "error_response": 2,
 }
 # The Translator's own fallback for an unknown id (an assignment, not a call).

@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.console.messages import MESSAGE_IDS
+from bot.state import APP_STATE
 from handlers.api import request_language
 from handlers.i18n import LANGUAGES
 
@@ -81,8 +82,6 @@ async def to_index(request: web.Request) -> web.StreamResponse:
 
 async def strings(request: web.Request) -> web.Response:
     """``?lang=zh_Hans|zh_Hant|en``: every console message; without it, Accept-Language."""
-    from bot.app import APP_STATE  # bot.app imports this module
-
     asked = request.query.get("lang", "")
     language = asked if asked in LANGUAGES else request_language(request)
     translate = request.app[APP_STATE].translate

@@ -1,4 +1,10 @@
-"""Reporting a problem by chat, following it by number, and rating the fix."""
+"""Reporting a problem by chat, following it by number, and rating the fix.
+
+The service's refusals (``Refused``) are answered by the dispatcher in the resident's
+language, and the flow stays where it was: a text too long is refused when it is
+given, so the resident can send a shorter one; a report that could not be filed keeps
+its photos and location for another "1".
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,8 @@ from typing import Any
 
 from handlers.complaints import service
 from handlers.complaints.routing import Routing
-from handlers.complaints.service import ComplaintError
-from handlers.help.chat import not_understood
 from handlers.i18n import N_
-from handlers.router import Router, normalize
+from handlers.router import Router, Skip, normalize
 from handlers.types import Context, Event, Reply
 from models.complaints import Ticket
 
@@ -53,10 +57,6 @@ EMERGENCY_NAMES = {
 }
 
 
-def _error(ctx: Context, exc: ComplaintError) -> Reply:
-    return Reply(ctx.t(exc.code, **exc.params))
-
-
 def department_name(ctx: Context, key: str) -> str:
     return ctx.t(DEPARTMENT_NAMES.get(key, DEPARTMENT_NAMES["other"]))
 
@@ -94,6 +94,7 @@ async def text_given(event: Event, ctx: Context) -> Reply:
 
 
 async def _captured(ctx: Context, data: dict[str, Any]) -> Reply:
+    service.checked_text(data["text"])  # too long: refused here, before the flow moves on
     routing = service.route(data["text"])
     if routing.emergency:
         # Lives first: the numbers at once, and the ticket flagged to the community on duty.
@@ -130,18 +131,15 @@ async def attach(event: Event, ctx: Context) -> Reply:
 
 
 async def _submit(ctx: Context, data: dict[str, Any], anonymous: bool, prefix: str = "") -> Reply:
+    ticket = await service.intake(
+        ctx.resident,
+        data["text"],
+        ctx.now(),
+        media=data.get("media") or [],
+        location=data.get("location"),
+        anonymous=anonymous,
+    )
     ctx.leave()
-    try:
-        ticket = await service.intake(
-            ctx.resident,
-            data["text"],
-            ctx.now(),
-            media=data.get("media") or [],
-            location=data.get("location"),
-            anonymous=anonymous,
-        )
-    except ComplaintError as exc:
-        return _error(ctx, exc)
     msgid = "ticket.chat.submitted_anonymous" if anonymous else "ticket.chat.submitted"
     text = ctx.t(
         msgid,
@@ -164,10 +162,7 @@ def _local(value: Any) -> str:
 @router.menu("my_tickets")
 async def lookup(event: Event, ctx: Context) -> Reply:
     if ctx.args:
-        try:
-            ticket = await service.find_for_reporter(ctx.resident, ctx.args)
-        except ComplaintError as exc:
-            return _error(ctx, exc)
+        ticket = await service.find_for_reporter(ctx.resident, ctx.args)
         return Reply(await describe(ctx, ticket))
     found = await service.mine(ctx.resident)
     if not found:
@@ -198,25 +193,24 @@ async def describe(ctx: Context, ticket: Ticket) -> str:
     return "\n".join(lines)
 
 
-async def rate(ctx: Context, args: str) -> Reply:
-    """``评价 T3K9QX 5 很满意``: reached through the shared 评价 command."""
-    words = args.split(maxsplit=2)
+@router.text("评价", "評價", "rate", pattern=r"(?i)t\w{6}(\s|$)")
+async def rate(event: Event, ctx: Context) -> Reply:
+    """``评价 T3K9QX7 5 很满意``: a ticket number; ``评价 12 5`` is a proposal's."""
+    words = ctx.args.split(maxsplit=2)
     stars = words[1] if len(words) > 1 else ""
-    if not words or not stars.isdigit():
+    if not words or not stars.isdecimal():
         return Reply(ctx.t("ticket.chat.rate_usage"))
-    try:
-        ticket = await service.rate(
-            ctx.resident, words[0], int(stars), words[2] if len(words) > 2 else "", ctx.now()
-        )
-    except ComplaintError as exc:
-        return _error(ctx, exc)
+    ticket = await service.rate(
+        ctx.resident, words[0], int(stars), words[2] if len(words) > 2 else "", ctx.now()
+    )
     msgid = "ticket.chat.reopened" if ticket.status == "in_progress" else "ticket.chat.rated"
     return Reply(ctx.t(msgid, number=ticket.number))
 
 
 @router.fallback("text", "voice")
 async def maybe_a_complaint(event: Event, ctx: Context) -> Reply:
-    """Free text that reads like a complaint is offered as one, not lost in "not understood"."""
+    """Free text that reads like a complaint is offered as one, not lost in "not understood";
+    anything else goes on to help's fallback."""
     text = event.text.strip()
     if len(text) >= 4:
         routing = service.route(text)
@@ -225,11 +219,12 @@ async def maybe_a_complaint(event: Event, ctx: Context) -> Reply:
                 ctx, {"text": text, "media": []}, False, emergency_text(ctx, routing)
             )
         if routing.department != service.TRIAGE and routing.confidence >= OFFER_CONFIDENCE:
+            service.checked_text(text)  # not offered as a report it could not become
             ctx.enter(OFFER_STATE, text=text)
             return Reply(
                 ctx.t("ticket.chat.offer", department=department_name(ctx, routing.department))
             )
-    return await not_understood(event, ctx)
+    raise Skip
 
 
 @router.state(OFFER_STATE)

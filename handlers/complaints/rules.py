@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
+from handlers.clock import LOCAL
 from handlers.i18n import N_
+from handlers.refusal import Refused
 
-LOCAL = ZoneInfo("Asia/Shanghai")
 WORK_START = time(9, 0)
 WORK_END = time(18, 0)
 EMERGENCY_ACCEPT = timedelta(minutes=30)
@@ -98,26 +98,22 @@ OPEN_STATUSES = frozenset(s for s in Status if s not in {Status.CLOSED, Status.R
 NEEDS_NOTE = frozenset({Action.RESOLVE, Action.REJECT, Action.REASSIGN})
 
 
-class TicketError(Exception):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
 def transition(
     status: str, action: str, actor: str, *, note: str | None = None, reopened: int = 0
 ) -> Status:
-    """The next status, or ``TicketError``: resolving, rejecting and reassigning need a note."""
+    """The next status, or ``Refused``: a step the state does not allow (409), an actor the
+    step does not admit (403), a missing note (400: resolving, rejecting and reassigning
+    need one) or a second reopening (409)."""
     found = TRANSITIONS.get((Status(status), Action(action)))
     if found is None:
-        raise TicketError(ERROR_ILLEGAL)
+        raise Refused(ERROR_ILLEGAL, 409)
     target, actors = found
     if Actor(actor) not in actors:
-        raise TicketError(ERROR_FORBIDDEN)
+        raise Refused(ERROR_FORBIDDEN, 403)
     if Action(action) in NEEDS_NOTE and not (note or "").strip():
-        raise TicketError(ERROR_NOTE_REQUIRED)
+        raise Refused(ERROR_NOTE_REQUIRED, 400)
     if Action(action) is Action.REOPEN and reopened >= MAX_REOPEN:
-        raise TicketError(ERROR_REOPEN_USED)
+        raise Refused(ERROR_REOPEN_USED, 409)
     return target
 
 

@@ -1,4 +1,12 @@
-"""What ``/api/v1/complaints`` reads and answers, for the OpenAPI document."""
+"""What ``/api/v1/complaints`` reads and answers: the OpenAPI document, and what runs.
+
+The routes are ``strict``: the API middleware validates the query and the body with
+these models before a handler runs, so every limit written here is enforced (a wrong
+type, a value outside an enum or a range, text past its length: 400
+``api.error.bad_field``, or ``api.error.bad_filter`` for a query parameter). What only
+the ticket loop can tell (an empty report, a step its state does not allow) stays in
+the service, with the capability's own message.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from handlers.complaints import service
 from handlers.complaints.rules import Status
-from handlers.openapi import Page, Paging
+from handlers.openapi import Page, Paging, absent_when_none
 
 TEXT_MAX = service.TEXT_MAX
 PHOTO_MAX = 128  # the column that keeps a resolution photo's id
@@ -44,7 +52,9 @@ class Location(BaseModel):
 
 class TicketCreate(BaseModel):
     text: str = Field(
-        default="", max_length=TEXT_MAX, description="What is wrong; needed unless media is given"
+        default="",
+        max_length=TEXT_MAX,
+        description="What is wrong; needed (more than blanks) unless media is given",
     )
     media: list[Annotated[str, Field(max_length=MEDIA_MAX)]] = Field(
         default_factory=list, description="Uploaded media ids; the first 6 are kept"
@@ -56,18 +66,25 @@ class TicketCreate(BaseModel):
 
 
 class TicketQuery(Paging):
-    mine: bool | None = Field(
-        default=None, description="true: only the caller's own reports (staff too)"
+    mine: bool = Field(default=False, description="true: only the caller's own reports (staff too)")
+    status: Status | None = Field(
+        default=None, description="Only tickets in this state", json_schema_extra=absent_when_none
     )
-    status: Status | None = Field(default=None, description="Only tickets in this state")
-    department: Department | None = Field(default=None, description="Only this department's")
+    department: Department | None = Field(
+        default=None, description="Only this department's", json_schema_extra=absent_when_none
+    )
 
 
 class StatsQuery(BaseModel):
+    """Not paging: ``weeks`` outside 1 to 104 is ``api.error.bad_filter`` (name weeks),
+    checked after the role, like every filter."""
+
     weeks: int = Field(default=8, ge=1, le=104, description="How many weeks back")
 
 
 class TicketActionBody(BaseModel):
+    """Every field is optional; which step needs which is the ticket loop's rule."""
+
     note: str | None = Field(
         default=None,
         max_length=TEXT_MAX,
@@ -76,7 +93,9 @@ class TicketActionBody(BaseModel):
     photo: str | None = Field(
         default=None, max_length=PHOTO_MAX, description="resolve: a photo's media id"
     )
-    department: Department | None = Field(default=None, description="reassign: the new one")
+    department: Department | None = Field(
+        default=None, description="reassign: the new one (not the ticket's current one)"
+    )
 
 
 class TicketRating(BaseModel):

@@ -1,7 +1,8 @@
 """Ticket operations shared by the chat, the JSON API and the background jobs.
 
 Every status change is a conditional update (the loser of a race gets a clear
-refusal), lands in the audit log, and owes the reporter a notification.
+refusal), lands in the audit log, and owes the reporter a notification. Refusals are
+``Refused`` with the status the API answers; the chat and the API translate them.
 """
 
 from __future__ import annotations
@@ -16,18 +17,19 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from handlers.complaints import rules
 from handlers.complaints.routing import Router, Routing, default_router
-from handlers.complaints.rules import Action, Actor, Status, TicketError
+from handlers.complaints.rules import Action, Actor, Status
+from handlers.refusal import Refused
+from handlers.roles import Who
 from handlers.roles import actor as actor_name
 from models.audit import record
 from models.community import Building, Household
 from models.complaints import RouterWeights, RoutingCorrection, Ticket, TicketUpdate
 from models.outbox import Notification
-from models.residents import Resident, Role, RoleAssignment
+from models.residents import Resident, Role
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +39,12 @@ MAX_MEDIA = 6
 TRIAGE = "other"
 
 
-class ComplaintError(Exception):
-    """A refusal the caller is told about: ``code`` is a catalogue message id."""
-
-    def __init__(self, code: str, **params: Any) -> None:
-        super().__init__(code)
-        self.code = code
-        self.params = params
+def checked_text(text: str | None) -> str:
+    """A report's text without its surrounding blanks; ``Refused`` past ``TEXT_MAX``."""
+    text = (text or "").strip()
+    if len(text) > TEXT_MAX:
+        raise Refused("ticket.error.too_long", 400, limit=TEXT_MAX)
+    return text
 
 
 @dataclass(frozen=True)
@@ -123,44 +124,21 @@ def route(text: str) -> Routing:
 # --- who may do what -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Staff:
-    resident: Resident
-    roles: frozenset[Role]
-    departments: frozenset[str]
-    grids: frozenset[int]
-
-    @property
-    def name(self) -> str:
-        return actor_name(self.resident)
-
-    @property
-    def is_staff(self) -> bool:
-        return bool(self.roles - {Role.RESIDENT, Role.VOLUNTEER})
-
-    def actor_for(self, ticket: Ticket) -> Actor | None:
-        if self.roles & {Role.COMMUNITY_WORKER, Role.ADMIN}:
-            return Actor.WORKER
-        if Role.HANDLER in self.roles and ticket.department in self.departments:
-            return Actor.HANDLER
-        if Role.GRID_WORKER in self.roles and ticket.grid_id in self.grids:  # type: ignore[attr-defined]
-            return Actor.WORKER
-        return None
-
-    def sees(self, ticket: Ticket) -> bool:
-        return self.actor_for(ticket) is not None
+def actor_for(who: Who, ticket: Ticket) -> Actor | None:
+    """How ``who`` acts on ``ticket``: managers as workers on every ticket, a department's
+    handler (承办人) on its department's, a grid worker (网格员) on their grid's; ``None``
+    when the ticket is not theirs to see."""
+    if who.is_manager:
+        return Actor.WORKER
+    if Role.HANDLER in who.roles and ticket.department in who.departments:
+        return Actor.HANDLER
+    if Role.GRID_WORKER in who.roles and ticket.grid_id in who.grids:  # type: ignore[attr-defined]
+        return Actor.WORKER
+    return None
 
 
-async def staff(resident: Resident) -> Staff:
-    rows = await RoleAssignment.filter(resident_id=resident.id).values(
-        "role", "department", "grid_id"
-    )
-    return Staff(
-        resident=resident,
-        roles=frozenset(Role(r["role"]) for r in rows),
-        departments=frozenset(r["department"] for r in rows if r["department"]),
-        grids=frozenset(r["grid_id"] for r in rows if r["grid_id"]),
-    )
+def sees(who: Who, ticket: Ticket) -> bool:
+    return actor_for(who, ticket) is not None
 
 
 # --- intake ----------------------------------------------------------------------------
@@ -171,7 +149,7 @@ async def _unique_number(conn: Any) -> str:
         number = rules.new_number()
         if not await Ticket.filter(number=number).using_db(conn).exists():
             return number
-    raise ComplaintError("ticket.error.busy")
+    raise Refused("ticket.error.busy", 400)
 
 
 async def _where(resident: Resident) -> tuple[int | None, int | None, int | None]:
@@ -204,11 +182,9 @@ async def intake(
     location: dict[str, Any] | None = None,
     anonymous: bool = False,
 ) -> Ticket:
-    text = (text or "").strip()
+    text = checked_text(text)
     if not text and not media:
-        raise ComplaintError("ticket.error.empty")
-    if len(text) > TEXT_MAX:
-        raise ComplaintError("ticket.error.too_long", limit=TEXT_MAX)
+        raise Refused("ticket.error.empty", 400)
     routing = route(text) if text else Routing(TRIAGE, 0.0, ())
     department = routing.department if routing.department in departments() else TRIAGE
     if department == TRIAGE and routing.emergency and routing.guess in departments():
@@ -289,13 +265,10 @@ async def _primary_duplicate(
 # --- the loop ---------------------------------------------------------------------------
 
 
-async def get_for_staff(staff_: Staff, ticket_id: int) -> Ticket:
-    ticket = await Ticket.get_or_none(
-        id=ticket_id,
-        community_id=staff_.resident.community_id,  # type: ignore[attr-defined]
-    )
-    if ticket is None or not staff_.sees(ticket):
-        raise ComplaintError("ticket.error.not_found", number=str(ticket_id))
+async def get_for_staff(who: Who, ticket_id: int) -> Ticket:
+    ticket = await Ticket.get_or_none(id=ticket_id, community_id=who.community_id)
+    if ticket is None or not sees(who, ticket):
+        raise Refused("ticket.error.not_found", 404, number=str(ticket_id))
     return ticket
 
 
@@ -304,7 +277,7 @@ async def find_for_reporter(resident: Resident, typed: str) -> Ticket:
     ticket = None if number is None else await Ticket.get_or_none(number=number)
     if ticket is None or ticket.reporter_id != resident.id:  # type: ignore[attr-defined]
         # Someone else's ticket is "not found" too: numbers must not reveal other reports.
-        raise ComplaintError("ticket.error.not_found", number=typed.strip()[:12])
+        raise Refused("ticket.error.not_found", 404, number=typed.strip()[:12])
     return ticket
 
 
@@ -319,17 +292,14 @@ async def _change(
     **changes: Any,
 ) -> Status:
     before = ticket.status
-    try:
-        after = rules.transition(before, action, actor, note=note, reopened=ticket.reopened)
-    except TicketError as exc:
-        raise ComplaintError(exc.code) from None
+    after = rules.transition(before, action, actor, note=note, reopened=ticket.reopened)
     updated = (
         await Ticket.filter(id=ticket.id, status=before)
         .using_db(conn)
         .update(status=after.value, **changes)
     )
     if not updated:
-        raise ComplaintError("ticket.error.changed_meanwhile")
+        raise Refused("ticket.error.changed_meanwhile", 409)
     ticket.status = after.value
     for field, value in changes.items():
         setattr(ticket, field, value)
@@ -347,7 +317,7 @@ async def _change(
 
 
 async def act(
-    staff_: Staff,
+    who: Who,
     ticket_id: int,
     action: str,
     now: datetime,
@@ -360,7 +330,7 @@ async def act(
     try:
         step = Action(action)
     except ValueError:
-        raise ComplaintError("ticket.error.illegal_transition") from None
+        raise Refused("ticket.error.illegal_transition", 409) from None
     if step not in {
         Action.ACCEPT,
         Action.PROGRESS,
@@ -369,14 +339,14 @@ async def act(
         Action.REJECT,
         Action.ESCALATE,
     }:
-        raise ComplaintError("ticket.error.illegal_transition")
-    ticket = await get_for_staff(staff_, ticket_id)
-    actor = staff_.actor_for(ticket)
+        raise Refused("ticket.error.illegal_transition", 409)
+    ticket = await get_for_staff(who, ticket_id)
+    actor = actor_for(who, ticket)
     assert actor is not None
     note = (note or "").strip()[:TEXT_MAX] or None
     changes: dict[str, Any] = {}
     if step is Action.ACCEPT:
-        changes = {"accepted_at": now, "handler_id": staff_.resident.id}
+        changes = {"accepted_at": now, "handler_id": who.id}
     elif step is Action.RESOLVE:
         changes = {"resolved_at": now, "resolution": note, "resolution_photo": photo}
     elif step is Action.REJECT:
@@ -385,7 +355,7 @@ async def act(
         changes = {"escalated_at": now}
     elif step is Action.REASSIGN:
         if department not in departments() or department == ticket.department:
-            raise ComplaintError("ticket.error.bad_department")
+            raise Refused("ticket.error.bad_department", 400)
         rule = departments()[department]
         due = rules.deadlines(
             now, rule.accept_hours, rule.resolve_days, ticket.emergency is not None
@@ -399,7 +369,7 @@ async def act(
         }
     async with in_transaction() as conn:
         routed = ticket.department
-        await _change(ticket, step, actor, staff_.name, now, conn, note, **changes)
+        await _change(ticket, step, actor, who.name, now, conn, note, **changes)
         if step in {Action.PROGRESS, Action.RESOLVE, Action.REJECT}:
             await TicketUpdate.create(
                 ticket=ticket,
@@ -417,7 +387,7 @@ async def act(
         if step is Action.ESCALATE:
             await _escalation_notices(ticket, conn)
         if step is Action.RESOLVE:
-            await _resolve_duplicates(ticket, staff_.name, now, conn, note)
+            await _resolve_duplicates(ticket, who.name, now, conn, note)
     return ticket
 
 
@@ -460,10 +430,10 @@ async def rate(
     resident: Resident, typed_number: str, stars: int, comment: str, now: datetime
 ) -> Ticket:
     if not 1 <= stars <= 5:
-        raise ComplaintError("ticket.error.bad_stars")
+        raise Refused("ticket.error.bad_stars", 400)
     ticket = await find_for_reporter(resident, typed_number)
     if ticket.status != Status.RESOLVED:
-        raise ComplaintError("ticket.error.not_resolved")
+        raise Refused("ticket.error.not_resolved", 409)
     step = rules.after_rating(stars, ticket.reopened)
     comment = (comment or "").strip()[:TEXT_MAX]
     async with in_transaction() as conn:
@@ -515,7 +485,7 @@ async def check_deadlines(now: datetime) -> dict[str, int]:
                 )
                 await _escalation_notices(ticket, conn)
             escalated += 1
-        except ComplaintError:
+        except Refused:
             continue  # somebody acted on it meanwhile
     for ticket in await Ticket.filter(
         status=Status.RESOLVED, resolved_at__lte=now - rules.AUTO_CLOSE_AFTER
@@ -526,7 +496,7 @@ async def check_deadlines(now: datetime) -> dict[str, int]:
                     ticket, Action.AUTO_CLOSE, Actor.SYSTEM, "system", now, conn, closed_at=now
                 )
             closed += 1
-        except ComplaintError:
+        except Refused:
             continue
     return {"escalated": escalated, "closed": closed}
 
@@ -637,6 +607,3 @@ async def stats(community_id: int, now: datetime, weeks: int = 8) -> dict[str, A
 
 async def mine(resident: Resident) -> list[Ticket]:
     return await Ticket.filter(reporter_id=resident.id).order_by("-id").limit(10)
-
-
-__all__ = ["ComplaintError", "IntegrityError", "Staff"]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from aiohttp import web
 
-from handlers.api import ApiError, caller
+from handlers.api import now, require
 from handlers.dashboard import service
 from handlers.dashboard.schemas import DashboardView
 from handlers.openapi import doc
@@ -25,10 +23,8 @@ routes = web.RouteTableDef()
         "Complaints per department and ISO week, time to resolve (median, p90), the latest "
         "votes' turnout, volunteer hours per week and what is waiting now."
     ),
+    strict=True,
 )
 async def dashboard(request: web.Request) -> web.Response:
-    resident = await caller(request)
-    if not await service.is_worker(resident):
-        raise ApiError(403, "api.error.forbidden")
-    figures = await service.dashboard(resident.community_id, datetime.now(UTC))  # type: ignore[attr-defined]
-    return web.json_response(figures)
+    who = await require(request, CONSOLE)
+    return web.json_response(await service.dashboard(who.community_id, now(request)))

@@ -25,24 +25,13 @@ from handlers.volunteers.rules import SignUpStatus
 from models.complaints import Ticket
 from models.notices import Notice
 from models.proposals import Proposal, Vote
-from models.residents import Resident, Role, RoleAssignment
 from models.volunteers import SignUp
 
 WEEKS = 8
 VOTES_SHOWN = 10
-WORKER_ROLES = (Role.COMMUNITY_WORKER, Role.GRID_WORKER, Role.ADMIN)
 # Open means someone still has to act; a resolved ticket waits only for the resident.
 OPEN_TICKETS = tuple(s.value for s in ticket_rules.OPEN_STATUSES if s is not TicketStatus.RESOLVED)
 REVIEW_STATUSES = (ProposalStatus.SUBMITTED.value, ProposalStatus.UNDER_REVIEW.value)
-
-
-async def is_worker(resident: Resident) -> bool:
-    """A community worker, grid worker or admin of the resident's own community."""
-    return await RoleAssignment.filter(
-        resident_id=resident.id,
-        community_id=resident.community_id,  # type: ignore[attr-defined]
-        role__in=[r.value for r in WORKER_ROLES],
-    ).exists()
 
 
 # --- pure helpers ------------------------------------------------------------------

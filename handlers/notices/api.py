@@ -1,74 +1,27 @@
 """``/api/v1/notices``: workers create, schedule and send notices and follow their progress;
 residents mute kinds of notices.
 
-Every endpoint but muting is for the community's workers: anyone else is refused (403)
-before the body is read or the notice looked up.
+Every endpoint but muting is for the community's workers (``MANAGERS``; approving for
+its admins): anyone else is refused (403) before the body is read or the notice looked
+up. Bodies and queries are the ``schemas`` models, validated strictly by the middleware.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import UTC, datetime
-from typing import Any
-
 from aiohttp import web
-from tortoise.functions import Count
 
-from handlers.api import API_DEPS, ApiError, body, caller, page_of, paging, unstorable
-from handlers.notices import rules, service
+from handlers.api import API_DEPS, caller, now, page_of, parsed, path_id, queried, require
 from handlers.notices import schemas as s
+from handlers.notices import service
 from handlers.openapi import Paging, doc
-from handlers.roles import MANAGERS
-from models.notices import Delivery, Notice
-from models.residents import Resident
+from handlers.roles import ADMINS, MANAGERS
 
 routes = web.RouteTableDef()
 TAG = "notices"
-MIN_YEAR, MAX_YEAR = 2000, 2999
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
-        raise ApiError(404, "notice.error.not_found")
-    return int(raw)
-
-
-async def _sender(request: web.Request) -> Resident:
-    """A worker of the caller's community; anyone else is refused before anything is read."""
-    who = await caller(request)
-    if not await service.is_sender(who):
-        raise ApiError(403, "api.error.forbidden")
-    return who
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    data = await body(request)
-    bad = unstorable(data)
-    if bad:
-        raise ApiError(400, "api.error.bad_field", name=bad)
-    return data
-
-
-def _when(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ApiError(400, "notice.error.bad_schedule")
-    try:
-        when = datetime.fromisoformat(value)
-        if when.tzinfo is None:
-            raise ApiError(400, "notice.error.bad_schedule")
-        when = when.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise ApiError(400, "notice.error.bad_schedule") from None
-    if not MIN_YEAR <= when.year <= MAX_YEAR:
-        raise ApiError(400, "notice.error.bad_schedule")
-    return when
+def _notice_id(request: web.Request) -> int:
+    return path_id(request, "id", "notice.error.not_found")
 
 
 @routes.post("/api/v1/notices")
@@ -84,27 +37,28 @@ def _when(value: Any) -> datetime | None:
         "With approval required (notices_need_approval) a worker's notice waits in "
         "pending_approval for an admin, whatever send says."
     ),
+    strict=True,
 )
 async def create(request: web.Request) -> web.Response:
     """``{"title", "body", "scope": {"kind", "ids"}, "kind"?, "emergency"?, "channels"?,
     "scheduled_at"?, "send"?}``; with ``"send": true`` it goes out at once."""
-    who = await _sender(request)
-    data = await _body(request)
-    now = _now()
+    who = await require(request, MANAGERS)
+    body = parsed(request, s.NoticeBody)
+    at = now(request)
     notice = await service.create(
         who,
-        now,
-        title=data.get("title"),
-        body=data.get("body"),
-        scope=data.get("scope"),
-        kind=data.get("kind", "general"),
-        emergency=data.get("emergency") is True,
-        channels=data.get("channels", ["oa"]),
-        scheduled_at=_when(data.get("scheduled_at")),
+        at,
+        title=body.title,
+        body=body.body,
+        scope=body.scope.stored(),
+        kind=body.kind,
+        emergency=body.emergency,
+        channels=[str(c) for c in body.channels],
+        scheduled_at=body.scheduled_at,
         needs_approval=request.app[API_DEPS].needs_approval,
     )
-    if data.get("send") is True and notice.status == "draft":
-        notice = await service.send_now(who, notice.id, now)
+    if body.send and notice.status == "draft":
+        notice = await service.send_now(who, notice.id, at)
     return web.json_response(await service.progress(notice), status=201)
 
 
@@ -115,41 +69,14 @@ async def create(request: web.Request) -> web.Response:
     auth=MANAGERS,
     query=s.NoticeQuery,
     response=s.NoticePage,
+    strict=True,
 )
 async def list_notices(request: web.Request) -> web.Response:
-    who = await _sender(request)
-    page, per_page = paging(request)
-    query = Notice.filter(community_id=who.community_id)  # type: ignore[attr-defined]
-    status = request.query.get("status")
-    if status is not None:
-        if status not in {st.value for st in s.NoticeStatus}:
-            raise ApiError(400, "api.error.bad_filter", name="status")
-        query = query.filter(status=status)
-    total = await query.count()
-    notices = await query.order_by("-id").offset((page - 1) * per_page).limit(per_page)
-    counts: dict[int, Counter[str]] = {n.id: Counter() for n in notices}
-    for notice_id, state, n in (
-        await Delivery.filter(notice_id__in=list(counts))
-        .annotate(n=Count("id"))
-        .group_by("notice_id", "status")
-        .values_list("notice_id", "status", "n")
-    ):
-        counts[notice_id][state] += n
-    items = [
-        {
-            "id": n.id,
-            "title": n.title,
-            "status": n.status,
-            "scheduled_at": n.scheduled_at.isoformat() if n.scheduled_at else None,
-            **rules.progress(counts[n.id]),
-            "kind": n.kind,
-            "emergency": n.emergency,
-            "channels": n.channels,
-            "created_at": n.created_at.isoformat(),
-        }
-        for n in notices
-    ]
-    return web.json_response(page_of(items, total, page, per_page))
+    who = await require(request, MANAGERS)
+    query = queried(request, s.NoticeQuery)
+    status = None if query.status is None else str(query.status)
+    items, total = await service.list_notices(who, status, query.page, query.per_page)
+    return web.json_response(page_of(items, total, query.page, query.per_page))
 
 
 @routes.post("/api/v1/notices/mutes")
@@ -158,15 +85,14 @@ async def list_notices(request: web.Request) -> web.Response:
     tag=TAG,
     body=s.MuteBody,
     response=s.Muted,
+    strict=True,
 )
 async def mute(request: web.Request) -> web.Response:
     """``{"kind": "...", "muted": true|false}``: the caller's muted kinds afterwards."""
-    who = await caller(request)
-    data = await _body(request)
-    muted = data.get("muted", True)
-    if not isinstance(muted, bool):
-        raise ApiError(400, "notice.error.bad_kind")
-    return web.json_response({"muted": await service.mute(who, data.get("kind"), muted)})
+    body = parsed(request, s.MuteBody)
+    return web.json_response(
+        {"muted": await service.mute(await caller(request), body.kind, body.muted)}
+    )
 
 
 @routes.get("/api/v1/notices/groups")
@@ -176,10 +102,12 @@ async def mute(request: web.Request) -> web.Response:
     auth=MANAGERS,
     query=Paging,
     response=s.GroupPage,
+    strict=True,
 )
 async def groups(request: web.Request) -> web.Response:
-    who = await _sender(request)
-    page, per_page = paging(request)
+    who = await require(request, MANAGERS)
+    paging = queried(request, Paging)
+    page, per_page = paging.page, paging.per_page
     found = await service.list_groups(who)
     shown = found[(page - 1) * per_page : page * per_page]
     return web.json_response(page_of(shown, len(found), page, per_page))
@@ -193,22 +121,20 @@ async def groups(request: web.Request) -> web.Response:
     body=s.GroupBody,
     response=s.GroupMade,
     status=201,
+    strict=True,
 )
 async def register_group(request: web.Request) -> web.Response:
     """``{"name", "webhook_key", "scope"}``: the robot of a group chat (re-posting updates it)."""
-    who = await _sender(request)
-    data = await _body(request)
-    group = await service.register_group(
-        who, data.get("name"), data.get("webhook_key"), data.get("scope")
-    )
+    who = await require(request, MANAGERS)
+    body = parsed(request, s.GroupBody)
+    group = await service.register_group(who, body.name, body.webhook_key, body.scope.stored())
     return web.json_response({"id": group.id, "name": group.name, "scope": group.scope}, status=201)
 
 
 @routes.get("/api/v1/notices/{id}")
-@doc("A notice and its delivery progress", tag=TAG, auth=MANAGERS, response=s.Progress)
+@doc("A notice and its delivery progress", tag=TAG, auth=MANAGERS, response=s.Progress, strict=True)
 async def show(request: web.Request) -> web.Response:
-    who = await _sender(request)
-    notice = await service.visible_notice(who, _id(request))
+    notice = await service.visible_notice(await require(request, MANAGERS), _notice_id(request))
     return web.json_response(await service.progress(notice))
 
 
@@ -219,26 +145,26 @@ async def show(request: web.Request) -> web.Response:
     auth=MANAGERS,
     query=Paging,
     response=s.FailurePage,
+    strict=True,
 )
 async def failures(request: web.Request) -> web.Response:
-    who = await _sender(request)
-    notice = await service.visible_notice(who, _id(request))
-    page, per_page = paging(request)
-    items, total = await service.failures(notice.id, page, per_page)
-    return web.json_response(page_of(items, total, page, per_page))
+    notice = await service.visible_notice(await require(request, MANAGERS), _notice_id(request))
+    paging = queried(request, Paging)
+    items, total = await service.failures(notice.id, paging.page, paging.per_page)
+    return web.json_response(page_of(items, total, paging.page, paging.per_page))
 
 
 @routes.post("/api/v1/notices/{id}/approve")
 @doc(
     "An admin lets a notice waiting for approval go (to its schedule, or back to draft)",
     tag=TAG,
-    auth=MANAGERS,
+    auth=ADMINS,
     response=s.Progress,
     errors=(409,),
+    strict=True,
 )
 async def approve(request: web.Request) -> web.Response:
-    who = await _sender(request)
-    notice = await service.approve(who, _id(request))
+    notice = await service.approve(await require(request, ADMINS), _notice_id(request))
     return web.json_response({"status": notice.status, **await service.progress(notice)})
 
 
@@ -249,10 +175,10 @@ async def approve(request: web.Request) -> web.Response:
     auth=MANAGERS,
     response=s.Progress,
     errors=(409,),
+    strict=True,
 )
 async def cancel(request: web.Request) -> web.Response:
-    who = await _sender(request)
-    notice = await service.cancel(who, _id(request))
+    notice = await service.cancel(await require(request, MANAGERS), _notice_id(request))
     return web.json_response({"status": notice.status, **await service.progress(notice)})
 
 
@@ -263,8 +189,9 @@ async def cancel(request: web.Request) -> web.Response:
     auth=MANAGERS,
     response=s.Progress,
     errors=(409,),
+    strict=True,
 )
 async def send(request: web.Request) -> web.Response:
-    who = await _sender(request)
-    notice = await service.send_now(who, _id(request), _now())
+    who = await require(request, MANAGERS)
+    notice = await service.send_now(who, _notice_id(request), now(request))
     return web.json_response(await service.progress(notice))

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from handlers.api import ApiError
 from handlers.i18n import N_, language_of
 from handlers.notices import rules, service
+from handlers.refusal import Refused
+from handlers.roles import Who, who_of
 from handlers.types import KeyValueStore
 from models.community import Building, Grid
 from models.notices import Notice
@@ -98,13 +99,14 @@ async def handle(
 
     if resident is None:
         return t("broadcast.not_linked")
-    if not await service.is_sender(resident):
+    who = await who_of(resident)
+    if not who.is_manager:
         return t("broadcast.forbidden")
-    community_id: int = resident.community_id  # type: ignore[attr-defined]
+    community_id = who.community_id
     word = text.strip()
     key = pending_key(sender)
     if word in CONFIRM:
-        return await _confirm(store, t, key, resident, now, needs_approval)
+        return await _confirm(store, t, key, who, now, needs_approval)
     if word in CANCEL:
         if await store.get(key) is None:
             return t("broadcast.nothing_pending")
@@ -112,7 +114,7 @@ async def handle(
         return t("broadcast.cancelled")
     head, _, rest = word.partition(" ")
     if head in PROGRESS and rest.strip().isdigit():
-        return await _progress(t, resident, int(rest.strip()))
+        return await _progress(t, who, int(rest.strip()))
     command = split_command(word)
     if command is None or not command[1]:
         return t("broadcast.usage")
@@ -143,11 +145,11 @@ async def handle(
     )
 
 
-async def _progress(t: Translate, resident: Resident, notice_id: int) -> str:
+async def _progress(t: Translate, who: Who, notice_id: int) -> str:
     """ "进度 12": how far the worker's notice has got, as the API shows it."""
     try:
-        notice = await service.visible_notice(resident, notice_id)
-    except ApiError:
+        notice = await service.visible_notice(who, notice_id)
+    except Refused:
         return t("broadcast.no_such_notice", id=notice_id)
     counts = rules.progress(await service.counts(notice.id))
     return t(
@@ -165,7 +167,7 @@ async def _confirm(
     store: KeyValueStore,
     t: Translate,
     key: str,
-    resident: Resident,
+    who: Who,
     now: datetime,
     needs_approval: bool = False,
 ) -> str:
@@ -175,12 +177,12 @@ async def _confirm(
         if raw is None:
             return t("broadcast.nothing_pending")
         pending = json.loads(raw)
-        if pending.get("resident_id") != resident.id:
+        if pending.get("resident_id") != who.id:
             await store.delete(key)
             return t("broadcast.nothing_pending")
         try:
             notice = await service.create(
-                resident,
+                who,
                 now,
                 title=pending["title"],
                 body=pending["body"],
@@ -188,7 +190,7 @@ async def _confirm(
                 channels=CHANNELS,
                 needs_approval=needs_approval,
             )
-        except ApiError as error:
+        except Refused as error:
             await store.delete(key)
             if error.status == 403:
                 return t("broadcast.forbidden")

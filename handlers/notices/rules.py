@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 SCOPE_KINDS = ("community", "grids", "buildings", "households", "volunteers", "roles", "groups")
@@ -15,6 +15,12 @@ OPEN_STATUSES = ("pending", "claimed")
 MAX_TITLE = 100
 MAX_BODY = 1500
 MAX_KIND = 32
+MAX_GROUP_NAME = 64
+MAX_WEBHOOK_KEY = 128
+MAX_SCOPE_IDS = 1000
+MAX_ID = 2**31 - 1  # the database's int column
+# A schedule outside these years is a typo; the bound also keeps UTC conversion in range.
+MIN_YEAR, MAX_YEAR = 2000, 2999
 
 BACKOFF_BASE = timedelta(seconds=15)
 BACKOFF_MAX = timedelta(minutes=15)
@@ -97,6 +103,11 @@ def group_in_scope(
         grids = grid_of_building or {}
         return any(grids.get(b) in ids for b in group_ids)
     return False
+
+
+def plausible_schedule(when: datetime) -> bool:
+    """A schedule with its UTC offset, within the years a worker can have meant."""
+    return when.tzinfo is not None and MIN_YEAR <= when.year <= MAX_YEAR
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:

@@ -1,10 +1,23 @@
-"""What ``/api/v1/notices`` reads and answers, for the OpenAPI document."""
+"""What ``/api/v1/notices`` reads and answers, for the OpenAPI document.
+
+The request models are what the API middleware validates (``@doc(..., strict=True)``):
+types, lengths and list sizes are refused here as ``api.error.bad_field``; what needs
+the community's data (do these buildings exist, is it in the future) is ``service``'s.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 from handlers.notices import rules
 from handlers.openapi import Page, Paging, absent_when_none
@@ -21,38 +34,62 @@ class NoticeStatus(StrEnum):
 
 ScopeKind = StrEnum("ScopeKind", {k.upper(): k for k in rules.SCOPE_KINDS})  # type: ignore[misc]
 Channel = StrEnum("Channel", {c.upper(): c for c in rules.CHANNELS})  # type: ignore[misc]
+ScopeId = Annotated[int, Field(ge=1, le=rules.MAX_ID)]
+RoleName = Annotated[str, Field(min_length=1, max_length=rules.MAX_KIND)]
+# Text a worker types: something besides spaces (the service keeps it trimmed).
+Title = Annotated[str, Field(min_length=1, max_length=rules.MAX_TITLE, pattern=r"\S")]
+Body = Annotated[str, Field(min_length=1, max_length=rules.MAX_BODY, pattern=r"\S")]
+Kind = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=rules.MAX_KIND,
+        pattern=r"\S",
+        description="What residents may mute (停水, activity...)",
+    ),
+]
 
 
 class Scope(BaseModel):
     """Who a notice (or a group chat) is for. ``community`` and ``volunteers`` take no ids;
     ``roles`` takes role names; the others take ids of the community's grids, buildings,
-    households or group chats."""
+    households or group chats (unknown ones are refused as ``notice.error.bad_scope``)."""
 
     kind: ScopeKind
-    ids: list[int] | list[str] = Field(
+    ids: (
+        Annotated[list[ScopeId], Field(max_length=rules.MAX_SCOPE_IDS)]
+        | Annotated[list[RoleName], Field(max_length=rules.MAX_SCOPE_IDS)]
+    ) = Field(
         default=[],
-        max_length=1000,
         description="Ids (grids, buildings, households, groups) or role names (roles)",
     )
 
+    @field_validator("ids", mode="wrap")
+    @classmethod
+    def _ids_or_names(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """One refusal naming ``scope.ids``, not one per branch of the union."""
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError("a list of ids or of role names") from None
+
+    def stored(self) -> dict[str, Any]:
+        return {"kind": str(self.kind), "ids": list(self.ids)}
+
 
 class NoticeBody(BaseModel):
-    title: str = Field(min_length=1, max_length=rules.MAX_TITLE, pattern=r"\S")
-    body: str = Field(min_length=1, max_length=rules.MAX_BODY, pattern=r"\S")
+    title: Title
+    body: Body
     scope: Scope
-    kind: str = Field(
-        default="general",
-        min_length=1,
-        max_length=rules.MAX_KIND,
-        pattern=r"\S",
-        description="What residents may mute (停水, activity...)",
-    )
+    kind: Kind = "general"
     emergency: bool = Field(default=False, description="Reaches also those who muted the kind")
-    channels: list[Channel] = Field(default=["oa"], min_length=1, max_length=2)  # type: ignore[list-item]
-    scheduled_at: str | None = Field(
+    channels: list[Channel] = Field(default=[Channel("oa")], min_length=1, max_length=2)
+    scheduled_at: AwareDatetime | None = Field(
         default=None,
-        description="ISO 8601 with an offset, in the future; sent by the job then",
-        json_schema_extra={"format": "date-time"},
+        description=(
+            "With its UTC offset (a time without one is refused), in the future and "
+            f"in the years {rules.MIN_YEAR} to {rules.MAX_YEAR}; the job sends it then"
+        ),
     )
     send: bool = Field(default=False, description="Send at once (a draft only)")
 
@@ -90,7 +127,7 @@ class NoticeQuery(Paging):
 
 
 class MuteBody(BaseModel):
-    kind: str = Field(min_length=1, max_length=rules.MAX_KIND, pattern=r"\S")
+    kind: Kind
     muted: bool = Field(default=True, description="false unmutes")
 
 
@@ -116,9 +153,12 @@ class GroupPage(Page):
 
 
 class GroupBody(BaseModel):
-    name: str = Field(min_length=1, max_length=64, pattern=r"\S")
+    name: str = Field(min_length=1, max_length=rules.MAX_GROUP_NAME, pattern=r"\S")
     webhook_key: str = Field(
-        min_length=1, max_length=128, pattern=r"\S", description="The group robot's key"
+        min_length=1,
+        max_length=rules.MAX_WEBHOOK_KEY,
+        pattern=r"\S",
+        description="The group robot's key",
     )
     scope: Scope = Field(description="community, volunteers, grids, buildings or households")
 

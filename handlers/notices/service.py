@@ -9,53 +9,43 @@ run again adds only what is missing. ``expanded_at`` is set when the rows are al
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.expressions import Q
+from tortoise.functions import Count
 
-from handlers.api import ApiError
 from handlers.notices import rules
+from handlers.refusal import Refused
+from handlers.roles import Who
 from models.audit import record
 from models.community import Building, Grid, Household
 from models.notices import Delivery, Group, Mute, Notice
-from models.residents import Resident, Role, RoleAssignment
+from models.residents import Resident, RoleAssignment
 
-SENDER_ROLES = (Role.COMMUNITY_WORKER, Role.ADMIN)
 EXPANDABLE = ("draft", "scheduled")
 INSERT_BATCH = 1000
-MAX_ID = 2**31 - 1
 # A robot's key is a secret: only long keys show their last characters, to tell them apart.
 KEY_SHOWN, KEY_SHOWN_FROM = 4, 16
 
 
-async def is_sender(resident: Resident) -> bool:
-    """Community workers and admins of the resident's community may broadcast."""
-    return await RoleAssignment.filter(
-        resident_id=resident.id,
-        community_id=resident.community_id,  # type: ignore[attr-defined]
-        role__in=[r.value for r in SENDER_ROLES],
-    ).exists()
+def _require_sender(who: Who) -> None:
+    """Community workers and admins (``MANAGERS``) of their own community send notices."""
+    if not who.is_manager:
+        raise Refused("notice.error.forbidden", 403)
 
 
-async def _is_admin(resident: Resident) -> bool:
-    return await RoleAssignment.filter(
-        resident_id=resident.id,
-        community_id=resident.community_id,  # type: ignore[attr-defined]
-        role=Role.ADMIN,
-    ).exists()
-
-
-async def approve(resident: Resident, notice_id: int) -> Notice:
+async def approve(who: Who, notice_id: int) -> Notice:
     """An admin lets a notice go: to its schedule, or to be sent by its author."""
-    notice = await visible_notice(resident, notice_id)
-    if not await _is_admin(resident):
-        raise ApiError(403, "notice.error.forbidden")
+    notice = await visible_notice(who, notice_id)
+    if not who.is_admin:
+        raise Refused("notice.error.forbidden", 403)
     target = "scheduled" if notice.scheduled_at is not None else "draft"
     if not await Notice.filter(id=notice.id, status="pending_approval").update(status=target):
-        raise ApiError(409, "notice.error.not_pending_approval")
+        raise Refused("notice.error.not_pending_approval", 409)
     await record(
-        f"resident:{resident.id}",
+        who.name,
         "notice.approved",
         "notice",
         notice.id,
@@ -65,34 +55,26 @@ async def approve(resident: Resident, notice_id: int) -> Notice:
     return await Notice.get(id=notice.id)
 
 
-async def _require_sender(resident: Resident) -> None:
-    if not await is_sender(resident):
-        raise ApiError(403, "notice.error.forbidden")
+async def clean_scope(community_id: int, scope: Mapping[str, Any]) -> dict[str, Any]:
+    """A scope whose grids, buildings, households or groups all belong to the community.
 
-
-async def clean_scope(community_id: int, scope: Any) -> dict[str, Any]:
-    """A scope whose grids, buildings or households all belong to the community."""
-    if not isinstance(scope, dict) or scope.get("kind") not in rules.SCOPE_KINDS:
-        raise ApiError(400, "notice.error.bad_scope")
-    kind = scope["kind"]
+    Ids are integers (``"3"`` is no id); ``roles`` names roles a notice may address.
+    """
+    kind = scope.get("kind")
+    if kind not in rules.SCOPE_KINDS:
+        raise Refused("notice.error.bad_scope")
     if kind in {"community", "volunteers"}:
         return {"kind": kind, "ids": []}
+    raw = scope.get("ids")
+    if not isinstance(raw, list | tuple) or not raw:
+        raise Refused("notice.error.bad_scope")
     if kind == "roles":
-        names = scope.get("ids")
-        if (
-            not isinstance(names, list)
-            or not names
-            or any(n not in rules.ROLE_NAMES for n in names)
-        ):
-            raise ApiError(400, "notice.error.bad_scope")
-        return {"kind": "roles", "ids": sorted(set(names))}
-    raw = scope.get("ids") or []
-    try:
-        ids = sorted({int(i) for i in raw}) if isinstance(raw, list) else []
-    except (TypeError, ValueError, OverflowError):
-        raise ApiError(400, "notice.error.bad_scope") from None
-    if not ids or not all(0 < i <= MAX_ID for i in ids):  # the database's int column
-        raise ApiError(400, "notice.error.bad_scope")
+        if any(name not in rules.ROLE_NAMES for name in raw):
+            raise Refused("notice.error.bad_scope")
+        return {"kind": "roles", "ids": sorted(set(raw))}
+    if any(isinstance(i, bool) or not isinstance(i, int) or not 0 < i <= rules.MAX_ID for i in raw):
+        raise Refused("notice.error.bad_scope")
+    ids = sorted(set(raw))
     if kind == "groups":
         found = await Group.filter(community_id=community_id, id__in=ids, active=True).count()
     elif kind == "grids":
@@ -102,56 +84,59 @@ async def clean_scope(community_id: int, scope: Any) -> dict[str, Any]:
     else:
         found = await Household.filter(building__community_id=community_id, id__in=ids).count()
     if found != len(ids):
-        raise ApiError(400, "notice.error.bad_scope")
+        raise Refused("notice.error.bad_scope")
     return {"kind": kind, "ids": ids}
 
 
-def _text(value: Any, limit: int) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text or len(text) > limit:
-        raise ApiError(400, "notice.error.bad_text", limit=limit)
-    return text
+def _trimmed(text: str, limit: int) -> str:
+    """A title, text or name without its surrounding spaces, neither empty nor too long."""
+    trimmed = text.strip()
+    if not trimmed or len(trimmed) > limit:
+        raise Refused("notice.error.bad_text", limit=limit)
+    return trimmed
 
 
 async def create(
-    author: Resident,
+    author: Who,
     now: datetime,
     *,
-    title: Any,
-    body: Any,
-    scope: Any,
-    kind: Any = "general",
+    title: str,
+    body: str,
+    scope: Mapping[str, Any],
+    kind: str = "general",
     emergency: bool = False,
-    channels: Any = ("oa",),
+    channels: Sequence[str] = ("oa",),
     scheduled_at: datetime | None = None,
     needs_approval: bool = False,
 ) -> Notice:
-    """A new notice of a worker: a draft to send now, or scheduled for ``scheduled_at``."""
-    await _require_sender(author)
-    community_id = author.community_id  # type: ignore[attr-defined]
-    if not isinstance(kind, str) or not kind.strip() or len(kind.strip()) > rules.MAX_KIND:
-        raise ApiError(400, "notice.error.bad_kind")
-    if (
-        not isinstance(channels, list | tuple)
-        or not channels
-        or any(c not in rules.CHANNELS for c in channels)
-    ):
-        raise ApiError(400, "notice.error.bad_channels")
-    if scheduled_at is not None and scheduled_at <= now:
-        raise ApiError(400, "notice.error.schedule_in_past")
+    """A new notice of a worker: a draft to send now, or scheduled for ``scheduled_at``
+    (an instant with its offset, stored in UTC)."""
+    _require_sender(author)
+    community_id = author.community_id
+    kind = kind.strip()
+    if not kind or len(kind) > rules.MAX_KIND:
+        raise Refused("notice.error.bad_kind")
+    if not channels or any(c not in rules.CHANNELS for c in channels):
+        raise Refused("notice.error.bad_channels")
+    if scheduled_at is not None:
+        if not rules.plausible_schedule(scheduled_at):
+            raise Refused("notice.error.bad_schedule")
+        if scheduled_at <= now:
+            raise Refused("notice.error.schedule_in_past")
+        scheduled_at = scheduled_at.astimezone(UTC)
     return await Notice.create(
         community_id=community_id,
-        title=_text(title, rules.MAX_TITLE),
-        body=_text(body, rules.MAX_BODY),
-        kind=kind.strip(),
-        emergency=bool(emergency),
+        title=_trimmed(title, rules.MAX_TITLE),
+        body=_trimmed(body, rules.MAX_BODY),
+        kind=kind,
+        emergency=emergency,
         scope=await clean_scope(community_id, scope),
         channels=sorted(set(channels)),
         scheduled_at=scheduled_at,
-        author=author,
+        author_id=author.id,
         status=(
             "pending_approval"
-            if needs_approval and not await _is_admin(author)
+            if needs_approval and not author.is_admin
             else "scheduled"
             if scheduled_at is not None
             else "draft"
@@ -159,15 +144,47 @@ async def create(
     )
 
 
-async def visible_notice(resident: Resident, notice_id: int) -> Notice:
+async def visible_notice(who: Who, notice_id: int) -> Notice:
     """The notice, to a worker of its community; 404 to anyone else."""
-    notice = await Notice.get_or_none(
-        id=notice_id,
-        community_id=resident.community_id,  # type: ignore[attr-defined]
-    )
-    if notice is None or not await is_sender(resident):
-        raise ApiError(404, "notice.error.not_found")
+    notice = await Notice.get_or_none(id=notice_id, community_id=who.community_id)
+    if notice is None or not who.is_manager:
+        raise Refused("notice.error.not_found", 404)
     return notice
+
+
+async def list_notices(
+    who: Who, status: str | None, page: int, per_page: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The community's notices, newest first, each with its delivery progress."""
+    _require_sender(who)
+    query = Notice.filter(community_id=who.community_id)
+    if status is not None:
+        query = query.filter(status=status)
+    total = await query.count()
+    notices = await query.order_by("-id").offset((page - 1) * per_page).limit(per_page)
+    tallies: dict[int, Counter[str]] = {n.id: Counter() for n in notices}
+    for notice_id, state, n in (
+        await Delivery.filter(notice_id__in=list(tallies))
+        .annotate(n=Count("id"))
+        .group_by("notice_id", "status")
+        .values_list("notice_id", "status", "n")
+    ):
+        tallies[notice_id][state] += n
+    items = [
+        {
+            "id": n.id,
+            "title": n.title,
+            "status": n.status,
+            "scheduled_at": n.scheduled_at.isoformat() if n.scheduled_at else None,
+            **rules.progress(tallies[n.id]),
+            "kind": n.kind,
+            "emergency": n.emergency,
+            "channels": n.channels,
+            "created_at": n.created_at.isoformat(),
+        }
+        for n in notices
+    ]
+    return items, total
 
 
 async def _people(community_id: int) -> list[rules.Person]:
@@ -235,7 +252,7 @@ async def expand(notice_id: int, now: datetime) -> int:
     taken = await Notice.filter(id=notice_id, status__in=EXPANDABLE).update(status="sending")
     notice = await Notice.get_or_none(id=notice_id)
     if notice is None:
-        raise ApiError(404, "notice.error.not_found")
+        raise Refused("notice.error.not_found", 404)
     if not taken and (notice.status != "sending" or notice.expanded_at is not None):
         return await Delivery.filter(notice_id=notice_id).count()
     residents, groups = await recipients(notice)
@@ -259,49 +276,46 @@ async def expand(notice_id: int, now: datetime) -> int:
     return await Delivery.filter(notice_id=notice_id).count()
 
 
-async def send_now(resident: Resident, notice_id: int, now: datetime) -> Notice:
+async def send_now(who: Who, notice_id: int, now: datetime) -> Notice:
     """A worker sends a draft (or a scheduled notice early)."""
-    notice = await visible_notice(resident, notice_id)
+    notice = await visible_notice(who, notice_id)
     if notice.status == "pending_approval":
-        raise ApiError(409, "notice.error.pending_approval")
+        raise Refused("notice.error.pending_approval", 409)
     if notice.status not in EXPANDABLE:
-        raise ApiError(409, "notice.error.already_sent")
+        raise Refused("notice.error.already_sent", 409)
     await expand(notice_id, now)
     return await Notice.get(id=notice_id)
 
 
-async def cancel(resident: Resident, notice_id: int) -> Notice:
+async def cancel(who: Who, notice_id: int) -> Notice:
     """Stop a notice: what is not yet claimed by a sender is never sent.
 
     Rows a sender already holds finish as they were going to: a message on its way
     cannot be called back.
     """
-    notice = await visible_notice(resident, notice_id)
+    notice = await visible_notice(who, notice_id)
     stopped = await Notice.filter(
         id=notice_id, status__in=[*EXPANDABLE, "sending", "pending_approval"]
     ).update(status="cancelled")
     if not stopped:
-        raise ApiError(409, "notice.error.not_cancellable")
+        raise Refused("notice.error.not_cancellable", 409)
     await Delivery.filter(notice_id=notice_id, status="pending").update(
         status="failed", failure="cancelled"
     )
     return await Notice.get(id=notice.id)
 
 
-async def register_group(resident: Resident, name: Any, webhook_key: Any, scope: Any) -> Group:
+async def register_group(who: Who, name: str, webhook_key: str, scope: Mapping[str, Any]) -> Group:
     """A group chat's robot (楼栋群, 志愿者群, 全体群) and the scope it speaks for."""
-    await _require_sender(resident)
-    community_id = resident.community_id  # type: ignore[attr-defined]
-    key = webhook_key.strip() if isinstance(webhook_key, str) else ""
-    if not key or len(key) > 128:
-        raise ApiError(400, "notice.error.bad_webhook_key")
-    if isinstance(scope, dict) and scope.get("kind") == "volunteers":
-        clean = {"kind": "volunteers", "ids": []}
-    else:
-        clean = await clean_scope(community_id, scope)
-        if clean["kind"] in {"groups", "roles"}:
-            raise ApiError(400, "notice.error.bad_scope")
-    title = _text(name, 64)
+    _require_sender(who)
+    community_id = who.community_id
+    key = webhook_key.strip()
+    if not key or len(key) > rules.MAX_WEBHOOK_KEY:
+        raise Refused("notice.error.bad_webhook_key")
+    clean = await clean_scope(community_id, scope)
+    if clean["kind"] in {"groups", "roles"}:
+        raise Refused("notice.error.bad_scope")
+    title = _trimmed(name, rules.MAX_GROUP_NAME)
     group, created = await Group.get_or_create(
         community_id=community_id,
         name=title,
@@ -318,9 +332,9 @@ def masked_key(key: str) -> str:
     return "…" + (key[-KEY_SHOWN:] if len(key) >= KEY_SHOWN_FROM else "")
 
 
-async def list_groups(resident: Resident) -> list[dict[str, Any]]:
+async def list_groups(who: Who) -> list[dict[str, Any]]:
     """The community's robots; the webhook key shown only by its last four characters."""
-    await _require_sender(resident)
+    _require_sender(who)
     return [
         {
             "id": g.id,
@@ -329,9 +343,7 @@ async def list_groups(resident: Resident) -> list[dict[str, Any]]:
             "active": g.active,
             "webhook_key": masked_key(g.webhook_key),
         }
-        for g in await Group.filter(
-            community_id=resident.community_id  # type: ignore[attr-defined]
-        ).order_by("id")
+        for g in await Group.filter(community_id=who.community_id).order_by("id")
     ]
 
 
@@ -390,11 +402,11 @@ async def failures(notice_id: int, page: int, per_page: int) -> tuple[list[dict[
     return rows, total
 
 
-async def mute(resident: Resident, kind: Any, muted: bool = True) -> list[str]:
+async def mute(resident: Resident, kind: str, muted: bool = True) -> list[str]:
     """Mute (or unmute) a kind of notice for the resident; the kinds muted afterwards."""
-    if not isinstance(kind, str) or not kind.strip() or len(kind.strip()) > rules.MAX_KIND:
-        raise ApiError(400, "notice.error.bad_kind")
     kind = kind.strip()
+    if not kind or len(kind) > rules.MAX_KIND:
+        raise Refused("notice.error.bad_kind")
     if muted:
         await Mute.get_or_create(resident_id=resident.id, kind=kind)
     else:

@@ -1,6 +1,8 @@
 """Proposing, following one's proposals, voting, commenting and rating, by chat.
 
-Every step takes a digit, a word in any of the three languages, or voice.
+Every step takes a digit, a word in any of the three languages, or voice. A service's
+``Refused`` is answered by the dispatcher, which leaves the flow where it was; where a
+refusal must end a flow instead, the handler asks before it steps in (``check_voice``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from typing import Any
 from handlers.i18n import N_
 from handlers.proposals import service
 from handlers.proposals.rules import Category
-from handlers.proposals.service import ProposalError
 from handlers.router import Router, normalize
 from handlers.types import Context, Event, Reply
 from models.community import Building
@@ -89,10 +90,6 @@ OUTCOME_NAMES = {
     "approved": N_("proposal.outcome.approved"),
     "not_approved": N_("proposal.outcome.not_approved"),
 }
-
-
-def _error(ctx: Context, exc: ProposalError) -> Reply:
-    return Reply(ctx.t(exc.code, **exc.params))
 
 
 def _number(text: str) -> int | None:
@@ -195,19 +192,17 @@ async def confirmed(event: Event, ctx: Context) -> Reply:
         return await _confirm(ctx, data)
     if answer not in SUBMIT_WORDS:
         return await _confirm(ctx, data)
-    try:
-        proposal = await service.create(
-            await service.who(ctx.resident),
-            title=data["title"],
-            description=data["description"],
-            category=data["category"],
-            scope=data["scope"],
-            photos=data.get("photos") or [],
-        )
-    except ProposalError as exc:
-        ctx.leave()
-        return _error(ctx, exc)
-    ctx.leave()
+    if not ctx.resident.verified:
+        # Unbound meanwhile: the flow ends here, so that "1" is the menu's binding again.
+        return Reply(ctx.t("proposal.error.not_verified"))
+    proposal = await service.create(
+        await service.who(ctx.resident),
+        title=data["title"],
+        description=data["description"],
+        category=data["category"],
+        scope=data["scope"],
+        photos=data.get("photos") or [],
+    )
     return Reply(ctx.t("proposal.chat.submitted", id=proposal.id))
 
 
@@ -236,10 +231,7 @@ async def detail(event: Event, ctx: Context) -> Reply:
     number = _number(ctx.args)
     if number is None:
         return Reply(ctx.t("proposal.chat.detail_hint"))
-    try:
-        proposal = await service.get(number, ctx.resident.community_id)
-    except ProposalError as exc:
-        return _error(ctx, exc)
+    proposal = await service.get(number, ctx.resident.community_id)
     return Reply(await describe(ctx, proposal))
 
 
@@ -306,8 +298,7 @@ async def vote_command(event: Event, ctx: Context) -> Reply:
     if number is not None and found and found[2]:
         return await _cast(ctx, number, found[2])
     if number is not None:
-        ctx.enter(CHOICE_STATE, proposal=number)
-        return Reply(ctx.t("proposal.chat.ask_choice"))
+        return await _ask_choice(ctx, number)
     if not ctx.resident.verified:
         return Reply(ctx.t("proposal.error.not_verified"))
     open_ = await service.open_votes_for(ctx.resident)
@@ -333,7 +324,14 @@ async def vote_picked(event: Event, ctx: Context) -> Reply:
     if number is None or not 1 <= number <= len(ids):
         ctx.enter(PICK_STATE, ids=ids)
         return Reply(ctx.t("proposal.chat.pick_hint"))
-    ctx.enter(CHOICE_STATE, proposal=ids[number - 1])
+    return await _ask_choice(ctx, ids[number - 1])
+
+
+async def _ask_choice(ctx: Context, proposal_id: int) -> Reply:
+    """Ask for the choice only once the resident may vote: a refusal comes before the
+    choice state, so it never holds the resident in a vote they cannot cast."""
+    await service.check_voice(proposal_id, ctx.resident.id, ctx.now())
+    ctx.enter(CHOICE_STATE, proposal=proposal_id)
     return Reply(ctx.t("proposal.chat.ask_choice"))
 
 
@@ -343,6 +341,7 @@ async def choice_typed(event: Event, ctx: Context) -> Reply:
     if normalize(event.text) not in CHOICE_WORDS:
         ctx.enter(CHOICE_STATE, proposal=proposal_id)
         return Reply(ctx.t("proposal.chat.ask_choice"))
+    ctx.leave()  # a vote that closed meanwhile is refused and the choice step ends with it
     return await _cast(ctx, proposal_id, event.text)
 
 
@@ -350,11 +349,7 @@ async def _cast(ctx: Context, proposal_id: int, typed: str) -> Reply:
     choice = CHOICE_WORDS.get(normalize(typed))
     if choice is None:
         return Reply(ctx.t("proposal.error.bad_choice"))
-    ctx.leave()
-    try:
-        done = await service.cast_vote(proposal_id, ctx.resident.id, choice, ctx.now())
-    except ProposalError as exc:
-        return _error(ctx, exc)
+    done = await service.cast_vote(proposal_id, ctx.resident.id, choice, ctx.now())
     msgid = "proposal.chat.vote_changed" if done.previous else "proposal.chat.voted"
     return Reply(ctx.t(msgid, id=proposal_id, choice=ctx.t(CHOICE_NAMES[choice])))
 
@@ -368,28 +363,18 @@ async def comment_command(event: Event, ctx: Context) -> Reply:
     proposal_id = _number(number)
     if proposal_id is None or not text.strip():
         return Reply(ctx.t("proposal.chat.comment_hint"))
-    try:
-        await service.comment(proposal_id, await service.who(ctx.resident), text)
-    except ProposalError as exc:
-        return _error(ctx, exc)
+    await service.comment(proposal_id, await service.who(ctx.resident), text)
     return Reply(ctx.t("proposal.chat.commented", id=proposal_id))
 
 
 @router.text("评价", "評價", "rate")
 async def rate_command(event: Event, ctx: Context) -> Reply:
-    if ctx.args[:1] == "t":  # a ticket number: 评价 T3K9QX 5
-        from handlers.complaints.chat import rate as rate_ticket
-
-        return await rate_ticket(ctx, ctx.args)
     words = ctx.args.split(maxsplit=2)
     proposal_id = _number(words[0]) if words else None
     stars = _number(words[1]) if len(words) > 1 else None
     if proposal_id is None or stars is None:
         return Reply(ctx.t("proposal.chat.rate_hint"))
-    try:
-        await service.rate(
-            proposal_id, await service.who(ctx.resident), stars, words[2] if len(words) > 2 else ""
-        )
-    except ProposalError as exc:
-        return _error(ctx, exc)
+    await service.rate(
+        proposal_id, await service.who(ctx.resident), stars, words[2] if len(words) > 2 else ""
+    )
     return Reply(ctx.t("proposal.chat.rated", id=proposal_id, stars=stars))

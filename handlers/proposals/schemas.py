@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from handlers.openapi import Page, Paging
+from handlers.openapi import Page, Paging, absent_when_none
+from handlers.proposals.lifecycle import TEXT_MAX, TITLE_MAX
 from handlers.proposals.rules import Category, Funding, Outcome, Status
-from handlers.proposals.service import TEXT_MAX, TITLE_MAX
 
 Id = Annotated[int, Field(ge=1, le=999_999_999)]
 COST_MAX = 9_999_999_999.99  # the column holds 12 digits, 2 of them decimals
@@ -18,44 +18,24 @@ PHOTO_MAX = 512
 Choice = Literal["yes", "no", "abstain"]
 
 
-class Action(StrEnum):
-    """The path's ``{action}``: who may take it depends on the proposal's state."""
-
-    SUBMIT = "submit"
-    REVIEW = "review"
-    REJECT = "reject"
-    PUBLISH = "publish"
-    WITHDRAW = "withdraw"
-    OPEN = "open"
-    CLOSE = "close"
-    START = "start"
-    PROGRESS = "progress"
-    COMPLETE = "complete"
-
-
-# Only community workers and admins take these; the proposer takes submit and withdraw.
-WORKER_ACTIONS = frozenset(
-    {
-        Action.REVIEW,
-        Action.REJECT,
-        Action.PUBLISH,
-        Action.OPEN,
-        Action.CLOSE,
-        Action.START,
-        Action.PROGRESS,
-        Action.COMPLETE,
-    }
-)
-ACTION_PATH = {"action": {"type": "string", "enum": [a.value for a in Action]}}
-
-
 # --- requests ----------------------------------------------------------------
+# What a model says is refused with api.error.bad_field; what it cannot say (a blank
+# text, a building of another community, the proposal's state) the service refuses
+# with the proposal's own message.
 
 
 class ProposalQuery(Paging):
-    status: Status | None = Field(default=None, description="Only proposals in this state")
-    category: Category | None = Field(default=None, description="Only this category")
-    mine: bool | None = Field(default=None, description="true: only the caller's own proposals")
+    status: Status | None = Field(
+        default=None, description="Only proposals in this state", json_schema_extra=absent_when_none
+    )
+    category: Category | None = Field(
+        default=None, description="Only this category", json_schema_extra=absent_when_none
+    )
+    mine: bool | None = Field(
+        default=None,
+        description="true: only the caller's own proposals",
+        json_schema_extra=absent_when_none,
+    )
 
 
 class ScopeIn(BaseModel):
@@ -64,13 +44,16 @@ class ScopeIn(BaseModel):
     )
     ids: list[Id] = Field(
         default_factory=list,
-        description="Grid or building ids of the caller's community (none for community)",
+        description=(
+            "Grid or building ids of the caller's community (at least one for grids and "
+            "buildings, none for community)"
+        ),
     )
 
 
 class ProposalCreate(BaseModel):
-    title: str = Field(min_length=1, max_length=TITLE_MAX)
-    description: str = Field(min_length=1, max_length=TEXT_MAX)
+    title: str = Field(max_length=TITLE_MAX, description="Not blank")
+    description: str = Field(max_length=TEXT_MAX, description="Not blank")
     category: Category = Field(default=Category.PROJECT)
     scope: ScopeIn | None = Field(
         default=None, description="Who votes; by default the proposer's own building"
@@ -78,18 +61,51 @@ class ProposalCreate(BaseModel):
     photos: list[Annotated[str, Field(max_length=PHOTO_MAX)]] = Field(
         default_factory=list, description="Uploaded media ids; the first 9 are kept"
     )
-    estimated_cost: float | None = Field(default=None, ge=0, le=COST_MAX, description="Yuan")
+    estimated_cost: float | None = Field(
+        default=None,
+        ge=0,
+        le=COST_MAX,
+        allow_inf_nan=False,
+        description="Yuan, rounded to the fen",
+    )
     funding: Funding | None = None
     submit: bool = Field(default=True, description="false keeps it a draft")
 
+    @property
+    def cost(self) -> Decimal | None:
+        """The estimated cost as the exact decimal the column keeps, rounded half up."""
+        if self.estimated_cost is None:
+            return None
+        # repr gives the shortest text that reads back as the same float: 0.1, not 0.1000…01.
+        exact = Decimal(repr(abs(self.estimated_cost)))  # abs: -0.0 is 0
+        return exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
-class ProposalActionBody(BaseModel):
+
+class NoteBody(BaseModel):
+    """The body of an action that needs nothing; it may be left out."""
+
     reason: str | None = Field(
-        default=None, max_length=TEXT_MAX, description="reject: why (required); others: a note"
+        default=None, max_length=TEXT_MAX, description="A note for the audit trail"
     )
-    days: int = Field(default=7, ge=1, le=60, description="open: how many days the vote runs")
+
+
+class RejectBody(BaseModel):
+    reason: str | None = Field(
+        default=None,
+        max_length=TEXT_MAX,
+        description="Why, told to the proposer: required, not blank (else reason_required)",
+    )
+
+
+class OpenBody(BaseModel):
+    days: int = Field(default=7, ge=1, le=60, description="How many days the vote runs")
+
+
+class ProgressBody(BaseModel):
     text: str | None = Field(
-        default=None, max_length=TEXT_MAX, description="progress: the update (required)"
+        default=None,
+        max_length=TEXT_MAX,
+        description="The update: required, not blank (else bad_text)",
     )
 
 
@@ -98,11 +114,11 @@ class VoteBody(BaseModel):
 
 
 class CommentBody(BaseModel):
-    text: str = Field(min_length=1, max_length=TEXT_MAX)
+    text: str = Field(max_length=TEXT_MAX, description="Not blank")
 
 
 class HideBody(BaseModel):
-    reason: str = Field(min_length=1, max_length=TEXT_MAX, description="Shown in place of the text")
+    reason: str = Field(max_length=TEXT_MAX, description="Shown in place of the text; not blank")
 
 
 class RatingBody(BaseModel):

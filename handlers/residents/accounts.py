@@ -18,13 +18,12 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from handlers.refusal import Refused
-from handlers.roles import actor
+from handlers.roles import actor, who_of
 from handlers.types import Code2Session, CodeRefused, KeyValueStore, WeChatIdentity
 from models.accounts import ConsoleLogin, MiniProgramUser
 from models.audit import record
-from models.residents import Resident, Role, RoleAssignment
+from models.residents import Resident
 
-WORKER_ROLES = frozenset({Role.COMMUNITY_WORKER, Role.GRID_WORKER, Role.ADMIN})
 LOGIN_QR_SCENE = "login_"
 LOGIN_QR_SECONDS = 300
 CODE_MEMORY_SECONDS = 600
@@ -49,11 +48,10 @@ class SignInRefused(Refused):
 
 
 async def set_password(resident: Resident, login: str, password: str, by: str = "system") -> None:
-    """Give a worker a console login; only workers may have one."""
+    """Give a worker a console login; only those who may sign in (``CONSOLE``) may have one."""
     if len(password) < MIN_PASSWORD:
         raise SignInRefused("auth.error.weak_password", 400, min=MIN_PASSWORD)
-    roles = {a.role for a in await RoleAssignment.filter(resident_id=resident.id)}
-    if not roles & WORKER_ROLES:
+    if not await is_worker(resident):
         raise SignInRefused("auth.error.not_worker", 403)
     hashed = await asyncio.to_thread(_hasher.hash, password)
     existing = await ConsoleLogin.get_or_none(resident_id=resident.id)
@@ -105,11 +103,9 @@ async def sign_in_with_password(store: KeyValueStore, login: str, password: str)
 
 
 async def is_worker(resident: Resident) -> bool:
-    return await RoleAssignment.filter(
-        resident_id=resident.id,
-        community_id=resident.community_id,  # type: ignore[attr-defined]
-        role__in=list(WORKER_ROLES),
-    ).exists()
+    """Console staff (``CONSOLE``: grid workers, community workers, admins) of their own
+    community: who may sign in to the console."""
+    return (await who_of(resident)).is_console
 
 
 # --- mini-program -----------------------------------------------------------------------------

@@ -1,15 +1,20 @@
-"""Sign-in (password, mini-program code, login QR), ``/me`` and households, as JSON."""
+"""Sign-in (password, mini-program code, login QR), ``/me`` and households, as JSON.
+
+Bodies and queries are the ``schemas`` models, validated strictly by the API middleware
+before a handler runs; the household register is for the console (``CONSOLE``).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
 
 from aiohttp import web
 from tortoise.functions import Count
 
 from handlers import sessions
-from handlers.api import ApiError, body, caller, deps, page_of, paging
+from handlers.api import caller, deps, now, page_of, parsed, path_id, queried, require
 from handlers.openapi import Done, doc
+from handlers.refusal import Refused
 from handlers.residents import accounts, service
 from handlers.residents.rules import CodeStatus
 from handlers.residents.schemas import (
@@ -24,12 +29,13 @@ from handlers.residents.schemas import (
     QrLoginStatus,
     SessionView,
 )
-from handlers.roles import CONSOLE
+from handlers.roles import CONSOLE, who_of
 from models.community import Household
-from models.residents import BindingCode, Resident
+from models.residents import BindingCode, Resident, Role
 
 routes = web.RouteTableDef()
-TICKET_PATH = {"ticket": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}}
+TICKET_PATTERN = "^[A-Za-z0-9_-]{8,64}$"
+TICKET_PATH = {"ticket": {"type": "string", "pattern": TICKET_PATTERN}}
 BIND_REFUSALS = {
     CodeStatus.UNKNOWN: "bind.unknown",
     CodeStatus.USED: "bind.used",
@@ -38,33 +44,21 @@ BIND_REFUSALS = {
 }
 
 
-def _text(data: dict[str, object], name: str, longest: int) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value.strip() or len(value) > longest:
-        raise ApiError(400, "api.error.bad_field", name=name)
-    return value.strip() if name != "password" else value
-
-
 async def _session(request: web.Request, resident: Resident) -> dict[str, object]:
     ttl = deps(request).session_seconds
     token = await sessions.issue(deps(request).store, resident.id, ttl=ttl)
+    who = await who_of(resident)
     return {
         "token": token,
         "expires_in": int(ttl),
         "resident": {
             "id": resident.id,
             "name": resident.name,
-            "roles": [role.value for role in await service.roles_of(resident)],
+            "roles": [role.value for role in Role if role in who.roles],
+            "may": who.sets,
             "verified": resident.verified,
         },
     }
-
-
-async def _worker(request: web.Request) -> Resident:
-    resident = await caller(request)
-    if not await accounts.is_worker(resident):
-        raise ApiError(403, "api.error.forbidden")
-    return resident
 
 
 @routes.post("/api/v1/auth/password")
@@ -76,11 +70,13 @@ async def _worker(request: web.Request) -> Resident:
     response=SessionView,
     errors=(401,),
     description="Ten wrong attempts on one login lock it for 15 minutes (429), whoever tries.",
+    strict=True,
 )
 async def sign_in_password(request: web.Request) -> web.Response:
-    data = await body(request)
-    login, password = _text(data, "login", 64), _text(data, "password", 256)
-    resident = await accounts.sign_in_with_password(deps(request).store, login, password)
+    signing_in = parsed(request, PasswordSignIn)
+    resident = await accounts.sign_in_with_password(
+        deps(request).store, signing_in.login.strip(), signing_in.password
+    )
     return web.json_response(await _session(request, resident))
 
 
@@ -96,19 +92,19 @@ async def sign_in_password(request: web.Request) -> web.Response:
         "The code is exchanged through code2Session once. The resident is the same as the "
         "official account's when WeChat gives both the same unionid."
     ),
+    strict=True,
 )
 async def sign_in_miniprogram(request: web.Request) -> web.Response:
-    data = await body(request)
-    code = _text(data, "code", 128)
+    code = parsed(request, CodeSignIn).code.strip()
     wiring = deps(request)
     if wiring.code2session is None:
-        raise ApiError(503, "auth.error.miniprogram_off")
+        raise Refused("auth.error.miniprogram_off", 503)
     community = await service.community_id(wiring.miniprogram_community)
     resident = await accounts.sign_in_with_code(
         wiring.store, wiring.code2session, wiring.miniprogram_appid, community, code
     )
     if resident.erased_at is not None:
-        raise ApiError(401, "auth.error.code_invalid")
+        raise Refused("auth.error.code_invalid", 401)
     return web.json_response(await _session(request, resident))
 
 
@@ -119,6 +115,7 @@ async def sign_in_miniprogram(request: web.Request) -> web.Response:
     auth="public",
     response=QrLoginStarted,
     errors=(503,),
+    strict=True,
 )
 async def start_qr(request: web.Request) -> web.Response:
     wiring = deps(request)
@@ -129,7 +126,7 @@ async def start_qr(request: web.Request) -> web.Response:
         try:
             url, seconds = await wiring.login_qr(scene)
         except Exception as exc:  # the push client's typed errors: WeChat is unreachable
-            raise ApiError(503, "auth.error.wechat_unavailable") from exc
+            raise Refused("auth.error.wechat_unavailable", 503) from exc
     return web.json_response(
         {"ticket": ticket, "scene": scene, "qr_url": url, "expires_in": seconds}
     )
@@ -142,11 +139,12 @@ async def start_qr(request: web.Request) -> web.Response:
     auth="public",
     response=QrLoginStatus,
     path=TICKET_PATH,
+    strict=True,
 )
 async def poll_qr(request: web.Request) -> web.Response:
     ticket = request.match_info["ticket"]
-    if not 8 <= len(ticket) <= 64:
-        raise ApiError(404, "auth.error.qr_expired")
+    if not re.fullmatch(TICKET_PATTERN, ticket):
+        raise Refused("auth.error.qr_expired", 404)
     resident_id = await accounts.poll_qr_login(deps(request).store, ticket)
     if resident_id is None:
         return web.json_response({"status": "pending", "session": None})
@@ -155,7 +153,7 @@ async def poll_qr(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/auth/logout")
-@doc("Sign out: the session token stops working at once", tag="auth", response=Done)
+@doc("Sign out: the session token stops working at once", tag="auth", response=Done, strict=True)
 async def logout(request: web.Request) -> web.Response:
     await caller(request)
     _, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -164,20 +162,27 @@ async def logout(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/me")
-@doc("The signed-in person: roles, language, own household", tag="residents", response=MeView)
+@doc(
+    "The signed-in person: roles, language, own household",
+    tag="residents",
+    response=MeView,
+    strict=True,
+)
 async def me(request: web.Request) -> web.Response:
     return web.json_response(await _me_view(await caller(request)))
 
 
 async def _me_view(resident: Resident) -> dict[str, object]:
     household = await service.household_label(resident.household_id)  # type: ignore[attr-defined]
+    who = await who_of(resident)
     return {
         "id": resident.id,
         "name": resident.name,
         "language": resident.language,
         "verified": resident.verified,
         "household": household or None,
-        "roles": [role.value for role in await service.roles_of(resident)],
+        "roles": [role.value for role in Role if role in who.roles],
+        "may": who.sets,
     }
 
 
@@ -188,19 +193,18 @@ async def _me_view(resident: Resident) -> dict[str, object]:
     body=BindingRequest,
     response=MeView,
     errors=(409, 422),
+    strict=True,
 )
 async def bind(request: web.Request) -> web.Response:
     resident = await caller(request)
-    code = _text(await body(request), "code", 32)
+    code = parsed(request, BindingRequest).code.strip()
     limit = deps(request).binding_failures
-    outcome = await service.bind_guarded(
-        deps(request).store, resident, code, datetime.now(UTC), limit
-    )
+    outcome = await service.bind_guarded(deps(request).store, resident, code, now(request), limit)
     if outcome is None:
-        raise ApiError(429, "bind.locked", retry_after=int(service.BIND_FAILURE_WINDOW))
+        raise Refused("bind.locked", 429, retry_after=int(service.BIND_FAILURE_WINDOW))
     if outcome.status is not CodeStatus.OK:
         status = 409 if outcome.status is CodeStatus.USED else 422
-        raise ApiError(status, BIND_REFUSALS[outcome.status])
+        raise Refused(BIND_REFUSALS[outcome.status], status)
     return web.json_response(await _me_view(resident))
 
 
@@ -211,16 +215,15 @@ async def bind(request: web.Request) -> web.Response:
     auth=CONSOLE,
     query=HouseholdQuery,
     response=HouseholdPage,
+    strict=True,
 )
 async def list_households(request: web.Request) -> web.Response:
-    worker = await _worker(request)
-    page, per_page = paging(request)
-    query = Household.filter(building__community_id=worker.community_id)  # type: ignore[attr-defined]
-    building = request.query.get("building")
-    if building:
-        if not building.isascii() or not building.isdigit() or len(building) > 9:
-            raise ApiError(400, "api.error.bad_filter", name="building")
-        query = query.filter(building_id=int(building))
+    worker = await require(request, CONSOLE)
+    asked = queried(request, HouseholdQuery)
+    page, per_page = asked.page, asked.per_page
+    query = Household.filter(building__community_id=worker.community_id)
+    if asked.building is not None:
+        query = query.filter(building_id=asked.building)
     total = await query.count()
     found = (
         await query.order_by("building_id", "unit", "room", "id")
@@ -236,10 +239,9 @@ async def list_households(request: web.Request) -> web.Response:
         .group_by("household_id", "verified")
         .values("household_id", "verified", "n")
     }
-    now = datetime.now(UTC)
     codes = {}
     for code in await BindingCode.filter(
-        household_id__in=ids, used_at=None, expires_at__gt=now
+        household_id__in=ids, used_at=None, expires_at__gt=now(request)
     ).order_by("id"):
         codes[code.household_id] = code  # type: ignore[attr-defined]
     items = []
@@ -268,19 +270,17 @@ async def list_households(request: web.Request) -> web.Response:
     auth=CONSOLE,
     response=BindingCodeView,
     status=201,
+    strict=True,
 )
 async def issue_binding_code(request: web.Request) -> web.Response:
-    worker = await _worker(request)
-    raw = request.match_info["id"]
-    household = None
-    if raw.isascii() and raw.isdigit() and len(raw) <= 9:
-        household = await Household.get_or_none(
-            id=int(raw),
-            building__community_id=worker.community_id,  # type: ignore[attr-defined]
-        )
+    worker = await require(request, CONSOLE)
+    household = await Household.get_or_none(
+        id=path_id(request, "id", "api.error.not_found"),
+        building__community_id=worker.community_id,
+    )
     if household is None:
-        raise ApiError(404, "api.error.not_found")
+        raise Refused("api.error.not_found", 404)
     days = deps(request).binding_code_days
-    code = await service.issue_code(household, datetime.now(UTC), days, by=service.actor(worker))
+    code = await service.issue_code(household, now(request), days, by=worker.name)
     found = await BindingCode.get(code=code)
     return web.json_response({"code": code, "expires_at": found.expires_at.isoformat()}, status=201)

@@ -44,6 +44,7 @@ ROLE_NAMES = {
     Role.GRID_WORKER: N_("role.grid_worker"),
     Role.COMMUNITY_WORKER: N_("role.community_worker"),
     Role.ADMIN: N_("role.admin"),
+    Role.HANDLER: N_("role.handler"),
 }
 LANGUAGE_NAMES = {
     "zh_Hans": N_("language.name.zh_Hans"),

@@ -1,4 +1,7 @@
-"""Request and response models of sign-in, ``/me`` and households (OpenAPI)."""
+"""Request and response models of sign-in, ``/me`` and households (OpenAPI).
+
+The request models are what the API middleware validates, strictly, before a handler runs.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +10,30 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from handlers.openapi import Page, Paging
+from handlers.openapi import Page, Paging, absent_when_none
 
 
 class PasswordSignIn(BaseModel):
-    login: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
+    login: str = Field(
+        min_length=1, max_length=64, pattern=r"\S", description="Surrounding spaces are ignored"
+    )
+    password: str = Field(min_length=1, max_length=256, pattern=r"\S")
 
 
 class CodeSignIn(BaseModel):
-    code: str = Field(min_length=1, max_length=128, description="The code from wx.login()")
+    code: str = Field(
+        min_length=1, max_length=128, pattern=r"\S", description="The code from wx.login()"
+    )
+
+
+MAY = "The role sets held (console, managers, ...; see x-roles), for showing what to offer"
 
 
 class SignedInPerson(BaseModel):
     id: int
     name: str | None
     roles: list[str]
+    may: list[str] = Field(description=MAY)
     verified: bool
 
 
@@ -51,14 +62,26 @@ class MeView(BaseModel):
     verified: bool
     household: str | None = Field(description="The caller's own household, e.g. 1栋 1 0301")
     roles: list[str]
+    may: list[str] = Field(description=MAY)
 
 
 class BindingRequest(BaseModel):
-    code: str = Field(min_length=1, max_length=32, description="8 letters and digits")
+    code: str = Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"\S",
+        description="8 letters and digits; spaces, dashes and full-width forms are forgiven",
+    )
 
 
 class HouseholdQuery(Paging):
-    building: int | None = Field(default=None, ge=1, le=999_999_999)
+    building: int | None = Field(
+        default=None,
+        ge=1,
+        le=999_999_999,
+        description="Only the households of this building",
+        json_schema_extra=absent_when_none,
+    )
 
 
 class HouseholdView(BaseModel):

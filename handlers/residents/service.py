@@ -9,7 +9,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from handlers.residents.rules import CodeStatus, code_status, new_code, normalize_code
-from handlers.roles import actor
+from handlers.roles import actor, who_of
 from handlers.types import KeyValueStore
 from models.accounts import ConsoleLogin, MiniProgramUser
 from models.audit import record
@@ -150,7 +150,9 @@ async def set_language(resident: Resident, language: str) -> None:
 
 
 async def roles_of(resident: Resident) -> list[Role]:
-    return [a.role for a in await RoleAssignment.filter(resident_id=resident.id)]
+    """The roles the resident holds in their own community, each once, in ``Role`` order."""
+    held = (await who_of(resident)).roles
+    return [role for role in Role if role in held]
 
 
 async def grant(resident: Resident, role: Role, by: str = "system") -> None:

@@ -3,175 +3,37 @@
 The same service functions as the chat. Workers (and team leaders, for their team's
 activities) create activities and shifts, see attendance, mark no-shows and adjust
 hours; volunteers sign up, check in, see their points and redeem rewards.
+
+Every route is ``strict``: its ``@doc`` role is checked and its query and body are parsed
+by the models of ``schemas`` before the handler runs; the service's ``Refused`` is
+answered by the API middleware.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from handlers.api import ApiError, body, caller, caller_id, page_of, paging, unstorable
+from handlers.api import caller, caller_id, now, page_of, parsed, path_id, queried, require
 from handlers.openapi import Paging, doc
+from handlers.refusal import Refused
 from handlers.roles import MANAGERS, TEAM_LEADERS
 from handlers.volunteers import rules, service
 from handlers.volunteers import schemas as s
 from handlers.volunteers.rules import LOCAL
-from handlers.volunteers.service import ShiftPlan, VolunteerError
 from models.volunteers import Activity, TeamMember, VolunteerTeam
 
 routes = web.RouteTableDef()
 
-STATUS_OF_ERROR = {
-    "volunteer.error.activity_not_found": 404,
-    "volunteer.error.shift_not_found": 404,
-    "volunteer.error.signup_not_found": 404,
-    "volunteer.error.reward_not_found": 404,
-    "volunteer.error.team_not_found": 404,
-    "volunteer.error.forbidden": 403,
-    "volunteer.error.not_registered": 403,
-    "volunteer.error.too_young": 403,
-    "volunteer.error.age_unknown": 403,
-    "volunteer.error.missing_skills": 403,
-    "volunteer.error.not_on_shift": 403,
-    "volunteer.error.already_signed_up": 409,
-    "volunteer.error.overlap": 409,
-    "volunteer.error.shift_started": 409,
-    "volunteer.error.too_late_to_cancel": 409,
-    "volunteer.error.not_signed_up": 409,
-    "volunteer.error.waitlisted": 409,
-    "volunteer.error.check_in_early": 409,
-    "volunteer.error.check_in_closed": 409,
-    "volunteer.error.too_far": 409,
-    "volunteer.error.no_shift_now": 409,
-    "volunteer.error.out_of_stock": 409,
-    "volunteer.error.not_enough_points": 409,
-    "volunteer.error.changed_meanwhile": 409,
-    "volunteer.error.bad_status": 409,
-    "volunteer.error.not_started": 409,
-    "volunteer.error.team_exists": 409,
-}
-NOT_FOUND_OF = {
-    "id": "volunteer.error.activity_not_found",
-    "shift": "volunteer.error.shift_not_found",
-    "signup": "volunteer.error.signup_not_found",
-    "reward": "volunteer.error.reward_not_found",
-    "team": "volunteer.error.team_not_found",
-}
-
-
-# Numbers the database columns hold; times and days the records can be about.
-INT_MAX = 2**31 - 1
-MIN_YEAR, MAX_YEAR = 2000, 2999
 ID_PATH = {"type": "integer", "minimum": 1, "maximum": 999_999_999}
+# The longest span of days one hours export covers.
+HOURS_DAYS = 366
 
 
-def _refused(exc: VolunteerError) -> ApiError:
-    return ApiError(STATUS_OF_ERROR.get(exc.code, 400), exc.code, **exc.params)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _id(request: web.Request, name: str = "id") -> int:
-    raw = request.match_info[name]
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
-        raise ApiError(404, NOT_FOUND_OF[name], id=raw[:12])
-    return int(raw)
-
-
-async def _who(request: web.Request) -> service.Who:
-    return await service.who(await caller(request))
-
-
-async def _worker(request: web.Request) -> service.Who:
-    """A community worker or admin; anyone else is refused before the body or the object."""
-    who = await _who(request)
-    if not who.is_manager:
-        raise ApiError(403, "api.error.forbidden")
-    return who
-
-
-async def _staff(request: web.Request) -> service.Who:
-    """A worker or a team leader (which activities they lead is checked on the object)."""
-    who = await _who(request)
-    if not who.leads_a_team:
-        raise ApiError(403, "api.error.forbidden")
-    return who
-
-
-async def _body(request: web.Request, optional: bool = False) -> dict[str, Any]:
-    if optional and not request.can_read_body:
-        return {}
-    data = await body(request)
-    bad = unstorable(data)
-    if bad:
-        raise ApiError(400, "api.error.bad_field", name=bad)
-    return data
-
-
-def _int(data: dict[str, Any], name: str, default: int | None = None) -> int | None:
-    value = data.get(name, default)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or abs(value) > INT_MAX:
-        raise ApiError(400, "api.error.bad_field", name=name)
-    return value
-
-
-def _str(data: dict[str, Any], name: str, default: str = "") -> str:
-    value = data.get(name)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise ApiError(400, "api.error.bad_field", name=name)
-    return value
-
-
-def _flag(request: web.Request, name: str) -> bool:
-    value = request.query.get(name, "false").lower()
-    if value not in {"1", "true", "0", "false"}:
-        raise ApiError(400, "api.error.bad_filter", name=name)
-    return value in {"1", "true"}
-
-
-def _instant(value: Any, name: str) -> datetime:
-    """An ISO 8601 time; without an offset it is read as local (Beijing) time."""
-    if not isinstance(value, str):
-        raise ApiError(400, "api.error.bad_field", name=name)
-    try:
-        parsed = datetime.fromisoformat(value)
-        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=LOCAL)
-        in_utc = parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise ApiError(400, "api.error.bad_field", name=name) from None
-    if not MIN_YEAR <= in_utc.year <= MAX_YEAR:
-        raise ApiError(400, "api.error.bad_field", name=name)
-    return parsed
-
-
-def _strings(data: dict[str, Any], name: str) -> list[str]:
-    value = data.get(name) or []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ApiError(400, "api.error.bad_field", name=name)
-    return value
-
-
-def _plan(data: Any) -> ShiftPlan:
-    if not isinstance(data, dict):
-        raise ApiError(400, "api.error.bad_field", name="shifts")
-    capacity = _int(data, "capacity")
-    if capacity is None:
-        raise ApiError(400, "api.error.bad_field", name="capacity")
-    return ShiftPlan(
-        starts_at=_instant(data.get("starts_at"), "starts_at"),
-        ends_at=_instant(data.get("ends_at"), "ends_at"),
-        capacity=capacity,
-        min_age=_int(data, "min_age"),
-        skills=tuple(_strings(data, "skills")),
-    )
+def _id(request: web.Request, name: str, not_found: str) -> int:
+    """A path id, else 404 with the capability's message naming what was asked for."""
+    return path_id(request, name, not_found, id=request.match_info[name][:12])
 
 
 # --- registration and teams -----------------------------------------------------------------------
@@ -186,18 +48,15 @@ def _plan(data: Any) -> ShiftPlan:
     also=(201,),
     description=(
         "Answers 200 when the caller was registered already (the profile is updated) and "
-        "201 with the same body when the profile is new. The body may be left out."
+        "201 with the same body when the profile is new. Send {} to change nothing."
     ),
+    strict=True,
 )
 async def register(request: web.Request) -> web.Response:
     resident = await caller(request)
-    data = await _body(request, optional=True)
-    try:
-        profile, created = await service.register(
-            resident, _now(), _strings(data, "skills"), _int(data, "birth_year")
-        )
-    except VolunteerError as exc:
-        raise _refused(exc) from None
+    body = parsed(request, s.RegisterBody)
+    skills = body.skills if "skills" in body.model_fields_set else None
+    profile, created = await service.register(resident, now(request), skills, body.birth_year)
     return web.json_response(
         {"id": profile.id, "skills": profile.skills, "birth_year": profile.birth_year},
         status=201 if created else 200,
@@ -210,12 +69,13 @@ async def register(request: web.Request) -> web.Response:
     tag="volunteers",
     response=s.MeView,
     errors=(404,),
+    strict=True,
 )
 async def me(request: web.Request) -> web.Response:
     resident = await caller(request)
     profile = await service.profile_of(resident.id)
     if profile is None:
-        raise ApiError(404, "volunteer.error.not_registered")
+        raise Refused("volunteer.error.not_registered", 404)
     teams = await TeamMember.filter(resident_id=resident.id).values_list("team_id", flat=True)
     minutes = await service.total_minutes(resident.id)
     return web.json_response(
@@ -237,18 +97,19 @@ async def me(request: web.Request) -> web.Response:
     tag="volunteers",
     query=Paging,
     response=s.TeamPage,
+    strict=True,
 )
 async def list_teams(request: web.Request) -> web.Response:
     resident = await caller(request)
-    page, per_page = paging(request)
+    q = queried(request, Paging)
     query = VolunteerTeam.filter(community_id=resident.community_id)  # type: ignore[attr-defined]
     total = await query.count()
-    teams = await query.order_by("id").offset((page - 1) * per_page).limit(per_page)
+    teams = await query.order_by("id").offset((q.page - 1) * q.per_page).limit(q.per_page)
     items = [
         {"id": t.id, "name": t.name, "category": t.category, "leader_id": t.leader_id}  # type: ignore[attr-defined]
         for t in teams
     ]
-    return web.json_response(page_of(items, total, page, per_page))
+    return web.json_response(page_of(items, total, q.page, q.per_page))
 
 
 @routes.post("/api/v1/volunteers/teams")
@@ -260,16 +121,12 @@ async def list_teams(request: web.Request) -> web.Response:
     response=s.TeamMade,
     status=201,
     errors=(409,),
+    strict=True,
 )
 async def create_team(request: web.Request) -> web.Response:
-    who = await _worker(request)
-    data = await _body(request)
-    try:
-        team = await service.create_team(
-            who, _str(data, "name"), _str(data, "category", "event"), _int(data, "leader_id")
-        )
-    except VolunteerError as exc:
-        raise _refused(exc) from None
+    who = await require(request, MANAGERS)
+    body = parsed(request, s.TeamBody)
+    team = await service.create_team(who, body.name, body.category.value, body.leader_id)
     return web.json_response({"id": team.id, "name": team.name}, status=201)
 
 
@@ -280,13 +137,12 @@ async def create_team(request: web.Request) -> web.Response:
     response=s.Joined,
     errors=(403,),
     path={"team": ID_PATH},
+    strict=True,
 )
 async def join_team(request: web.Request) -> web.Response:
     resident = await caller(request)
-    try:
-        team = await service.join_team(resident, _id(request, "team"))
-    except VolunteerError as exc:
-        raise _refused(exc) from None
+    team_id = _id(request, "team", "volunteer.error.team_not_found")
+    team = await service.join_team(resident, team_id)
     return web.json_response({"team_id": team.id, "member": True})
 
 
@@ -299,21 +155,21 @@ async def join_team(request: web.Request) -> web.Response:
     tag="volunteers",
     query=s.ActivityQuery,
     response=s.ActivityPage,
+    strict=True,
 )
 async def list_activities(request: web.Request) -> web.Response:
-    """Open activities with shifts still to come (``?all=1``: every activity)."""
+    """Open activities with shifts still to come (``?all=true``: every activity)."""
     resident = await caller(request)
-    page, per_page = paging(request)
-    every = _flag(request, "all")
-    now = _now()
+    q = queried(request, s.ActivityQuery)
+    every, at = bool(q.all), now(request)
     query = Activity.filter(community_id=resident.community_id)  # type: ignore[attr-defined]
     if not every:
-        query = query.filter(status="open", shifts__ends_at__gte=now).distinct()
+        query = query.filter(status="open", shifts__ends_at__gte=at).distinct()
     total = await query.count()
     found = (
         await query.order_by("-id")
-        .offset((page - 1) * per_page)
-        .limit(per_page)
+        .offset((q.page - 1) * q.per_page)
+        .limit(q.per_page)
         .prefetch_related("shifts")
     )
     items = []
@@ -322,10 +178,10 @@ async def list_activities(request: web.Request) -> web.Response:
         items.append(
             {
                 **service.activity_view(activity),
-                "shifts": [service.shift_view(s) for s in shifts if every or s.ends_at >= now],
+                "shifts": [service.shift_view(s) for s in shifts if every or s.ends_at >= at],
             }
         )
-    return web.json_response(page_of(items, total, page, per_page))
+    return web.json_response(page_of(items, total, q.page, q.per_page))
 
 
 @routes.post("/api/v1/volunteers/activities")
@@ -337,31 +193,26 @@ async def list_activities(request: web.Request) -> web.Response:
     response=s.ActivityDetail,
     status=201,
     errors=(403, 404),
+    strict=True,
 )
 async def create_activity(request: web.Request) -> web.Response:
-    who = await _staff(request)
-    data = await _body(request)
-    shifts = data.get("shifts") or []
-    if not isinstance(shifts, list):
-        raise ApiError(400, "api.error.bad_field", name="shifts")
-    try:
-        activity = await service.create_activity(
-            who,
-            _now(),
-            title=_str(data, "title"),
-            description=_str(data, "description"),
-            category=_str(data, "category", "event"),
-            place=_str(data, "place"),
-            latitude=data.get("lat"),
-            longitude=data.get("lng"),
-            radius_m=_int(data, "radius_m"),
-            team_id=_int(data, "team_id"),
-            required_skills=_strings(data, "required_skills"),
-            shifts=[_plan(s) for s in shifts],
-        )
-    except VolunteerError as exc:
-        raise _refused(exc) from None
-    return web.json_response(await service.activity_detail(activity, who.resident.id), status=201)
+    who = await require(request, TEAM_LEADERS)
+    body = parsed(request, s.ActivityBody)
+    activity = await service.create_activity(
+        who,
+        now(request),
+        title=body.title,
+        description=body.description,
+        category=body.category.value,
+        place=body.place,
+        latitude=body.lat,
+        longitude=body.lng,
+        radius_m=body.radius_m,
+        team_id=body.team_id,
+        required_skills=body.required_skills,
+        shifts=[shift.plan() for shift in body.shifts],
+    )
+    return web.json_response(await service.activity_detail(activity, who.id), status=201)
 
 
 @routes.get("/api/v1/volunteers/activities/{id}")
@@ -369,13 +220,12 @@ async def create_activity(request: web.Request) -> web.Response:
     "An activity with all its shifts and the caller's own sign-up on each",
     tag="volunteers",
     response=s.ActivityDetail,
+    strict=True,
 )
 async def get_activity(request: web.Request) -> web.Response:
     resident = await caller(request)
-    try:
-        activity = await service.get_activity(_id(request), resident.community_id)  # type: ignore[attr-defined]
-    except VolunteerError as exc:
-        raise _refused(exc) from None
+    activity_id = _id(request, "id", "volunteer.error.activity_not_found")
+    activity = await service.get_activity(activity_id, resident.community_id)  # type: ignore[attr-defined]
     return web.json_response(await service.activity_detail(activity, resident.id))
 
 
@@ -388,15 +238,13 @@ async def get_activity(request: web.Request) -> web.Response:
     response=s.ShiftView,
     status=201,
     errors=(403,),
+    strict=True,
 )
 async def add_shift(request: web.Request) -> web.Response:
-    who = await _staff(request)
-    activity_id = _id(request)
-    plan = _plan(await _body(request))
-    try:
-        shift = await service.add_shift(who, activity_id, plan, _now())
-    except VolunteerError as exc:
-        raise _refused(exc) from None
+    who = await require(request, TEAM_LEADERS)
+    activity_id = _id(request, "id", "volunteer.error.activity_not_found")
+    plan = parsed(request, s.ShiftBody).plan()
+    shift = await service.add_shift(who, activity_id, plan, now(request))
     return web.json_response(service.shift_view(shift), status=201)
 
 
@@ -411,6 +259,7 @@ async def add_shift(request: web.Request) -> web.Response:
         "JSON, not an image: WeChat makes the picture from a scene key with the official "
         "account's credentials, and until that client exists ``image`` is null."
     ),
+    strict=True,
 )
 async def qr_codes(request: web.Request) -> web.Response:
     """The scene keys of the site's parametric QR codes: one for the activity, one per shift.
@@ -419,13 +268,11 @@ async def qr_codes(request: web.Request) -> web.Response:
     WeChat from a scene key with the official account's credentials (the notices issue's
     WeChat client); until that client exists ``image`` is null and nothing calls WeChat.
     """
-    who = await _staff(request)
-    try:
-        activity = await service.get_activity(_id(request), who.community_id)
-    except VolunteerError as exc:
-        raise _refused(exc) from None
+    who = await require(request, TEAM_LEADERS)
+    activity_id = _id(request, "id", "volunteer.error.activity_not_found")
+    activity = await service.get_activity(activity_id, who.community_id)
     if not who.leads(activity.team_id):  # type: ignore[attr-defined]
-        raise ApiError(403, "api.error.forbidden")
+        raise Refused("api.error.forbidden", 403)
     shifts = await activity.shifts.all().order_by("starts_at", "id")
     return web.json_response(
         {
@@ -447,14 +294,13 @@ async def qr_codes(request: web.Request) -> web.Response:
     status=201,
     errors=(403, 409),
     path={"shift": ID_PATH},
+    strict=True,
 )
 async def sign_up(request: web.Request) -> web.Response:
     """The hot path (an event opening at 8 pm): the session alone, then one transaction."""
     resident_id = await caller_id(request)
-    try:
-        done = await service.sign_up(_id(request, "shift"), resident_id, _now())
-    except VolunteerError as exc:
-        raise _refused(exc) from None
+    shift_id = _id(request, "shift", "volunteer.error.shift_not_found")
+    done = await service.sign_up(shift_id, resident_id, now(request))
     return web.json_response(
         {
             "signup_id": done.signup_id,
@@ -473,13 +319,12 @@ async def sign_up(request: web.Request) -> web.Response:
     response=s.Cancelled,
     errors=(403, 409),
     path={"shift": ID_PATH},
+    strict=True,
 )
 async def cancel(request: web.Request) -> web.Response:
     resident_id = await caller_id(request)
-    try:
-        done = await service.cancel(_id(request, "shift"), resident_id, _now())
-    except VolunteerError as exc:
-        raise _refused(exc) from None
+    shift_id = _id(request, "shift", "volunteer.error.shift_not_found")
+    done = await service.cancel(shift_id, resident_id, now(request))
     return web.json_response(
         {"shift_id": done.shift.id, "cancelled": done.was.value, "promoted": list(done.promoted)}
     )
@@ -491,13 +336,13 @@ async def cancel(request: web.Request) -> web.Response:
     tag="volunteers",
     query=s.MyShiftsQuery,
     response=s.MySignUpPage,
+    strict=True,
 )
 async def my_shifts(request: web.Request) -> web.Response:
     resident = await caller(request)
-    page, per_page = paging(request)
-    history = _flag(request, "history")
+    q = queried(request, s.MyShiftsQuery)
     total, found = await service.my_signups_page(
-        resident.id, _now(), history, (page - 1) * per_page, per_page
+        resident.id, now(request), bool(q.history), (q.page - 1) * q.per_page, q.per_page
     )
     items = [
         {
@@ -507,7 +352,7 @@ async def my_shifts(request: web.Request) -> web.Response:
         }
         for s in found
     ]
-    return web.json_response(page_of(items, total, page, per_page))
+    return web.json_response(page_of(items, total, q.page, q.per_page))
 
 
 # --- on site and attendance -----------------------------------------------------------------------
@@ -520,27 +365,21 @@ async def my_shifts(request: web.Request) -> web.Response:
     body=s.CheckBody,
     response=s.Checked,
     errors=(403, 409),
+    strict=True,
 )
 async def check_in(request: web.Request) -> web.Response:
     """签到 or 签退 by a scanned scene key (``{"scene": "shift_3"}``) or a location."""
     resident = await caller(request)
-    data = await _body(request)
-    now = _now()
-    try:
-        if data.get("scene") is not None:
-            done = await service.check_by_scene(resident.id, _str(data, "scene"), now)
-        else:
-            lat, lng = data.get("lat"), data.get("lng")
-            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lng)):
-                raise ApiError(400, "api.error.bad_field", name="lat")
-            if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-                raise ApiError(400, "api.error.bad_field", name="lat")
-            found = await service.check_by_location(resident.id, float(lat), float(lng), now)
-            if found is None:
-                raise ApiError(409, "volunteer.error.no_shift_now")
-            done = found
-    except VolunteerError as exc:
-        raise _refused(exc) from None
+    body = parsed(request, s.CheckBody)
+    at = now(request)
+    if body.scene is not None:
+        done = await service.check_by_scene(resident.id, body.scene, at)
+    else:
+        assert body.lat is not None and body.lng is not None  # the model asks for both
+        found = await service.check_by_location(resident.id, body.lat, body.lng, at)
+        if found is None:
+            raise Refused("volunteer.error.no_shift_now", 409)
+        done = found
     return web.json_response(
         {
             "action": done.action.value,
@@ -562,13 +401,12 @@ async def check_in(request: web.Request) -> web.Response:
     response=s.Attendance,
     errors=(403,),
     path={"shift": ID_PATH},
+    strict=True,
 )
 async def attendance(request: web.Request) -> web.Response:
-    who = await _staff(request)
-    try:
-        shift, rows = await service.attendance(who, _id(request, "shift"))
-    except VolunteerError as exc:
-        raise _refused(exc) from None
+    who = await require(request, TEAM_LEADERS)
+    shift_id = _id(request, "shift", "volunteer.error.shift_not_found")
+    shift, rows = await service.attendance(who, shift_id)
     return web.json_response({"shift": service.shift_view(shift), "items": rows})
 
 
@@ -581,15 +419,13 @@ async def attendance(request: web.Request) -> web.Response:
     response=s.SignUpView,
     errors=(403, 409),
     path={"signup": ID_PATH},
+    strict=True,
 )
 async def no_show(request: web.Request) -> web.Response:
-    who = await _staff(request)
-    signup_id = _id(request, "signup")
-    data = await _body(request, optional=True)
-    try:
-        signup = await service.mark_no_show(who, signup_id, _reason(data), _now())
-    except VolunteerError as exc:
-        raise _refused(exc) from None
+    who = await require(request, TEAM_LEADERS)
+    signup_id = _id(request, "signup", "volunteer.error.signup_not_found")
+    reason = parsed(request, s.ReasonBody).reason
+    signup = await service.mark_no_show(who, signup_id, reason, now(request))
     return web.json_response(service.signup_view(signup))
 
 
@@ -602,18 +438,13 @@ async def no_show(request: web.Request) -> web.Response:
     response=s.SignUpView,
     errors=(403, 409),
     path={"signup": ID_PATH},
+    strict=True,
 )
 async def adjust(request: web.Request) -> web.Response:
-    who = await _staff(request)
-    signup_id = _id(request, "signup")
-    data = await _body(request)
-    minutes = _int(data, "minutes")
-    if minutes is None:
-        raise ApiError(400, "api.error.bad_field", name="minutes")
-    try:
-        signup = await service.adjust(who, signup_id, minutes, _reason(data), _now())
-    except VolunteerError as exc:
-        raise _refused(exc) from None
+    who = await require(request, TEAM_LEADERS)
+    signup_id = _id(request, "signup", "volunteer.error.signup_not_found")
+    body = parsed(request, s.AdjustBody)
+    signup = await service.adjust(who, signup_id, body.minutes, body.reason, now(request))
     return web.json_response(service.signup_view(signup))
 
 
@@ -626,23 +457,17 @@ async def adjust(request: web.Request) -> web.Response:
     response=s.Cancelled,
     errors=(403, 409),
     path={"signup": ID_PATH},
+    strict=True,
 )
 async def release(request: web.Request) -> web.Response:
     """The leader cancels a place for a volunteer (even within the 2-hour window), with a reason."""
-    who = await _staff(request)
-    signup_id = _id(request, "signup")
-    data = await _body(request, optional=True)
-    try:
-        done = await service.release(who, signup_id, _reason(data), _now())
-    except VolunteerError as exc:
-        raise _refused(exc) from None
+    who = await require(request, TEAM_LEADERS)
+    signup_id = _id(request, "signup", "volunteer.error.signup_not_found")
+    reason = parsed(request, s.ReasonBody).reason
+    done = await service.release(who, signup_id, reason, now(request))
     return web.json_response(
         {"shift_id": done.shift.id, "cancelled": done.was.value, "promoted": list(done.promoted)}
     )
-
-
-def _reason(data: dict[str, Any]) -> str | None:
-    return _str(data, "reason") or None
 
 
 # --- points and rewards ---------------------------------------------------------------------------
@@ -654,12 +479,13 @@ def _reason(data: dict[str, Any]) -> str | None:
     tag="volunteers",
     query=Paging,
     response=s.PointsPage,
+    strict=True,
 )
 async def points(request: web.Request) -> web.Response:
     resident = await caller(request)
-    page, per_page = paging(request)
-    total, entries = await service.ledger(resident.id, (page - 1) * per_page, per_page)
-    listing = page_of([service.entry_view(e) for e in entries], total, page, per_page)
+    q = queried(request, Paging)
+    total, entries = await service.ledger(resident.id, (q.page - 1) * q.per_page, q.per_page)
+    listing = page_of([service.entry_view(e) for e in entries], total, q.page, q.per_page)
     return web.json_response({"balance": await service.balance(resident.id), **listing})
 
 
@@ -672,22 +498,15 @@ async def points(request: web.Request) -> web.Response:
     response=s.EntryView,
     status=201,
     errors=(404,),
+    strict=True,
 )
 async def grant_points(request: web.Request) -> web.Response:
     """A worker's bonus (``kind: bonus``) or correction (``adjusted``), always with a reason."""
-    who = await _worker(request)
-    data = await _body(request)
-    resident_id, amount = _int(data, "resident_id"), _int(data, "points")
-    if resident_id is None or amount is None:
-        raise ApiError(400, "api.error.bad_field", name="points")
-    try:
-        entry = await service.grant_points(
-            who, resident_id, amount, _reason(data), _str(data, "kind", "bonus"), _now()
-        )
-    except VolunteerError as exc:
-        if exc.code == "volunteer.error.not_registered":  # the one named, not the caller
-            raise ApiError(404, "volunteer.error.not_a_volunteer", id=resident_id) from None
-        raise _refused(exc) from None
+    who = await require(request, MANAGERS)
+    body = parsed(request, s.GrantBody)
+    entry = await service.grant_points(
+        who, body.resident_id, body.points, body.reason, body.kind.value, now(request)
+    )
     return web.json_response(service.entry_view(entry), status=201)
 
 
@@ -697,14 +516,15 @@ async def grant_points(request: web.Request) -> web.Response:
     tag="volunteers",
     query=Paging,
     response=s.RewardPage,
+    strict=True,
 )
 async def list_rewards(request: web.Request) -> web.Response:
     resident = await caller(request)
-    page, per_page = paging(request)
+    q = queried(request, Paging)
     found = await service.rewards(resident.community_id)  # type: ignore[attr-defined]
-    shown = found[(page - 1) * per_page : page * per_page]
+    shown = found[(q.page - 1) * q.per_page : q.page * q.per_page]
     return web.json_response(
-        page_of([service.reward_view(r) for r in shown], len(found), page, per_page)
+        page_of([service.reward_view(r) for r in shown], len(found), q.page, q.per_page)
     )
 
 
@@ -716,19 +536,12 @@ async def list_rewards(request: web.Request) -> web.Response:
     body=s.RewardBody,
     response=s.RewardView,
     status=201,
+    strict=True,
 )
 async def create_reward(request: web.Request) -> web.Response:
-    who = await _worker(request)
-    data = await _body(request)
-    cost, stock = _int(data, "cost"), _int(data, "stock", 0)
-    if cost is None or stock is None:
-        raise ApiError(400, "api.error.bad_field", name="cost")
-    try:
-        reward = await service.create_reward(
-            who, _str(data, "name"), cost, stock, _str(data, "description")
-        )
-    except VolunteerError as exc:
-        raise _refused(exc) from None
+    who = await require(request, MANAGERS)
+    body = parsed(request, s.RewardBody)
+    reward = await service.create_reward(who, body.name, body.cost, body.stock, body.description)
     return web.json_response(service.reward_view(reward), status=201)
 
 
@@ -740,21 +553,14 @@ async def create_reward(request: web.Request) -> web.Response:
     body=s.RewardUpdate,
     response=s.RewardUpdated,
     path={"reward": ID_PATH},
+    strict=True,
 )
 async def update_reward(request: web.Request) -> web.Response:
     """Restock (``{"stock": 20}``) or withdraw (``{"active": false}``) a reward; workers only."""
-    who = await _worker(request)
-    reward_id = _id(request, "reward")
-    data = await _body(request)
-    active = data.get("active")
-    if active is not None and not isinstance(active, bool):
-        raise ApiError(400, "api.error.bad_field", name="active")
-    try:
-        reward = await service.update_reward(
-            who, reward_id, stock=_int(data, "stock"), active=active
-        )
-    except VolunteerError as exc:
-        raise _refused(exc) from None
+    who = await require(request, MANAGERS)
+    reward_id = _id(request, "reward", "volunteer.error.reward_not_found")
+    body = parsed(request, s.RewardUpdate)
+    reward = await service.update_reward(who, reward_id, stock=body.stock, active=body.active)
     return web.json_response({**service.reward_view(reward), "active": reward.active})
 
 
@@ -766,13 +572,12 @@ async def update_reward(request: web.Request) -> web.Response:
     status=201,
     errors=(403, 409),
     path={"reward": ID_PATH},
+    strict=True,
 )
 async def redeem(request: web.Request) -> web.Response:
     resident_id = await caller_id(request)
-    try:
-        done = await service.redeem(resident_id, _id(request, "reward"), _now())
-    except VolunteerError as exc:
-        raise _refused(exc) from None
+    reward_id = _id(request, "reward", "volunteer.error.reward_not_found")
+    done = await service.redeem(resident_id, reward_id, now(request))
     return web.json_response(
         {
             "redemption_id": done.redemption.id,
@@ -792,23 +597,17 @@ async def redeem(request: web.Request) -> web.Response:
     tag="volunteers",
     query=s.LeaderboardQuery,
     response=s.Leaderboard,
+    strict=True,
 )
 async def leaderboard(request: web.Request) -> web.Response:
     """最美志愿者 of a month (``?month=2026-11``, default this month) in the caller's community."""
-    who = await _who(request)
-    resident = who.resident
-    month = request.query.get("month")
-    try:
-        at = _now() if month is None else rules.parse_month(month)
-    except ValueError:  # year 0000
-        at = None
-    if at is None or not MIN_YEAR <= at.year <= MAX_YEAR:
-        raise ApiError(400, "api.error.bad_filter", name="month")
+    who = await require(request)
+    at = queried(request, s.LeaderboardQuery).at(now(request))
     start, _ = rules.month_bounds(at)
-    board = await service.leaderboard(resident.community_id, at)  # type: ignore[attr-defined]
+    board = await service.leaderboard(who.community_id, at)
     if not who.is_manager:  # an honour roll shows others as 王*明, as posted lists do
         for row in board:
-            if row["volunteer"]["id"] != resident.id:
+            if row["volunteer"]["id"] != who.id:
                 row["volunteer"]["name"] = _masked(row["volunteer"]["name"])
     return web.json_response({"month": start.strftime("%Y-%m"), "items": board})
 
@@ -828,23 +627,12 @@ def _masked(name: str | None) -> str | None:
     tag="volunteers",
     auth=MANAGERS,
     response=s.Registration,
+    strict=True,
 )
 async def registration(request: web.Request) -> web.Response:
     """The registration share the plans set targets for; workers only."""
-    who = await _worker(request)
+    who = await require(request, MANAGERS)
     return web.json_response(await service.registration(who.community_id))
-
-
-def _day(value: str | None, name: str, default: date) -> date:
-    if value is None:
-        return default
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise ApiError(400, "api.error.bad_filter", name=name) from None
-    if not MIN_YEAR <= day.year <= MAX_YEAR:
-        raise ApiError(400, "api.error.bad_filter", name=name)
-    return day
 
 
 @routes.get("/api/v1/volunteers/hours.csv")
@@ -854,15 +642,17 @@ def _day(value: str | None, name: str, default: date) -> date:
     auth=MANAGERS,
     query=s.HoursQuery,
     content_type="text/csv",
+    strict=True,
 )
 async def hours_csv(request: web.Request) -> web.Response:
     """Hours served per volunteer and shift (``?from=2026-11-01&to=2026-11-30``, local days)."""
-    who = await _worker(request)
-    month_start, month_end = rules.month_bounds(_now())
-    first = _day(request.query.get("from"), "from", month_start.date())
-    last = _day(request.query.get("to"), "to", (month_end - timedelta(days=1)).date())
-    if last < first or (last - first).days > 366:
-        raise ApiError(400, "api.error.bad_filter", name="to")
+    who = await require(request, MANAGERS)
+    q = queried(request, s.HoursQuery)
+    month_start, month_end = rules.month_bounds(now(request))
+    first = q.from_ or month_start.date()
+    last = q.to or (month_end - timedelta(days=1)).date()
+    if last < first or (last - first).days > HOURS_DAYS:
+        raise Refused("api.error.bad_filter", 400, name="to")
     since = datetime.combine(first, datetime.min.time(), LOCAL)
     until = datetime.combine(last + timedelta(days=1), datetime.min.time(), LOCAL)
     text = await service.hours_csv(who.community_id, since, until)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 
 from handlers.i18n import N_
+from handlers.refusal import Refused
 from handlers.residents import service as residents
 from handlers.router import Router, normalize
 from handlers.types import Context, Event, Reply
 from handlers.volunteers import rules, service
 from handlers.volunteers.rules import ScanAction, SignUpStatus
-from handlers.volunteers.service import CheckOutcome, VolunteerError
+from handlers.volunteers.service import CheckOutcome
 
 router = Router(name="volunteers")
 
@@ -33,10 +34,6 @@ MINE_LINES = {
     "checked_in": N_("volunteer.chat.mine_checked_in"),
     "waitlisted": N_("volunteer.chat.mine_waitlisted"),
 }
-
-
-def _error(ctx: Context, exc: VolunteerError) -> Reply:
-    return Reply(ctx.t(exc.code, **exc.params))
 
 
 def _number(text: str) -> int | None:
@@ -72,10 +69,8 @@ async def register(event: Event, ctx: Context) -> Reply:
             birth_year = int(word)
         elif word:
             skills.append(word)
-    try:
-        profile, created = await service.register(ctx.resident, now, skills, birth_year)
-    except VolunteerError as exc:
-        return _error(ctx, exc)
+    # No words after the command keep the skills the profile has.
+    profile, created = await service.register(ctx.resident, now, skills or None, birth_year)
     if created:
         return Reply(ctx.t("volunteer.chat.registered"))
     return Reply(
@@ -146,10 +141,7 @@ async def sign_up(event: Event, ctx: Context) -> Reply:
     shift_id = _number(ctx.args)
     if shift_id is None:
         return Reply(ctx.t("volunteer.chat.signup_hint"))
-    try:
-        done = await service.sign_up(shift_id, ctx.resident.id, ctx.now())
-    except VolunteerError as exc:
-        return _error(ctx, exc)
+    done = await service.sign_up(shift_id, ctx.resident.id, ctx.now())
     if done.status is SignUpStatus.CONFIRMED:
         return Reply(
             ctx.t(
@@ -194,10 +186,7 @@ async def cancel(event: Event, ctx: Context) -> Reply:
     shift_id = _number(ctx.args)
     if shift_id is None:
         return Reply(ctx.t("volunteer.chat.cancel_hint"))
-    try:
-        done = await service.cancel(shift_id, ctx.resident.id, ctx.now())
-    except VolunteerError as exc:
-        return _error(ctx, exc)
+    done = await service.cancel(shift_id, ctx.resident.id, ctx.now())
     return Reply(
         ctx.t(
             "volunteer.chat.cancelled"
@@ -252,10 +241,7 @@ async def redeem(event: Event, ctx: Context) -> Reply:
     reward_id = _number(ctx.args)
     if reward_id is None:
         return Reply(await _reward_list(ctx))
-    try:
-        done = await service.redeem(ctx.resident.id, reward_id, ctx.now())
-    except VolunteerError as exc:
-        return _error(ctx, exc)
+    done = await service.redeem(ctx.resident.id, reward_id, ctx.now())
     return Reply(
         ctx.t(
             "volunteer.chat.redeemed",
@@ -288,16 +274,22 @@ def describe_check(ctx: Context, done: CheckOutcome) -> str:
 @router.scene(rules.SHIFT_SCENE)
 @router.scene(rules.ACTIVITY_SCENE)
 async def scanned_site_code(event: Event, ctx: Context) -> Reply:
-    """签到 by the site's parametric QR code; scanning it to follow also welcomes."""
-    prefix = ""
-    if event.event == "subscribe":
-        await residents.set_active(ctx.resident, True)
-        prefix = ctx.t("residents.welcome") + "\n\n"
+    """签到 by the site's parametric QR code; scanning it to follow also welcomes.
+
+    A follower is welcomed whatever the scan says, so a refused check-in is told after
+    the welcome here, not by the dispatcher (and, as there, the flow stays put).
+    """
+    if event.event != "subscribe":
+        done = await service.check_by_scene(ctx.resident.id, event.key, ctx.now())
+        return Reply(describe_check(ctx, done))
+    await residents.set_active(ctx.resident, True)
+    welcome = ctx.t("residents.welcome") + "\n\n"
     try:
         done = await service.check_by_scene(ctx.resident.id, event.key, ctx.now())
-    except VolunteerError as exc:
-        return Reply(prefix + ctx.t(exc.code, **exc.params))
-    return Reply(prefix + describe_check(ctx, done))
+    except Refused as refused:
+        ctx.next_state = ctx.state
+        return Reply(welcome + ctx.t(refused.code, **refused.params))
+    return Reply(welcome + describe_check(ctx, done))
 
 
 @router.message("location")
@@ -306,12 +298,9 @@ async def location_sent(event: Event, ctx: Context) -> Reply:
     where = event.location
     done = None
     if where is not None:
-        try:
-            done = await service.check_by_location(
-                ctx.resident.id, where.latitude, where.longitude, ctx.now()
-            )
-        except VolunteerError as exc:
-            return _error(ctx, exc)
+        done = await service.check_by_location(
+            ctx.resident.id, where.latitude, where.longitude, ctx.now()
+        )
     if done is None:
         return Reply(ctx.t("help.media_outside_flow"))
     return Reply(describe_check(ctx, done))

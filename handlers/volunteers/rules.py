@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
-LOCAL = ZoneInfo("Asia/Shanghai")
+from handlers.clock import LOCAL
+
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG), metres
 MAX_SHIFT = timedelta(hours=24)
 MAX_CAPACITY = 10_000

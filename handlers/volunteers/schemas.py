@@ -1,27 +1,84 @@
 """What ``/api/v1/volunteers`` reads and answers, for the OpenAPI document.
 
-Times are ISO 8601 strings; a time sent without an offset is read as Beijing time.
+The routes are ``strict``: the middleware parses every query and body with these models
+before the handler runs, so what is written here is what is enforced. A date-time
+carries its UTC offset (``2026-11-08T09:00:00+08:00``); a naive one is refused. A day
+is ``YYYY-MM-DD``. A flag in a query is ``true``/``false`` or ``1``/``0``.
 """
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from handlers.openapi import Page, Paging, absent_when_none
-from handlers.volunteers import rules, service
+from handlers.volunteers import rules
+from handlers.volunteers.activities import ShiftPlan
+from handlers.volunteers.shared import (
+    POINTS_MAX,
+    REASON_MAX,
+    SKILL_MAX,
+    SKILLS_MAX,
+    TEXT_MAX,
+    TITLE_MAX,
+)
+
+# Times and days the records can be about.
+MIN_YEAR, MAX_YEAR = 2000, 2999
+ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
 ID = Field(ge=1, le=999_999_999)
-Skill = Field(min_length=1, max_length=service.SKILL_MAX)
-Reason = Field(min_length=1, max_length=service.REASON_MAX, description="Why; required")
+Reason = Field(min_length=1, max_length=REASON_MAX, description="Why; required")
 
 
-def a_day(schema: dict[str, Any]) -> None:
-    """An optional query parameter holding a day, YYYY-MM-DD."""
-    absent_when_none(schema)
-    schema["format"] = "date"
+def _within_years(year: int) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(f"a year from {MIN_YEAR} to {MAX_YEAR}")
+
+
+def _iso_text(value: object) -> datetime:
+    """ISO 8601 text as a datetime (the aware check follows); a bare number (a unix time)
+    is no date-time. Parsed here because a strict model takes no text for a datetime
+    once a validator has run before it."""
+    if not isinstance(value, str) or not ISO_INSTANT.match(value):
+        raise ValueError("an ISO 8601 date-time with its UTC offset")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("an ISO 8601 date-time with its UTC offset") from None
+
+
+def _instant_in_reach(value: datetime) -> datetime:
+    try:
+        _within_years(value.astimezone(UTC).year)
+    except OverflowError:  # 9999-12-31T23:59-23:59 is past what a datetime holds in UTC
+        raise ValueError("a date-time the records can hold") from None
+    return value
+
+
+def _day_in_reach(value: date) -> date:
+    _within_years(value.year)
+    return value
+
+
+# An ISO 8601 date-time with its offset, between the years 2000 and 2999 in UTC.
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_instant_in_reach)]
+Day = Annotated[date, AfterValidator(_day_in_reach)]
+# A query flag is ``true`` or ``false``, as in every capability.
+Flag = bool
+Skill = Annotated[str, Field(min_length=1, max_length=SKILL_MAX, pattern=r"\S")]
 
 
 Category, SignUpStatus = rules.Category, rules.SignUpStatus
@@ -37,8 +94,20 @@ class GrantKind(StrEnum):
 
 
 class RegisterBody(BaseModel):
-    skills: list[str] = Field(default=[], max_length=service.SKILLS_MAX)
-    birth_year: int | None = Field(default=None, ge=1900, le=2025)
+    """Send ``{}`` to register with nothing to add; on a profile, fields sent replace."""
+
+    skills: list[Skill] = Field(
+        default=[],
+        max_length=SKILLS_MAX,
+        description="Each skill once (case is ignored); sent, even empty, they replace the "
+        "profile's; left out, the profile keeps its own",
+    )
+    birth_year: int | None = Field(
+        default=None,
+        ge=1900,
+        description="Not after the current year: a later one is refused with "
+        "volunteer.error.bad_birth_year (the year turns, the document does not)",
+    )
 
 
 class ProfileView(BaseModel):
@@ -85,37 +154,42 @@ class Joined(BaseModel):
 
 
 class ActivityQuery(Paging):
-    all: bool = Field(
+    all: Flag = Field(
         default=False, description="Every activity, not only open ones with shifts to come"
     )
 
 
 class ShiftBody(BaseModel):
-    starts_at: str = Field(
-        description="ISO 8601, in the future; without an offset, Beijing time",
-        json_schema_extra={"format": "date-time"},
+    starts_at: Instant = Field(
+        description="ISO 8601 with its UTC offset (2026-11-08T09:00:00+08:00), in the future"
     )
-    ends_at: str = Field(
-        description="After the start, at most 24 hours later",
-        json_schema_extra={"format": "date-time"},
-    )
+    ends_at: Instant = Field(description="After the start, at most 24 hours later")
     capacity: int = Field(ge=1, le=rules.MAX_CAPACITY)
     min_age: int | None = Field(default=None, ge=1, le=119)
-    skills: list[str] = Field(default=[], max_length=service.SKILLS_MAX)
+    skills: list[Skill] = Field(
+        default=[], max_length=SKILLS_MAX, description="Skills a volunteer needs for this shift"
+    )
+
+    def plan(self) -> ShiftPlan:
+        return ShiftPlan(
+            self.starts_at, self.ends_at, self.capacity, self.min_age, tuple(self.skills)
+        )
 
 
 class ActivityBody(BaseModel):
-    title: str = Field(min_length=1, max_length=service.TITLE_MAX, pattern=r"\S")
-    description: str = Field(default="", max_length=service.TEXT_MAX)
+    title: str = Field(min_length=1, max_length=TITLE_MAX, pattern=r"\S")
+    description: str = Field(default="", max_length=TEXT_MAX)
     category: Category = Category.EVENT
-    place: str = Field(default="", max_length=service.TITLE_MAX)
-    lat: float | None = Field(default=None, ge=-90, le=90)
+    place: str = Field(default="", max_length=TITLE_MAX)
+    lat: float | None = Field(default=None, ge=-90, le=90, description="With lng, or neither")
     lng: float | None = Field(default=None, ge=-180, le=180)
-    radius_m: int | None = Field(default=None, ge=1, le=rules.MAX_RADIUS_M)
+    radius_m: int | None = Field(
+        default=None, ge=1, le=rules.MAX_RADIUS_M, description="The policy's default if left out"
+    )
     team_id: int | None = Field(
         default=None, ge=1, le=999_999_999, description="A team leader may only name their own"
     )
-    required_skills: list[str] = Field(default=[], max_length=service.SKILLS_MAX)
+    required_skills: list[Skill] = Field(default=[], max_length=SKILLS_MAX)
     shifts: list[ShiftBody] = Field(default=[], max_length=50)
 
 
@@ -213,7 +287,7 @@ class MySignUp(SignUpView):
 
 
 class MyShiftsQuery(Paging):
-    history: bool = Field(default=False, description="Every sign-up, newest first")
+    history: Flag = Field(default=False, description="Every sign-up, newest first")
 
 
 class MySignUpPage(Page):
@@ -224,11 +298,22 @@ class MySignUpPage(Page):
 
 
 class CheckBody(BaseModel):
-    """A scanned scene key, or else a location."""
+    """A scanned scene key, or else a location: ``lat`` and ``lng`` both."""
 
-    scene: str | None = Field(default=None, max_length=64)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lng: float | None = Field(default=None, ge=-180, le=180)
+    scene: str | None = Field(default=None, max_length=64, description="shift_3 or activity_2")
+    lat: float | None = Field(
+        default=None, ge=-90, le=90, validate_default=True, description="Without a scene"
+    )
+    lng: float | None = Field(
+        default=None, ge=-180, le=180, validate_default=True, description="Without a scene"
+    )
+
+    @field_validator("lat", "lng")
+    @classmethod
+    def _a_scene_or_a_place(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None and info.data.get("scene") is None:
+            raise ValueError("a scene, or else lat and lng")
+        return value
 
 
 class Checked(BaseModel):
@@ -291,9 +376,7 @@ class PointsPage(Page):
 
 class GrantBody(BaseModel):
     resident_id: int = Field(ge=1, le=999_999_999, description="A registered volunteer")
-    points: int = Field(
-        ge=-service.POINTS_MAX, le=service.POINTS_MAX, description="Not 0; a bonus is positive"
-    )
+    points: int = Field(ge=-POINTS_MAX, le=POINTS_MAX, description="Not 0; a bonus is positive")
     reason: str = Reason
     kind: GrantKind = GrantKind.BONUS
 
@@ -312,13 +395,13 @@ class RewardPage(Page):
 
 class RewardBody(BaseModel):
     name: str = Field(min_length=1, max_length=64, pattern=r"\S")
-    cost: int = Field(ge=1, le=service.POINTS_MAX)
-    stock: int = Field(default=0, ge=0, le=service.POINTS_MAX)
-    description: str = Field(default="", max_length=service.TEXT_MAX)
+    cost: int = Field(ge=1, le=POINTS_MAX)
+    stock: int = Field(default=0, ge=0, le=POINTS_MAX)
+    description: str = Field(default="", max_length=TEXT_MAX)
 
 
 class RewardUpdate(BaseModel):
-    stock: int | None = Field(default=None, ge=0, le=service.POINTS_MAX)
+    stock: int | None = Field(default=None, ge=0, le=POINTS_MAX)
     active: bool | None = Field(default=None, description="false takes it off the catalogue")
 
 
@@ -338,10 +421,15 @@ class Redeemed(BaseModel):
 class LeaderboardQuery(BaseModel):
     month: str | None = Field(
         default=None,
-        pattern=r"^[0-9]{4}-[0-9]{1,2}$",
-        description="A month like 2026-11; this month by default",
+        pattern=r"^2[0-9]{3}-(0?[1-9]|1[0-2])$",
+        description=f"A month like 2026-11, from {MIN_YEAR} to {MAX_YEAR}; this month by default",
         json_schema_extra=absent_when_none,
     )
+
+    def at(self, now: datetime) -> datetime:
+        """An instant inside the month asked for; ``now`` when none was."""
+        found = None if self.month is None else rules.parse_month(self.month)
+        return now if found is None else found
 
 
 class Standing(BaseModel):
@@ -364,14 +452,14 @@ class Registration(BaseModel):
 
 
 class HoursQuery(BaseModel):
-    from_: str | None = Field(
+    from_: Day | None = Field(
         default=None,
         alias="from",
         description="First local day (YYYY-MM-DD); the month's first by default",
-        json_schema_extra=a_day,
+        json_schema_extra=absent_when_none,
     )
-    to: str | None = Field(
+    to: Day | None = Field(
         default=None,
         description="Last local day (YYYY-MM-DD), at most 366 days on; the month's last by default",
-        json_schema_extra=a_day,
+        json_schema_extra=absent_when_none,
     )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+
+from bot.capabilities import capabilities
 from models.residents import Resident, Role, RoleAssignment
-from tests.api import seed_complaints, seed_notices, seed_proposals, seed_volunteers
 from tests.world import World
 
 
@@ -22,8 +25,11 @@ async def people_of(world: World, households: int = 4) -> dict[str, Resident]:
 
 
 async def seed(world: World) -> dict[str, Resident]:
-    """Rows for the fuzzer to find; returns the people by role."""
+    """Rows for the fuzzer to find, from ``tests/api/seed_<capability>.py`` of every
+    capability the app runs that has one; returns the people by role."""
     people = await people_of(world)
-    for fill in (seed_proposals, seed_complaints, seed_volunteers, seed_notices):
-        await fill.seed(world, people)
+    for capability in capabilities():
+        name = f"tests.api.seed_{capability.name}"
+        if importlib.util.find_spec(name) is not None:
+            await importlib.import_module(name).seed(world, people)
     return people

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from handlers.complaints import service
+from handlers.roles import who_of
 from models.residents import Resident
 from tests.world import World
 
@@ -13,7 +14,7 @@ async def seed(world: World, people: dict[str, Resident]) -> None:
     """Fresh, anonymous, accepted, in progress, escalated, resolved and closed tickets."""
     now = datetime.now(UTC)
     resident, neighbour = people["resident"], people["neighbour"]
-    boss = await service.staff(people["worker"])
+    boss = await who_of(people["worker"])
     fresh = await service.intake(
         resident, "电梯坏了困人", now, location={"lat": 22.5, "lng": 114.1}
     )

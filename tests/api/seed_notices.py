@@ -16,7 +16,7 @@ from tests.world import World
 
 async def seed(world: World, people: dict[str, Resident]) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    worker = people["worker"]
+    worker = await world.who(people["worker"])
     building = {"kind": "buildings", "ids": [world.buildings[0].id]}
     await service.register_group(worker, "1栋群", "seed-robot-key-0123456789abcdef", building)
     await service.create(

@@ -200,3 +200,11 @@ async def test_a_down_store_answers_503_not_500(client, world):
     assert resp.status == 503
     assert resp.headers["Retry-After"] == "5"
     assert (await resp.json())["error"]["code"] == "api.error.unavailable"
+
+
+def test_the_per_resident_setting_reaches_the_limiter(settings, store):  # type: ignore[no-untyped-def]
+    """``api_rate_per_resident`` is what the running app counts against, not a default."""
+    from bot.app import _limits
+
+    assert _limits(settings).resident_limit == 6  # unset: twice the session's 3
+    assert _limits(settings.model_copy(update={"api_rate_per_resident": 4})).resident_limit == 4

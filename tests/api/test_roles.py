@@ -96,3 +96,20 @@ async def test_a_role_outside_the_routes_set_is_403(client, world, method, path,
     )
     assert resp.status == 403, await resp.text()
     assert (await resp.json())["error"]["code"] == "api.error.forbidden"
+
+
+async def test_me_names_the_role_sets_the_console_shows_itself_by(client, world):
+    """The console asks the server which sets a person holds instead of its own role list."""
+    with using(world.app_state.db):
+        people = {
+            "grid": await world.worker(Role.GRID_WORKER),
+            "manager": await world.worker(),
+            "resident": await world.resident(),
+        }
+    may = {}
+    for name, person in people.items():
+        resp = await client.get("/api/v1/me", headers=await world.headers(person))
+        may[name] = set((await resp.json())["may"])
+    assert may["grid"] == {"console", "ticket_staff"}
+    assert {"console", "managers", "ticket_staff", "team_leaders"} <= may["manager"]
+    assert "admins" not in may["manager"] and may["resident"] == set()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from handlers.complaints import service
 from models.complaints import Ticket
 from models.residents import Resident
 from tests.api import seed_complaints
@@ -180,3 +183,179 @@ async def test_bad_step_fields_are_400_and_far_pages_handled(client, world: Worl
     assert past_the_end.status == 200 and (await past_the_end.json())["items"] == []
     far = await client.get(f"/api/v1/complaints?page={10**20}", headers=boss)
     assert far.status == 400  # beyond any list: refused before the database sees it
+
+
+async def test_stats_check_the_role_first_then_weeks_as_a_filter(client, world: World, people):
+    handler = await handler_of(world, "property")
+    for query in ("?weeks=0", "?weeks=105", "?weeks=8.0", "?weeks=x"):
+        resp = await client.get(
+            f"/api/v1/complaints/stats{query}", headers=bearer(await world.token(handler))
+        )
+        assert resp.status == 403, query  # the role, before anything the query says
+        resp = await client.get(
+            f"/api/v1/complaints/stats{query}", headers=bearer(await world.token(people["worker"]))
+        )
+        answer = await resp.json()
+        assert (resp.status, answer["error"]["code"]) == (400, "api.error.bad_filter"), query
+        assert "weeks" in answer["error"]["message"]
+    boss = bearer(await world.token(people["worker"]))
+    assert (await client.get("/api/v1/complaints/stats?weeks=104", headers=boss)).status == 200
+
+
+async def test_the_document_says_stats_are_for_managers(client):
+    spec = await (await client.get("/api/v1/openapi.json")).json()
+    assert spec["paths"]["/api/v1/complaints/stats"]["get"]["x-roles"] == "managers"
+    listing = spec["paths"]["/api/v1/complaints"]["get"]["parameters"]
+    mine = next(p for p in listing if p["name"] == "mine")
+    assert mine["schema"]["type"] == "boolean" and mine["schema"]["default"] is False
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("mine=1", "api.error.bad_filter"),
+        ("mine=yes", "api.error.bad_filter"),
+        ("mine=", "api.error.bad_filter"),
+        ("status=", "api.error.bad_filter"),
+        ("department=", "api.error.bad_filter"),
+        ("per_page=0&status=lost", "api.error.bad_paging"),  # paging first, then filters
+        ("page=1.5", "api.error.bad_paging"),
+    ],
+)
+async def test_list_filters_take_only_what_the_document_says(
+    client, world: World, people, query, code
+):
+    for who in ("resident", "worker"):
+        resp = await client.get(
+            f"/api/v1/complaints?{query}", headers=bearer(await world.token(people[who]))
+        )
+        answer = await resp.json()
+        assert (resp.status, answer["error"]["code"]) == (400, code), (who, query)
+
+
+async def test_mine_true_gives_a_worker_only_their_own_reports(client, world: World, people):
+    worker = people["worker"]
+    await service.intake(worker, "我家楼下的路灯坏了", datetime.now(UTC))
+    headers = bearer(await world.token(worker))
+    listed = await (await client.get("/api/v1/complaints?mine=true", headers=headers)).json()
+    assert listed["total"] == 1 and "routing" not in listed["items"][0]
+    everything = await (await client.get("/api/v1/complaints?mine=false", headers=headers)).json()
+    assert everything["total"] == await Ticket.all().count()
+
+
+@pytest.mark.parametrize(
+    ("payload", "name"),
+    [
+        ({"text": None}, "text"),
+        ({"text": "电梯坏了" * 501}, "text"),
+        ({"text": "电梯坏了", "anonymous": "yes"}, "anonymous"),
+        ({"text": "电梯坏了", "anonymous": None}, "anonymous"),
+        ({"text": "电梯坏了", "media": None}, "media"),
+        ({"text": "电梯坏了", "media": ["m" * 513]}, "media.0"),
+        ({"text": "电梯坏了", "location": {"lat": 1}}, "location.lng"),
+        ({"text": "电梯坏了", "location": {"lat": "1", "lng": 1}}, "location.lat"),
+    ],
+)
+async def test_a_report_the_document_forbids_is_refused_by_field(
+    client, world: World, people, payload, name
+):
+    headers = bearer(await world.token(people["resident"]))
+    before = await Ticket.all().count()
+    status, answer = await _call(client, "POST", "/api/v1/complaints", payload, headers)
+    assert (status, answer["error"]["code"]) == (400, "api.error.bad_field"), answer
+    assert name in answer["error"]["message"]
+    assert await Ticket.all().count() == before
+
+
+async def test_a_blank_report_keeps_its_own_message_and_unknown_fields_are_ignored(
+    client, world: World, people
+):
+    headers = bearer(await world.token(people["resident"]))
+    status, answer = await _call(client, "POST", "/api/v1/complaints", {"text": "  "}, headers)
+    assert (status, answer["error"]["code"]) == (400, "ticket.error.empty")
+    status, answer = await _call(
+        client,
+        "POST",
+        "/api/v1/complaints",
+        {"text": "电梯坏了", "location": {"lat": 22, "lng": 114, "label": "3栋"}, "extra": 1},
+        headers,
+    )
+    assert status == 201 and answer["location"] == {"lat": 22, "lng": 114}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"stars": 0},
+        {"stars": 6},
+        {"stars": "5"},
+        {"stars": 5.0},
+        {"stars": True},
+        {},
+        {"stars": 5, "comment": None},
+        {"stars": 5, "comment": "好" * 2001},
+    ],
+)
+async def test_a_rating_the_document_forbids_is_refused_and_the_ticket_stays_resolved(
+    client, world: World, people, payload
+):
+    ticket = await Ticket.get(reporter_id=people["resident"].id, status="resolved")
+    headers = bearer(await world.token(people["resident"]))
+    url = f"/api/v1/complaints/{ticket.id}/rating"
+    status, answer = await _call(client, "POST", url, payload, headers)
+    assert (status, answer["error"]["code"]) == (400, "api.error.bad_field"), answer
+    assert (await Ticket.get(id=ticket.id)).status == "resolved"
+    status, answer = await _call(client, "POST", url, {"stars": 5}, headers)
+    assert (status, answer["status"]) == (200, "closed")
+
+
+async def test_a_rating_twice_is_409(client, world: World, people):
+    closed = await Ticket.get(reporter_id=people["resident"].id, status="closed")
+    headers = bearer(await world.token(people["resident"]))
+    url = f"/api/v1/complaints/{closed.id}/rating"
+    status, answer = await _call(client, "POST", url, {"stars": 4}, headers)
+    assert (status, answer["error"]["code"]) == (409, "ticket.error.not_resolved")
+
+
+async def test_reassigning_needs_another_known_department(client, world: World, people):
+    boss = bearer(await world.token(people["worker"]))
+    ticket = await Ticket.filter(status="accepted").first()
+    assert ticket is not None
+    url = f"/api/v1/complaints/{ticket.id}/actions/reassign"
+    note = {"note": "不归我们管"}
+    status, answer = await _call(client, "POST", url, {**note, "department": "nowhere"}, boss)
+    assert (status, answer["error"]["code"]) == (400, "api.error.bad_field")
+    assert "department" in answer["error"]["message"]
+    for payload in (note, {**note, "department": ticket.department}):
+        status, answer = await _call(client, "POST", url, payload, boss)
+        assert (status, answer["error"]["code"]) == (400, "ticket.error.bad_department")
+    other = "sanitation" if ticket.department != "sanitation" else "property"
+    status, answer = await _call(client, "POST", url, {**note, "department": other}, boss)
+    assert (status, answer["status"], answer["department"]) == (200, "reassigned", other)
+
+
+async def test_steps_refused_by_the_ticket_loop_carry_their_status(client, world: World, people):
+    boss = bearer(await world.token(people["worker"]))
+    closed = await Ticket.get(status="closed")
+    url = f"/api/v1/complaints/{closed.id}/actions/accept"
+    status, answer = await _call(client, "POST", url, {"note": None}, boss)
+    assert (status, answer["error"]["code"]) == (409, "ticket.error.illegal_transition")
+    fresh = await Ticket.filter(status="assigned").first()
+    assert fresh is not None
+    handler = bearer(await world.token(await handler_of(world, fresh.department)))
+    url = f"/api/v1/complaints/{fresh.id}/actions/escalate"
+    status, answer = await _call(client, "POST", url, None, handler)
+    assert (status, answer["error"]["code"]) == (403, "ticket.error.forbidden")
+    missing = f"/api/v1/complaints/{MISSING}/actions/accept"
+    status, answer = await _call(client, "POST", missing, None, boss)
+    assert (status, answer["error"]["code"]) == (404, "ticket.error.not_found")
+
+
+async def test_an_id_in_other_digits_is_not_found(client, world: World, people):
+    own = await Ticket.filter(reporter_id=people["resident"].id).first()
+    assert own is not None
+    arabic = str(own.id).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    headers = bearer(await world.token(people["resident"]))
+    assert (await client.get(f"/api/v1/complaints/{own.id}", headers=headers)).status == 200
+    status, answer = await _call(client, "GET", f"/api/v1/complaints/{arabic}", None, headers)
+    assert (status, answer["error"]["code"]) == (404, "ticket.error.not_found")

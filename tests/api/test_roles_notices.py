@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.notices import service
 from models.notices import Group, Notice
 from models.residents import Resident
 from tests.api import seed_notices
@@ -155,4 +154,4 @@ async def test_failures_name_no_personal_data(client, world: World, bearer):
     for row in page["items"]:
         assert set(row) == {"channel", "resident_id", "group_id", "status", "failure", "attempts"}
     assert people["resident"].openid not in await resp.text()
-    assert await service.is_sender(people["worker"])
+    assert (await world.who(people["worker"])).is_manager

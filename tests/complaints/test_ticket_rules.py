@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from handlers.complaints import rules
-from handlers.complaints.rules import Action, Actor, Status, TicketError
+from handlers.complaints.rules import Action, Actor, Status
+from handlers.refusal import Refused
 
 BJ = rules.LOCAL
 
@@ -38,31 +39,31 @@ REFUSED = sorted(
 
 @pytest.mark.parametrize(("status", "action"), REFUSED)
 def test_everything_else_is_illegal(status, action):
-    with pytest.raises(TicketError) as caught:
+    with pytest.raises(Refused) as caught:
         rules.transition(status, action, Actor.WORKER, note="x")
-    assert caught.value.code == rules.ERROR_ILLEGAL
+    assert (caught.value.code, caught.value.status) == (rules.ERROR_ILLEGAL, 409)
 
 
-def test_roles_and_notes_are_checked():
-    with pytest.raises(TicketError) as caught:
+def test_roles_are_403_and_a_missing_note_400():
+    with pytest.raises(Refused) as caught:
         rules.transition(Status.ASSIGNED, Action.ACCEPT, Actor.REPORTER)
-    assert caught.value.code == rules.ERROR_FORBIDDEN
-    for action in (Action.RESOLVE, Action.REJECT):
-        with pytest.raises(TicketError) as caught:
+    assert (caught.value.code, caught.value.status) == (rules.ERROR_FORBIDDEN, 403)
+    for action in (Action.RESOLVE, Action.REJECT, Action.REASSIGN):
+        with pytest.raises(Refused) as caught:
             rules.transition(Status.ACCEPTED, action, Actor.HANDLER, note="  ")
-        assert caught.value.code == rules.ERROR_NOTE_REQUIRED
-    with pytest.raises(TicketError) as caught:
+        assert (caught.value.code, caught.value.status) == (rules.ERROR_NOTE_REQUIRED, 400)
+    with pytest.raises(Refused) as caught:
         rules.transition(Status.RESOLVED, Action.RATE, Actor.HANDLER)
-    assert caught.value.code == rules.ERROR_FORBIDDEN
+    assert (caught.value.code, caught.value.status) == (rules.ERROR_FORBIDDEN, 403)
 
 
 def test_a_low_rating_reopens_once():
     assert rules.after_rating(2, reopened=0) is Action.REOPEN
     assert rules.after_rating(2, reopened=1) is Action.RATE
     assert rules.after_rating(3, reopened=0) is Action.RATE
-    with pytest.raises(TicketError) as caught:
+    with pytest.raises(Refused) as caught:
         rules.transition(Status.RESOLVED, Action.REOPEN, Actor.REPORTER, reopened=1)
-    assert caught.value.code == rules.ERROR_REOPEN_USED
+    assert (caught.value.code, caught.value.status) == (rules.ERROR_REOPEN_USED, 409)
 
 
 def test_accept_within_two_office_hours():

@@ -6,10 +6,15 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from handlers.complaints import service
+from handlers.complaints.rules import Actor
+from handlers.refusal import Refused
+from handlers.roles import who_of
 from models.complaints import RoutingCorrection, Ticket
 from models.outbox import Notification
-from models.residents import Resident
+from models.residents import Resident, Role, RoleAssignment
 from tests.complaints.conftest import handler_of
 from tests.world import World
 
@@ -197,7 +202,7 @@ async def test_missed_deadlines_escalate_once_and_resolved_tickets_close_themsel
         subject_id=ticket.id, kind="ticket.escalated"
     ).values_list("audience", flat=True)
     assert sorted(audiences) == ["community_workers", f"supervisor:{ticket.department}"]
-    boss = await service.staff(await world.worker())
+    boss = await who_of(await world.worker())
     late = ticket.accept_due_at + timedelta(hours=2)
     await service.act(boss, ticket.id, "accept", late)
     await service.act(boss, ticket.id, "resolve", late, note="已修复")
@@ -214,7 +219,7 @@ async def test_similar_reports_are_linked_and_resolved_together(world: World):
     )
     third = await service.intake(await world.resident(homes[2]), "楼下有人乱停车挡住消防通道", now)
     assert second.duplicate_of_id == first.id and third.duplicate_of_id is None
-    boss = await service.staff(await world.worker())
+    boss = await who_of(await world.worker())
     assert (await service.view(first, for_staff=True))["reporters"] == 2
     await service.act(boss, first.id, "accept", now)
     await service.act(boss, first.id, "resolve", now, note="已更换主板")
@@ -230,7 +235,7 @@ async def test_reassignment_is_a_correction_the_router_learns_from(world: World)
     text = "隔壁单元装修的工人把建筑垃圾堆在楼道口"
     before = service.route(text)
     right = "city_management" if before.department != "city_management" else "sanitation"
-    boss = await service.staff(await world.worker())
+    boss = await who_of(await world.worker())
     ticket = await service.intake(await world.resident(home), text, datetime.now(UTC))
     await service.act(
         boss, ticket.id, "reassign", datetime.now(UTC), note="属于违规堆放", department=right
@@ -267,3 +272,82 @@ async def test_someone_elses_number_is_not_found(make_resident, world: World):
     ticket = await service.intake(await world.resident(home), "电梯坏了", datetime.now(UTC))
     nosy = make_resident("o_nosy")
     assert "没有找到" in await nosy.say(f"查询 {ticket.number}")
+
+
+async def test_a_text_too_long_is_refused_when_given_and_the_flow_waits_for_a_shorter_one(
+    resident, world: World
+):
+    await bound(world, resident)
+    assert "遇到了什么问题" in await resident.say("投诉")
+    refused = await resident.say("楼下的路灯坏了" * 300)
+    assert f"{service.TEXT_MAX} 字以内" in refused
+    assert not await Ticket.all().exists()
+    offered = await resident.say("楼下的路灯坏了一排，晚上很黑")  # still in the text step
+    assert "回复 1 提交" in offered, offered
+    assert "编号 T" in await resident.say("1")
+
+
+async def test_a_report_that_could_not_be_filed_keeps_the_flow_for_another_try(
+    resident, world: World, monkeypatch
+):
+    await bound(world, resident)
+    await resident.say("投诉")
+    assert "回复 1 提交" in await resident.say("小区门口的井盖松了，踩上去晃")
+    real = service.rules.new_number
+    taken = await service.intake(
+        await world.resident(), "别的事情", datetime.now(UTC)
+    )  # one number every try hits
+    monkeypatch.setattr(service.rules, "new_number", lambda: taken.number)
+    assert "系统繁忙" in await resident.say("1")
+    monkeypatch.setattr(service.rules, "new_number", real)
+    assert "编号 T" in await resident.say("1")  # the same report, not lost with the error
+    mine = await Ticket.get(reporter__openid=resident.openid)
+    assert "井盖" in mine.text
+
+
+async def test_the_services_refuse_with_the_status_the_api_answers(world: World):
+    home = (await world.add_households(world.buildings[0], 1))[0]
+    me = await world.resident(home)
+    now = datetime.now(UTC)
+    with pytest.raises(Refused) as caught:
+        await service.intake(me, "   ", now)
+    assert (caught.value.code, caught.value.status) == ("ticket.error.empty", 400)
+    with pytest.raises(Refused) as caught:
+        await service.intake(me, "坏" * (service.TEXT_MAX + 1), now)
+    assert (caught.value.code, caught.value.status) == ("ticket.error.too_long", 400)
+    assert caught.value.params == {"limit": service.TEXT_MAX}
+    ticket = await service.intake(me, "小区路灯坏了一排", now)
+    with pytest.raises(Refused) as caught:
+        await service.rate(me, ticket.number, 5, "", now)
+    assert (caught.value.code, caught.value.status) == ("ticket.error.not_resolved", 409)
+    with pytest.raises(Refused) as caught:
+        await service.rate(me, ticket.number, 9, "", now)
+    assert (caught.value.code, caught.value.status) == ("ticket.error.bad_stars", 400)
+    stranger = await who_of(await handler_of(world, "food_safety"))
+    with pytest.raises(Refused) as caught:
+        await service.act(stranger, ticket.id, "accept", now)
+    assert (caught.value.code, caught.value.status) == ("ticket.error.not_found", 404)
+    boss = await who_of(await world.worker())
+    await service.act(boss, ticket.id, "accept", now)
+    with pytest.raises(Refused) as caught:
+        await service.act(boss, ticket.id, "accept", now)
+    assert (caught.value.code, caught.value.status) == ("ticket.error.illegal_transition", 409)
+    with pytest.raises(Refused) as caught:
+        await service.act(boss, ticket.id, "reassign", now, note="转", department="nowhere")
+    assert (caught.value.code, caught.value.status) == ("ticket.error.bad_department", 400)
+
+
+async def test_a_grid_worker_handles_the_tickets_of_their_grid_only(world: World):
+    home = (await world.add_households(world.buildings[0], 1))[0]
+    ticket = await service.intake(await world.resident(home), "有个情况想反映", datetime.now(UTC))
+    mine = await world.worker(Role.GRID_WORKER)
+    await RoleAssignment.filter(resident_id=mine.id).update(grid_id=world.grid.id)
+    elsewhere = await world.worker(Role.GRID_WORKER)
+    here, there = await who_of(mine), await who_of(elsewhere)
+    assert service.actor_for(here, ticket) is Actor.WORKER
+    assert service.actor_for(there, ticket) is None
+    with pytest.raises(Refused) as caught:
+        await service.act(there, ticket.id, "accept", datetime.now(UTC))
+    assert caught.value.status == 404
+    accepted = await service.act(here, ticket.id, "accept", datetime.now(UTC))
+    assert accepted.status == "accepted"

@@ -50,7 +50,11 @@ class Console:
         await self.page.goto(self.base + route)
 
     async def ready(self, name: str) -> None:
-        await self.page.wait_for_selector(f'body[data-ready="{name}"]')
+        try:
+            await self.page.wait_for_selector(f'body[data-ready="{name}"]')
+        except Exception as exc:  # say what the page said, not only that it timed out
+            message = await self.page.locator("#message").all_text_contents()
+            raise AssertionError(f"{name} never ready: {self.errors} {message}") from exc
 
     async def go(self, route: str, name: str) -> None:
         await self.page.evaluate("delete document.body.dataset.ready")
@@ -114,7 +118,7 @@ async def test_sign_in_with_a_password_and_see_the_dashboard(client, world: Worl
     for text in ("3栋电梯坏了，困人了", "小区垃圾没人清运", "楼道灯不亮"):
         await complaints.intake(reporter, text, now - timedelta(days=1))
     fixed = await complaints.intake(reporter, "楼下水管漏水", now - timedelta(days=9))
-    staff = await complaints.staff(worker)
+    staff = await world.who(worker)
     await complaints.act(staff, fixed.id, "accept", now - timedelta(days=9, hours=-1))
     await complaints.act(staff, fixed.id, "resolve", now - timedelta(days=8), note="已修好")
     voters = [await world.resident(h) for h in homes]

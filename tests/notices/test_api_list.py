@@ -17,19 +17,20 @@ URL = "/api/v1/notices"
 async def _notices(world: World, worker: Resident) -> list[int]:
     """A draft, a scheduled notice and one sent to five residents (two failed): oldest first."""
     await residents_of(world, 0, 5)
+    sender = await world.who(worker)
     now = datetime.now(UTC)
     building = {"kind": "buildings", "ids": [world.buildings[0].id]}
-    draft = await service.create(worker, now, title="草稿", body="内容", scope=building)
+    draft = await service.create(sender, now, title="草稿", body="内容", scope=building)
     later = await service.create(
-        worker,
+        sender,
         now,
         title="消防演练",
         body="周六",
         scope={"kind": "community"},
         scheduled_at=now + timedelta(days=1),
     )
-    sent = await service.create(worker, now, title="停水通知", body="明天停水", scope=building)
-    await service.send_now(worker, sent.id, now)
+    sent = await service.create(sender, now, title="停水通知", body="明天停水", scope=building)
+    await service.send_now(sender, sent.id, now)
     rows = await Delivery.filter(notice_id=sent.id).order_by("id")
     for row, status in zip(rows, ["failed", "failed", "sent"], strict=False):
         row.status = status
@@ -67,7 +68,7 @@ async def test_the_status_filter(client, world, bearer):
     headers = bearer(await world.token(worker))
     only = await (await client.get(URL, params={"status": "draft"}, headers=headers)).json()
     assert [n["id"] for n in only["items"]] == [draft] and only["total"] == 1
-    await service.cancel(worker, later)
+    await service.cancel(await world.who(worker), later)
     gone = await (await client.get(URL, params={"status": "cancelled"}, headers=headers)).json()
     assert [n["id"] for n in gone["items"]] == [later]
     none = await (await client.get(URL, params={"status": "done"}, headers=headers)).json()

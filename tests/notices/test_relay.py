@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.app import job_context
 from handlers.complaints import service as complaints
 from handlers.notices.relay import relay
 from models.notices import Delivery, Notice
@@ -20,11 +21,11 @@ async def test_a_reporter_hears_of_each_step_once_in_their_language(world: World
     await reporter.save(update_fields=["language"])
     now = datetime.now(UTC)
     ticket = await complaints.intake(reporter, "电梯坏了，困了人", now)
-    boss = await complaints.staff(await world.worker())
+    boss = await world.who(await world.worker())
     await complaints.act(boss, ticket.id, "accept", now)
-    made = await relay(app_state.translate, now)
+    made = await relay(job_context(app_state, now))
     assert made >= 2  # the assignment to workers and the acceptance to the reporter
-    assert await relay(app_state.translate, now) == 0  # nothing relayed twice
+    assert await relay(job_context(app_state, now)) == 0  # nothing relayed twice
     notice = await Notice.get(kind="ticket.accept")
     assert notice.scope == {"kind": "residents", "ids": [reporter.id]}
     assert notice.body == f"您的訴求 {ticket.number} 已受理。"
@@ -43,7 +44,7 @@ async def test_a_department_notice_goes_to_its_handlers(world: World, app_state)
     )
     now = datetime.now(UTC)
     await complaints.intake(reporter, "电梯坏了，困了人", now)
-    await relay(app_state.translate, now)
+    await relay(job_context(app_state, now))
     notice = await Notice.get(kind="ticket.assigned")
     assert notice.scope == {"kind": "residents", "ids": [handler.id]}
 
@@ -53,7 +54,7 @@ async def test_a_published_proposal_reaches_its_scope(world: World, app_state):
     outsiders = await residents_of(world, 1, 2)
     worker = await world.worker()
     proposal_id = await factories.published(world, people[0], worker)
-    await relay(app_state.translate, T0)
+    await relay(job_context(app_state, T0))
     published = await Notice.filter(kind="proposal.published")
     scope_notice = next(n for n in published if n.scope["kind"] == "buildings")
     reached = set(
@@ -76,6 +77,6 @@ async def test_instants_read_as_local_time(world: World, app_state):
         subject_id=1,
         payload={"title": "清洁家园", "place": "小区广场", "starts_at": starts.isoformat()},
     )
-    await relay(app_state.translate, starts - timedelta(days=1))
+    await relay(job_context(app_state, starts - timedelta(days=1)))
     notice = await Notice.get(kind="volunteer.reminder_day")
     assert "11-24 09:00" in notice.body and "清洁家园" in notice.body

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from handlers.notices import rules
 from handlers.notices.rules import Person
@@ -59,3 +59,11 @@ def test_progress_counts():
         "finished": False,
     }
     assert rules.progress({"sent": 1})["finished"]
+
+
+def test_a_schedule_is_plausible_from_the_year_2000_to_2999_with_an_offset():
+    assert rules.plausible_schedule(datetime(2000, 1, 1, tzinfo=UTC))
+    assert rules.plausible_schedule(datetime(2999, 12, 31, 23, 59, tzinfo=UTC))
+    assert not rules.plausible_schedule(datetime(1999, 12, 31, 23, 59, tzinfo=UTC))
+    assert not rules.plausible_schedule(datetime(3000, 1, 1, tzinfo=UTC))
+    assert not rules.plausible_schedule(datetime(2030, 1, 1))  # no offset

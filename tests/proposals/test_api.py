@@ -140,3 +140,178 @@ async def test_only_an_admin_reads_who_voted_what(client, world: World):
             "after": {"elector": f"h{homes[0].id}", "choice": "no"},
         }
     ]
+
+
+# --- what the document says is what runs -------------------------------------------------
+
+
+async def _error(resp) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    answer = await resp.json()
+    return resp.status, answer["error"]["code"], answer["error"]["message"]
+
+
+async def test_a_submit_flag_that_is_no_boolean_is_refused_not_taken_for_true(client, world: World):
+    home = (await world.add_households(world.buildings[0], 1))[0]
+    headers = bearer(await world.token(await world.resident(home)))
+    for flag in ("no", 0, None):
+        resp = await client.post(
+            "/api/v1/proposals",
+            json={"title": "加装路灯", "description": "太黑了", "submit": flag},
+            headers=headers,
+        )
+        assert await _error(resp) == (400, "api.error.bad_field", "字段 submit 的值无效。"), flag
+    assert await Proposal.all().count() == 0
+    kept = await client.post(
+        "/api/v1/proposals",
+        json={"title": "加装路灯", "description": "太黑了", "submit": False},
+        headers=headers,
+    )
+    assert (await kept.json())["status"] == "draft"
+
+
+async def test_mine_is_a_boolean_filter(client, world: World):
+    home = (await world.add_households(world.buildings[0], 1))[0]
+    headers = bearer(await world.token(await world.resident(home)))
+    for query in ("mine=1", "mine=yes", "status=", "category=Project"):
+        resp = await client.get(f"/api/v1/proposals?{query}", headers=headers)
+        assert (await _error(resp))[:2] == (400, "api.error.bad_filter"), query
+    assert (await client.get("/api/v1/proposals?mine=true", headers=headers)).status == 200
+
+
+async def test_the_estimated_cost_is_a_number_rounded_to_the_fen(client, world: World):
+    home = (await world.add_households(world.buildings[0], 1))[0]
+    headers = bearer(await world.token(await world.resident(home)))
+    made = {}
+    for cost in (12.345, 0.1, -0.0, 9_999_999_999.99):
+        resp = await client.post(
+            "/api/v1/proposals",
+            json={"title": "加装路灯", "description": "太黑了", "estimated_cost": cost},
+            headers=headers,
+        )
+        assert resp.status == 201, await resp.text()
+        made[cost] = (await resp.json())["estimated_cost"]
+    assert made == {12.345: "12.35", 0.1: "0.10", -0.0: "0.00", 9_999_999_999.99: "9999999999.99"}
+    for cost in ("12.50", -0.01, 10_000_000_000, True):
+        resp = await client.post(
+            "/api/v1/proposals",
+            json={"title": "加装路灯", "description": "太黑了", "estimated_cost": cost},
+            headers=headers,
+        )
+        assert (await _error(resp))[:2] == (400, "api.error.bad_field"), cost
+
+
+async def test_a_blank_title_keeps_its_own_message_and_a_long_one_is_a_bad_field(
+    client, world: World
+):
+    home = (await world.add_households(world.buildings[0], 1))[0]
+    headers = bearer(await world.token(await world.resident(home)))
+    for blank in ("", "   "):
+        resp = await client.post(
+            "/api/v1/proposals", json={"title": blank, "description": "x"}, headers=headers
+        )
+        status, code, _ = await _error(resp)
+        assert (status, code) == (400, "proposal.error.bad_title"), blank
+    long = await client.post(
+        "/api/v1/proposals",
+        json={"title": "灯" * (service.TITLE_MAX + 1), "description": "x"},
+        headers=headers,
+    )
+    assert (await _error(long))[:2] == (400, "api.error.bad_field")
+    missing = await client.post("/api/v1/proposals", json={"description": "x"}, headers=headers)
+    assert (await _error(missing))[2] == "字段 title 的值无效。"
+
+
+async def test_each_action_reads_its_own_body(client, world: World):
+    homes = await world.add_households(world.buildings[0], 2)
+    proposer, worker = await world.resident(homes[0]), await world.worker()
+    boss = bearer(await world.token(worker))
+    made = await service.create(
+        await world.who(proposer), title="加装路灯", description="太黑了", category="project"
+    )
+    url = f"/api/v1/proposals/{made.id}/actions"
+    for blank in ({}, {"reason": None}, {"reason": " "}):
+        resp = await client.post(f"{url}/reject", json=blank, headers=boss)
+        assert (await _error(resp))[:2] == (400, "proposal.error.reason_required"), blank
+    wrong = await client.post(f"{url}/reject", json={"reason": ["重复"]}, headers=boss)
+    assert (await _error(wrong))[:2] == (400, "api.error.bad_field")
+    # A body an action does not need may be left out, or carry what it ignores.
+    assert (await client.post(f"{url}/review", headers=boss)).status == 200
+    published = await client.post(f"{url}/publish", json={"days": 3}, headers=boss)
+    assert (await published.json())["status"] == "published"
+    for days in (0, 61, "7", 7.5):
+        opened = await client.post(f"{url}/open", json={"days": days}, headers=boss)
+        assert (await _error(opened))[:2] == (400, "api.error.bad_field"), days
+    early = await client.post(f"{url}/open", json={"days": 7}, headers=boss)
+    assert (await _error(early))[:2] == (409, "proposal.error.publicity_not_over")
+    unknown = await client.post(f"{url}/dance", json={}, headers=boss)
+    assert (await _error(unknown))[:2] == (404, "api.error.not_found")
+
+
+async def test_a_vote_choice_outside_the_three_is_a_bad_field(client, world: World):
+    homes = await world.add_households(world.buildings[0], 2)
+    voter = await world.resident(homes[0])
+    proposal_id = await factories.voting(world, voter, await world.worker())
+    headers = bearer(await world.token(voter))
+    for choice in ("maybe", "YES", None, 1):
+        resp = await client.post(
+            f"/api/v1/proposals/{proposal_id}/vote", json={"choice": choice}, headers=headers
+        )
+        assert await _error(resp) == (400, "api.error.bad_field", "字段 choice 的值无效。"), choice
+    assert await Vote.filter(proposal_id=proposal_id).count() == 0
+
+
+async def test_a_long_rating_comment_is_refused_not_cut(client, world: World):
+    homes = await world.add_households(world.buildings[0], 1)
+    voter = await world.resident(homes[0])
+    proposal_id = await factories.voting(world, voter, await world.worker())
+    resp = await client.post(
+        f"/api/v1/proposals/{proposal_id}/rating",
+        json={"stars": 5, "comment": "好" * (service.TEXT_MAX + 1)},
+        headers=bearer(await world.token(voter)),
+    )
+    assert (await _error(resp))[:2] == (400, "api.error.bad_field")
+    stars = await client.post(
+        f"/api/v1/proposals/{proposal_id}/rating",
+        json={"stars": 6},
+        headers=bearer(await world.token(voter)),
+    )
+    assert (await _error(stars))[:2] == (400, "api.error.bad_field")
+
+
+async def test_a_comment_path_that_is_no_id_is_the_comments_404(client, world: World):
+    boss = bearer(await world.token(await world.worker()))
+    for raw in ("abc", "0", "١٢"):
+        resp = await client.post(
+            f"/api/v1/comments/{raw}/hide", json={"reason": "广告"}, headers=boss
+        )
+        assert (await _error(resp))[:2] == (404, "proposal.error.comment_not_found"), raw
+
+
+async def test_the_document_names_each_actions_role_and_body(client):
+    spec = await (await client.get("/api/v1/openapi.json")).json()
+    actions = {
+        path.rsplit("/", 1)[1]: ops["post"]
+        for path, ops in spec["paths"].items()
+        if path.startswith("/api/v1/proposals/{id}/actions/")
+    }
+    assert set(actions) == {
+        "submit",
+        "withdraw",
+        "review",
+        "reject",
+        "publish",
+        "open",
+        "close",
+        "start",
+        "progress",
+        "complete",
+    }
+    roles = {name: op.get("x-roles") for name, op in actions.items()}
+    assert roles.pop("submit") is roles.pop("withdraw") is None
+    assert set(roles.values()) == {"managers"}
+    assert "requestBody" not in actions["close"]
+    body = actions["open"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    days = spec["components"]["schemas"][body.rsplit("/", 1)[1]]["properties"]["days"]
+    assert (days["minimum"], days["maximum"], days["default"]) == (1, 60, 7)
+    audit = spec["paths"]["/api/v1/proposals/{id}/audit"]["get"]
+    assert audit["x-roles"] == "admins"

@@ -110,3 +110,30 @@ async def test_a_vote_by_voice_and_a_refusal_outside_the_scope(make_resident, wo
     row.household, row.verified = far, True
     await row.save()
     assert "不在" in await outsider.say(f"投票 {proposal_id} 赞成")
+
+
+async def test_a_vote_not_open_is_refused_before_the_choice_is_asked(resident, world: World):
+    me = await bound(world, resident)
+    worker = await world.worker()
+    proposal_id = await factories.published(world, me, worker)
+    refused = await resident.say(f"投票 {proposal_id}")
+    assert "没有在进行中" in refused
+    # No choice state was entered: "1" is the menu's binding again, not a vote for.
+    after = await resident.say("1")
+    assert "没有在进行中" not in after and "赞成" not in after
+    assert await Vote.filter(proposal_id=proposal_id).count() == 0
+
+
+async def test_unbound_before_confirming_ends_the_proposal_flow(resident, world: World):
+    me = await bound(world, resident)
+    await resident.say("提建议")
+    await resident.say("3栋门口加装路灯")
+    await resident.say("晚上太黑，老人出门不安全")
+    await resident.say("2")
+    assert "3栋门口加装路灯" in await resident.say("1")  # skip photos: the confirmation
+    me.verified = False
+    await me.save(update_fields=["verified"])
+    assert "请先绑定" in await resident.say("1")
+    assert await Proposal.all().count() == 0
+    # The flow is over: "1" is the menu's binding now, not another try at submitting.
+    assert "请先绑定" not in await resident.say("1")

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from handlers.proposals import rules, service
-from handlers.proposals.service import ProposalError
+from handlers.proposals import rules, service, voting
+from handlers.refusal import Refused
 from models.audit import AuditLog
 from models.outbox import Notification
 from models.proposals import Elector, Proposal, Vote
@@ -20,10 +20,27 @@ DURING = OPEN + timedelta(days=1)
 END = OPEN + timedelta(days=7)
 
 
+# How grave each refusal is for an API caller: the service says so itself.
+STATUS = {
+    "proposal.error.illegal_transition": 409,
+    "proposal.error.forbidden": 403,
+    "proposal.error.reason_required": 400,
+    "proposal.error.not_verified": 403,
+    "proposal.error.publicity_not_over": 409,
+    "proposal.error.out_of_scope": 403,
+    "proposal.error.bad_choice": 400,
+    "proposal.error.vote_closed": 409,
+    "proposal.error.not_decided_yet": 409,
+    "proposal.error.not_completed": 409,
+    "proposal.error.bad_stars": 400,
+    "proposal.error.not_in_publicity": 409,
+}
+
+
 async def refused(code: str, call) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ProposalError) as caught:
+    with pytest.raises(Refused) as caught:
         await call
-    assert caught.value.code == code
+    assert (caught.value.code, caught.value.status) == (code, STATUS[code])
 
 
 async def voters(world: World, count: int) -> list[Resident]:
@@ -304,7 +321,7 @@ async def test_a_rule_counting_residents_and_floor_area(world: World, monkeypatc
         {"unit": "resident", "basis": "eligible", "threshold": "1/2", "strict": True, "area": True}
     )
     monkeypatch.setattr(
-        service, "vote_rules", lambda: {"rectification": owners_rule, "project": rules.PROJECT}
+        voting, "vote_rules", lambda: {"rectification": owners_rule, "project": rules.PROJECT}
     )
     small = await world.add_households(world.buildings[0], 3, area="50")
     large = (await world.add_households(world.buildings[0], 1, area="300"))[0]
@@ -322,3 +339,18 @@ async def test_a_rule_counting_residents_and_floor_area(world: World, monkeypatc
     # household's area again): 200 < 250, so the area majority fails.
     assert (closed.result["yes"], closed.result["no"]) == (4, 1)
     assert closed.status == "not_approved"
+
+
+async def test_checking_a_voice_refuses_what_a_vote_would_and_records_nothing(world: World):
+    people = await voters(world, 2)
+    outsider = await world.resident((await world.add_households(world.buildings[1], 1))[0])
+    proposal_id = await factories.voting(world, people[0], await world.worker())
+    await service.check_voice(proposal_id, people[1].id, DURING)
+    await refused(
+        "proposal.error.out_of_scope", service.check_voice(proposal_id, outsider.id, DURING)
+    )
+    await refused("proposal.error.vote_closed", service.check_voice(proposal_id, people[1].id, END))
+    with pytest.raises(Refused) as caught:
+        await service.check_voice(999_999, people[1].id, DURING)
+    assert (caught.value.code, caught.value.status) == ("proposal.error.not_found", 404)
+    assert await Vote.filter(proposal_id=proposal_id).count() == 0

@@ -106,11 +106,11 @@ async def test_only_workers_get_a_password_and_it_must_be_long(world):
         plain = await world.resident(world.households[0] if world.households else None)
         with pytest.raises(SignInRefused) as refused:
             await accounts.set_password(plain, "plain", PASSWORD)
-        assert refused.value.code == "auth.error.not_worker"
+        assert (refused.value.code, refused.value.status) == ("auth.error.not_worker", 403)
         person = await world.worker()
         with pytest.raises(SignInRefused) as weak:
             await accounts.set_password(person, "short", "short")
-        assert weak.value.code == "auth.error.weak_password"
+        assert (weak.value.code, weak.value.status) == ("auth.error.weak_password", 400)
 
 
 async def test_a_worker_whose_role_was_withdrawn_can_no_longer_sign_in(client, world):
@@ -292,6 +292,61 @@ async def test_residents_cannot_list_households_or_issue_codes(client, world, fa
     assert resp.status == 403
 
 
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [("building=0", "building"), ("building=abc", "building"), ("building=1.5", "building")],
+)
+async def test_a_building_filter_that_is_no_id_is_refused(client, world, query, name):
+    with using(world.app_state.db):
+        worker_token = await accounts_token(world, await world.worker())
+    resp = await client.get(f"/api/v1/households?{query}", headers=bearer(worker_token))
+    assert resp.status == 400
+    body = await resp.json()
+    assert body["error"]["code"] == "api.error.bad_filter" and name in body["error"]["message"]
+
+
+async def test_a_grid_worker_sees_the_household_register(client, world):
+    from models.residents import Role
+
+    with using(world.app_state.db):
+        worker_token = await accounts_token(world, await world.worker(Role.GRID_WORKER))
+    resp = await client.get("/api/v1/households", headers=bearer(worker_token))
+    assert resp.status == 200, await resp.text()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"login": "wang.li"},
+        {"login": "wang.li", "password": "   "},
+        {"login": 42, "password": PASSWORD},
+        {"login": None, "password": PASSWORD},
+    ],
+)
+async def test_a_malformed_password_sign_in_is_a_400(client, world, payload):
+    await worker_with_password(world)
+    resp = await client.post("/api/v1/auth/password", json=payload)
+    assert resp.status == 400
+    assert await error_of(resp) == "api.error.bad_field"
+
+
+async def test_spaces_around_the_login_are_ignored(client, world):
+    person = await worker_with_password(world)
+    resp = await client.post(
+        "/api/v1/auth/password", json={"login": "  wang.li ", "password": PASSWORD}
+    )
+    assert resp.status == 200
+    assert (await resp.json())["resident"]["id"] == person.id
+
+
+@pytest.mark.parametrize("payload", [{"code": 12345678}, {"code": " "}, {}, {"code": "A" * 33}])
+async def test_a_binding_code_that_is_no_text_is_a_400(client, world, fake, payload):
+    session = await (await sign_in(client, fake.wx_login(MP_APPID, "mp_openid_9"))).json()
+    resp = await client.post("/api/v1/me/binding", json=payload, headers=bearer(session["token"]))
+    assert resp.status == 400
+    assert await error_of(resp) == "api.error.bad_field"
+
+
 # --- login QR ---------------------------------------------------------------------------------
 
 
@@ -338,5 +393,12 @@ async def test_a_worker_signs_in_by_scanning_the_login_qr(client, world, fake, m
 
 async def test_an_unknown_qr_ticket_is_a_404(client, world):
     resp = await client.get("/api/v1/auth/qr/NoSuchTicket123")
+    assert resp.status == 404
+    assert await error_of(resp) == "auth.error.qr_expired"
+
+
+@pytest.mark.parametrize("ticket", ["short", "has.a.dot.in.it", "x" * 65, "%E4%BD%A0%E5%A5%BD" * 2])
+async def test_a_ticket_the_document_does_not_allow_is_a_404(client, world, ticket):
+    resp = await client.get(f"/api/v1/auth/qr/{ticket}")
     assert resp.status == 404
     assert await error_of(resp) == "auth.error.qr_expired"

@@ -194,10 +194,18 @@ async def test_attendance_no_show_and_adjustment_through_the_api(client, world: 
     assert (await early.json())["error"]["code"] == "volunteer.error.not_started"
     started = datetime.now(UTC) - timedelta(hours=3)
     await Shift.filter(id=shift.id).update(starts_at=started, ends_at=started + timedelta(hours=2))
+    # The reason is a required field; one of blanks is no reason either.
     no_reason = await client.post(
         f"/api/v1/volunteers/signups/{by_name['张叔']['signup_id']}/no-show", headers=worker
     )
-    assert (await no_reason.json())["error"]["code"] == "volunteer.error.reason_required"
+    assert no_reason.status == 400
+    assert (await no_reason.json())["error"]["code"] == "api.error.bad_field"
+    blank = await client.post(
+        f"/api/v1/volunteers/signups/{by_name['张叔']['signup_id']}/no-show",
+        json={"reason": "  "},
+        headers=worker,
+    )
+    assert (await blank.json())["error"]["code"] == "volunteer.error.reason_required"
     marked = await client.post(
         f"/api/v1/volunteers/signups/{by_name['张叔']['signup_id']}/no-show",
         json={"reason": "未到"},
@@ -266,7 +274,7 @@ async def test_registration_leaderboard_and_share(client, world: World, bearer):
         "/api/v1/volunteers/register", json={"skills": ["急救"], "birth_year": 1980}, headers=auth
     )
     assert made.status == 201
-    assert (await client.post("/api/v1/volunteers/register", headers=auth)).status == 200
+    assert (await client.post("/api/v1/volunteers/register", json={}, headers=auth)).status == 200
     me = await (await client.get("/api/v1/volunteers/me", headers=auth)).json()
     assert (me["skills"], me["points"], me["hours"]) == (["急救"], 0, 0)
     boss = await world.worker()
@@ -339,3 +347,169 @@ async def test_a_leader_releases_a_place_and_a_worker_restocks(client, world: Wo
         f"/api/v1/volunteers/rewards/{gift.id}", json={"active": "no"}, headers=worker
     )
     assert bad.status == 400
+
+
+V = "/api/v1/volunteers"
+
+
+async def refusal(resp) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    """Status, code and message of a refusal."""
+    error = (await resp.json())["error"]
+    return resp.status, error["code"], error["message"]
+
+
+async def test_a_team_without_a_category_is_refused(client, world: World, bearer):
+    worker = bearer(await world.token(await world.worker()))
+    resp = await client.post(
+        f"{V}/teams", json={"name": "巡逻队", "category": None}, headers=worker
+    )
+    status, code, message = await refusal(resp)
+    assert (status, code) == (400, "api.error.bad_field") and "category" in message
+    assert await VolunteerTeam.all().count() == 0
+    made = await client.post(f"{V}/teams", json={"name": "巡逻队"}, headers=worker)
+    assert made.status == 201
+    assert (await VolunteerTeam.get(id=(await made.json())["id"])).category == "event"
+
+
+def _shift(start: datetime, **extra) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    return {
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=2)).isoformat(),
+        "capacity": 3,
+        **extra,
+    }
+
+
+async def test_what_the_activity_document_limits_is_refused_not_cut(client, world: World, bearer):
+    worker = bearer(await world.token(await world.worker()))
+    start = soon()
+    base = {"title": "清洁家园", "shifts": [_shift(start)]}
+    cases = {
+        "description": {**base, "description": "长" * (service.TEXT_MAX + 1)},
+        "shifts": {**base, "shifts": [_shift(start + timedelta(days=d)) for d in range(51)]},
+        "place": {**base, "place": None},
+        "required_skills.0": {**base, "required_skills": ["急" * (service.SKILL_MAX + 1)]},
+    }
+    for name, payload in cases.items():
+        resp = await client.post(f"{V}/activities", json=payload, headers=worker)
+        status, code, message = await refusal(resp)
+        assert (status, code) == (400, "api.error.bad_field"), (name, code)
+        assert name in message, (name, message)
+    assert await Shift.all().count() == 0
+    most = {**base, "description": "长" * service.TEXT_MAX, "shifts": [_shift(start)] * 50}
+    made = await client.post(f"{V}/activities", json=most, headers=worker)
+    assert made.status == 201, await made.text()
+    body = await made.json()
+    assert len(body["description"]) == service.TEXT_MAX and len(body["shifts"]) == 50
+
+
+async def test_a_time_without_its_utc_offset_is_refused(client, world: World, bearer):
+    worker = bearer(await world.token(await world.worker()))
+    start = soon()
+    naive = start.replace(tzinfo=None).isoformat()
+    for bad in (naive, str(int(start.timestamp())), "2026-11-08", "9999-12-31T23:59:59-23:59"):
+        resp = await client.post(
+            f"{V}/activities",
+            json={"title": "巡逻", "shifts": [_shift(start, starts_at=bad)]},
+            headers=worker,
+        )
+        status, code, message = await refusal(resp)
+        assert (status, code) == (400, "api.error.bad_field"), bad
+        assert "shifts.0.starts_at" in message, message
+    made = await client.post(f"{V}/activities", json={"title": "巡逻"}, headers=worker)
+    activity = (await made.json())["id"]
+    resp = await client.post(
+        f"{V}/activities/{activity}/shifts", json=_shift(start, ends_at=naive), headers=worker
+    )
+    assert (await refusal(resp))[:2] == (400, "api.error.bad_field")
+    beijing = start.astimezone(service.LOCAL).isoformat()  # +08:00: the same instant
+    resp = await client.post(
+        f"{V}/activities/{activity}/shifts", json=_shift(start, starts_at=beijing), headers=worker
+    )
+    assert resp.status == 201
+    assert datetime.fromisoformat((await resp.json())["starts_at"]) == start
+
+
+async def test_flags_are_true_or_false_and_nothing_else(client, world: World, bearer):
+    me = bearer(await world.token(await volunteer(world)))
+    for flag in ("true", "false"):
+        assert (await client.get(f"{V}/me/shifts?history={flag}", headers=me)).status == 200
+        assert (await client.get(f"{V}/activities?all={flag}", headers=me)).status == 200
+    for flag in ("yes", "1", "0", "TRUE", ""):
+        resp = await client.get(f"{V}/me/shifts?history={flag}", headers=me)
+        status, code, message = await refusal(resp)
+        assert (status, code) == (400, "api.error.bad_filter") and "history" in message, flag
+
+
+async def test_registering_replaces_the_skills_sent_and_keeps_those_not(
+    client, world: World, bearer
+):
+    auth = bearer(await world.token(await world.resident()))
+    url = f"{V}/register"
+    made = await client.post(url, json={"skills": ["急救"], "birth_year": 1980}, headers=auth)
+    assert made.status == 201
+    kept = await client.post(url, json={"birth_year": 1981}, headers=auth)
+    assert (kept.status, await kept.json())[1]["skills"] == ["急救"]
+    cleared = await client.post(url, json={"skills": []}, headers=auth)
+    assert (await cleared.json())["skills"] == [] and (await cleared.json())["birth_year"] == 1981
+    for bad in ({"skills": ["  "]}, {"skills": ["急" * 25]}, {"skills": [1]}):
+        status, code, _ = await refusal(await client.post(url, json=bad, headers=auth))
+        assert (status, code) == (400, "api.error.bad_field"), bad
+    # Every field is optional, so the document lets the body be left out: it changes nothing.
+    empty = await client.post(url, headers=auth)
+    assert empty.status == 200 and (await empty.json())["birth_year"] == 1981
+    status, code, _ = await refusal(await client.post(url, data=b"[]", headers=auth))
+    assert (status, code) == (400, "api.error.bad_json")
+
+
+async def test_a_check_in_needs_a_scene_or_a_whole_location(client, world: World, bearer):
+    me = bearer(await world.token(await volunteer(world)))
+    for body, name in (({}, "lat"), ({"lat": SITE[0]}, "lng"), ({"lat": True, "lng": 1}, "lat")):
+        resp = await client.post(f"{V}/checkin", json=body, headers=me)
+        status, code, message = await refusal(resp)
+        assert (status, code) == (400, "api.error.bad_field") and name in message, body
+
+
+async def test_the_hours_export_takes_days_and_a_span_of_a_year_at_most(
+    client, world: World, bearer
+):
+    worker = bearer(await world.token(await world.worker()))
+    url = f"{V}/hours.csv"
+    ok = await client.get(url, params={"from": "2026-11-01", "to": "2026-11-30"}, headers=worker)
+    assert ok.status == 200
+    for params, name in (
+        ({"from": "2026-11-01T00:00:00+08:00"}, "from"),
+        ({"from": "1999-12-31"}, "from"),
+        ({"to": "2026-02-30"}, "to"),
+        ({"from": "2026-11-02", "to": "2026-11-01"}, "to"),
+        ({"from": "2025-01-01", "to": "2026-01-03"}, "to"),
+    ):
+        status, code, message = await refusal(await client.get(url, params=params, headers=worker))
+        assert (status, code) == (400, "api.error.bad_filter") and name in message, params
+
+
+async def test_a_grant_to_someone_who_is_not_a_volunteer_is_404(client, world: World, bearer):
+    worker = bearer(await world.token(await world.worker()))
+    stranger = await world.resident()
+    resp = await client.post(
+        f"{V}/points",
+        json={"resident_id": stranger.id, "points": 5, "reason": "表彰"},
+        headers=worker,
+    )
+    assert (await refusal(resp))[:2] == (404, "volunteer.error.not_a_volunteer")
+    for bad in (
+        {"resident_id": stranger.id, "points": 5},
+        {"resident_id": stranger.id, "points": "5", "reason": "x"},
+    ):
+        assert (await client.post(f"{V}/points", json=bad, headers=worker)).status == 400
+
+
+async def test_a_birth_year_may_be_this_year_and_not_the_next(client, world: World, bearer):
+    """The document cannot name the current year; the service checks it against the clock."""
+    auth = bearer(await world.token(await world.resident()))
+    year = datetime.now(UTC).year
+    later = await client.post(f"{V}/register", json={"birth_year": year + 1}, headers=auth)
+    status, code, _ = await refusal(later)
+    assert (status, code) == (400, "volunteer.error.bad_birth_year")
+    made = await client.post(f"{V}/register", json={"birth_year": year}, headers=auth)
+    assert made.status == 201 and (await made.json())["birth_year"] == year

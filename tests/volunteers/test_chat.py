@@ -196,3 +196,34 @@ async def test_the_leaderboard_by_chat(resident, world: World):
     await service.grant_points(boss, star.id, 12, "表彰", "bonus", datetime.now(UTC))
     board = await resident.say("最美志愿者")
     assert "1. 王阿姨 —— 12 积分，0 小时" in board
+
+
+async def test_following_by_a_site_code_one_is_not_on_still_welcomes(
+    app_state, make_resident, world: World
+):
+    newcomer = make_resident("o_not_on_it")
+    _, shift = await shift_in(world, 10)
+    await newcomer.say("注册志愿者")
+    await newcomer.event("unsubscribe")
+    answer = await newcomer.event("subscribe", f"qrscene_shift_{shift.id}")
+    welcome = app_state.translate("zh_Hans", "residents.welcome")
+    refused = app_state.translate("zh_Hans", "volunteer.error.not_on_shift")
+    assert answer == f"{welcome}\n\n{refused}"
+
+
+async def test_a_refused_scan_inside_a_complaint_flow_leaves_the_flow_as_it_was(
+    app_state, resident, world: World
+):
+    _, shift = await shift_in(world, 20)
+    await resident.say("注册志愿者")
+    await resident.say("投诉 楼下井盖没了，晚上很危险")
+    refused = await event_at(resident, "SCAN", f"shift_{shift.id}", int(time.time()))
+    assert refused == app_state.translate("zh_Hans", "volunteer.error.not_on_shift")
+    assert "位置" in await send_location(resident, *SITE)  # still the complaint's question
+
+
+async def test_registering_again_by_chat_without_words_keeps_the_skills(resident, world: World):
+    await resident.say("注册志愿者 电工 1968")
+    assert "电工" in await resident.say("注册志愿者")
+    me = await Resident.get(openid=resident.openid)
+    assert (await VolunteerProfile.get(resident_id=me.id)).skills == ["电工"]

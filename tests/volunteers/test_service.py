@@ -7,21 +7,25 @@ from datetime import timedelta
 
 import pytest
 
+from handlers.refusal import Refused
 from handlers.volunteers import service
 from handlers.volunteers.rules import ScanAction, SignUpStatus
-from handlers.volunteers.service import ShiftPlan, VolunteerError
+from handlers.volunteers.service import ShiftPlan
 from models.audit import AppendOnlyError, AuditLog
 from models.outbox import Notification
 from models.residents import Role, RoleAssignment
-from models.volunteers import PointsEntry, Reward, Shift, SignUp, VolunteerTeam
+from models.volunteers import Activity, PointsEntry, Reward, Shift, SignUp, VolunteerTeam
 from tests.volunteers.conftest import CREATED, DAY, SITE, patrol, volunteer
 from tests.world import World
 
 
-async def refused(code: str, call) -> VolunteerError:  # type: ignore[no-untyped-def]
-    with pytest.raises(VolunteerError) as caught:
+async def refused(code: str, call, status: int | None = None) -> Refused:  # type: ignore[no-untyped-def]
+    """The refusal ``call`` raises: its message id, and the status an API caller would get."""
+    with pytest.raises(Refused) as caught:
         await call
     assert caught.value.code == code, caught.value.code
+    if status is not None:
+        assert caught.value.status == status, (code, caught.value.status)
     return caught.value
 
 
@@ -46,14 +50,62 @@ async def test_registering_grants_the_volunteer_role_once(world: World):
     assert roles == [Role.VOLUNTEER]
     assert await AuditLog.filter(action="volunteer.registered").count() == 1
     await refused(
-        "volunteer.error.bad_birth_year", service.register(person, CREATED, birth_year=1850)
+        "volunteer.error.bad_birth_year", service.register(person, CREATED, birth_year=1850), 400
     )
+
+
+async def test_registering_again_replaces_the_skills_given_and_keeps_those_not(world: World):
+    person = await world.resident()
+    await service.register(person, CREATED, ["电工"], 1975)
+    kept, _ = await service.register(person, CREATED, None, 1976)
+    assert (kept.skills, kept.birth_year) == (["电工"], 1976)
+    cleared, _ = await service.register(person, CREATED, [])
+    assert (cleared.skills, cleared.birth_year) == ([], 1976)
+
+
+async def test_a_description_or_place_past_its_limit_is_refused_not_cut(world: World):
+    boss = await service.who(await world.worker())
+    long = "长" * (service.TEXT_MAX + 1)
+    error = await refused(
+        "volunteer.error.too_long",
+        service.create_activity(boss, CREATED, title="巡逻", description=long),
+        400,
+    )
+    assert error.params == {"limit": service.TEXT_MAX}
+    await refused(
+        "volunteer.error.too_long",
+        service.create_activity(boss, CREATED, title="巡逻", place="路" * 101),
+        400,
+    )
+    await refused(
+        "volunteer.error.too_long",
+        service.create_reward(boss, "米", 5, 1, "长" * (service.TEXT_MAX + 1)),
+        400,
+    )
+    assert await Activity.all().count() == 0
+    made = await service.create_activity(boss, CREATED, title="巡逻", description="长" * 2000)
+    assert len(made.description) == service.TEXT_MAX
+
+
+async def test_a_worker_granting_points_to_a_non_volunteer_is_told_that_one_is_not(
+    world: World,
+):
+    boss = await service.who(await world.worker())
+    stranger = await world.resident()
+    error = await refused(
+        "volunteer.error.not_a_volunteer",
+        service.grant_points(boss, stranger.id, 5, "表彰", "bonus", CREATED),
+        404,
+    )
+    assert error.params == {"id": stranger.id}
 
 
 async def test_an_unregistered_resident_cannot_sign_up(world: World):
     _, shift = await patrol(world)
     stranger = await world.resident()
-    await refused("volunteer.error.not_registered", service.sign_up(shift.id, stranger.id, CREATED))
+    await refused(
+        "volunteer.error.not_registered", service.sign_up(shift.id, stranger.id, CREATED), 403
+    )
 
 
 # --- capacity, waitlist, cancellation -------------------------------------------------------------
@@ -147,14 +199,19 @@ async def test_a_leader_releases_a_place_within_the_window_with_a_reason(world: 
     assert (await AuditLog.get(action="volunteer.released")).after["reason"] == "家里有事，电话告知"
     await refused("volunteer.error.bad_status", service.release(boss, place.id, "再次", late))
     stranger = await service.who(await volunteer(world))
-    await refused("volunteer.error.forbidden", service.release(stranger, place.id, "x", late))
+    await refused("volunteer.error.forbidden", service.release(stranger, place.id, "x", late), 403)
+    await refused(
+        "volunteer.error.too_long", service.release(boss, place.id, "长" * 501, late), 400
+    )
 
 
 async def test_signing_up_twice_is_refused(world: World):
     _, shift = await patrol(world)
     me = await volunteer(world)
     await service.sign_up(shift.id, me.id, CREATED)
-    await refused("volunteer.error.already_signed_up", service.sign_up(shift.id, me.id, CREATED))
+    await refused(
+        "volunteer.error.already_signed_up", service.sign_up(shift.id, me.id, CREATED), 409
+    )
 
 
 async def test_overlapping_shifts_are_refused_and_back_to_back_is_fine(world: World):
@@ -218,7 +275,7 @@ async def test_concurrent_sign_ups_of_one_volunteer_for_overlapping_shifts_take_
         service.sign_up(b.id, me.id, CREATED),
         return_exceptions=True,
     )
-    errors = [r for r in results if isinstance(r, VolunteerError)]
+    errors = [r for r in results if isinstance(r, Refused)]
     assert len(errors) == 1 and errors[0].code == "volunteer.error.overlap"
     assert await SignUp.filter(volunteer_id=me.id).count() == 1
 
@@ -421,7 +478,7 @@ async def test_workers_restock_and_withdraw_rewards(world: World):
     await service.update_reward(boss, made.id, active=False)
     assert await service.rewards(world.community.id) == []
     me = await volunteer(world)
-    await refused("volunteer.error.reward_not_found", service.redeem(me.id, made.id, CREATED))
+    await refused("volunteer.error.reward_not_found", service.redeem(me.id, made.id, CREATED), 404)
     assert await AuditLog.filter(action="volunteer_reward.updated").count() == 2
     await refused(
         "volunteer.error.forbidden", service.update_reward(await service.who(me), made.id, stock=1)
@@ -437,7 +494,7 @@ async def test_concurrent_redemptions_never_overspend_points_or_stock(world: Wor
         *(service.redeem(rich.id, gift.id, CREATED) for _ in range(5)), return_exceptions=True
     )
     assert sum(not isinstance(r, Exception) for r in results) == 2
-    assert {r.code for r in results if isinstance(r, VolunteerError)} == {
+    assert {r.code for r in results if isinstance(r, Refused)} == {
         "volunteer.error.not_enough_points"
     }
     assert await service.balance(rich.id) == 10

@@ -7,7 +7,6 @@ import {
   allLanguages, formatNumber, formatPercent, formatTime, lang, loadStrings, t, translateTree,
 } from './i18n.js';
 
-const WORKER_ROLES = ['community_worker', 'grid_worker', 'admin'];
 const PROPOSAL_STATUSES = [
   'submitted', 'under_review', 'published', 'voting', 'approved', 'not_approved', 'rejected',
   'in_progress', 'completed', 'rated', 'withdrawn', 'draft',
@@ -140,8 +139,8 @@ function loginPage() {
         clearMessage();
         try {
           const signed = await post('/api/v1/auth/password', { login: name.value, password: password.value });
-          const roles = signed.resident?.roles || [];
-          if (!roles.some((r) => WORKER_ROLES.includes(r))) {
+          // Which roles may use the console is the server's one definition (the console set).
+          if (!(signed.resident?.may || []).includes('console')) {
             session.set(signed.token);
             await api('POST', '/api/v1/auth/logout', {}).catch(() => {});
             session.clear();
@@ -449,7 +448,7 @@ async function showAttendance(shift, box) {
 }
 
 async function volunteersPage() {
-  const page = await get('/api/v1/volunteers/activities?all=1&per_page=50');
+  const page = await get('/api/v1/volunteers/activities?all=true&per_page=50');
   const cards = page.items.map((activity) => h('section', { class: 'card activity', 'data-activity': activity.id },
     h('h2', {}, activity.title),
     activity.place ? h('p', { class: 'muted' }, `${t('console.volunteers.place')}: ${activity.place}`) : null,

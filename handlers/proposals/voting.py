@@ -1,0 +1,260 @@
+"""Opening a vote with its frozen electorate, and casting a household's (or resident's) voice.
+
+``cast_vote`` is the hot path of the product (thousands of votes in the last evening
+of a vote), so it speaks plain SQL; everything else here goes through the ORM.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from handlers.proposals import rules
+from handlers.proposals.lifecycle import get, move, notify
+from handlers.proposals.rules import Status, VoteRule
+from handlers.proposals.scope import scope_filter
+from handlers.refusal import Refused
+from handlers.roles import Who
+from models import sql
+from models.community import Household
+from models.proposals import Elector, Proposal
+from models.residents import Resident
+
+RULES_FILE = Path(__file__).resolve().parents[2] / "config" / "vote_rules.toml"
+CHOICES = ("yes", "no", "abstain")
+
+
+@cache
+def vote_rules() -> dict[str, VoteRule]:
+    """Vote rules per category, as community workers configure them."""
+    with RULES_FILE.open("rb") as fh:
+        return {str(k): v for k, v in rules.rules_from_config(tomllib.load(fh)).items()}
+
+
+def elector_key(rule: VoteRule, resident: Resident) -> str:
+    """Whose voice a resident gives under ``rule``: their household's, or their own."""
+    if rule.unit == "resident":
+        return f"r{resident.id}"
+    return f"h{resident.household_id}"  # type: ignore[attr-defined]
+
+
+async def open_voting(
+    proposal_id: int, who: Who | None, now: datetime, days: int = 7, community_id: int = 0
+) -> Proposal:
+    """Open the vote and freeze its electorate: later bindings do not move the denominator."""
+    cid = who.community_id if who is not None else community_id
+    proposal = await get(proposal_id, cid)
+    if days < 1 or days > 60:
+        raise Refused("proposal.error.bad_duration", 400)
+    over = proposal.published_at is not None and rules.publicity_ended(
+        proposal.published_at, now, proposal.publicity_days
+    )
+    if proposal.status == Status.PUBLISHED and not over:
+        opens = proposal.published_at + timedelta(days=proposal.publicity_days)  # type: ignore[operator]
+        raise Refused("proposal.error.publicity_not_over", 409, date=opens.date().isoformat())
+    rule = vote_rules()[proposal.category]
+    scope = scope_filter(cid, proposal.scope)
+    if rule.unit == "resident":
+        rows = await Resident.filter(
+            verified=True, active=True, **{f"household__{k}": v for k, v in scope.items()}
+        ).values_list("id", "household_id", "household__floor_area")
+        electors = [(f"r{rid}", hid, area) for rid, hid, area in rows]
+    else:
+        rows = await Household.filter(**scope).values_list("id", "floor_area")
+        electors = [(f"h{hid}", hid, area) for hid, area in rows]
+    if not electors:
+        raise Refused("proposal.error.no_electors", 400)
+    area = sum((Decimal(a or 0) for _, _, a in electors), Decimal(0))
+    async with in_transaction() as conn:
+        await move(
+            proposal,
+            "open_vote",
+            who,
+            conn,
+            publicity_over=over,
+            voting_opened_at=now,
+            voting_ends_at=now + timedelta(days=days),
+            rule=rules.rule_to_mapping(rule),
+            eligible_count=len(electors),
+            eligible_area=area,
+        )
+        await Elector.bulk_create(
+            [
+                Elector(proposal_id=proposal.id, key=k, household_id=h, area=Decimal(a or 0))
+                for k, h, a in electors
+            ],
+            batch_size=1000,
+            using_db=conn,
+        )
+        await notify(proposal, "proposal.voting_opened", "scope", conn)
+    return proposal
+
+
+@dataclass(frozen=True)
+class VoteOutcome:
+    choice: str
+    previous: str | None
+
+
+# The voter, the proposal and the voter's elector (if any) in one read.
+_VOICE = (
+    "SELECT r.verified, r.household_id, p.status, p.rule, p.voting_ends_at,"
+    " e.id AS elector_id, e.key AS elector_key"
+    " FROM resident r JOIN proposal p ON p.community_id = r.community_id"
+    " LEFT JOIN proposal_elector e ON e.proposal_id = p.id"
+    " AND (e.key = 'h' || r.household_id OR e.key = 'r' || r.id)"
+    " WHERE r.id = $1 AND r.erased_at IS NULL AND p.id = $2"
+)
+
+
+async def _voice(
+    conn: Any, proposal_id: int, resident_id: int, now: datetime, *, lock: bool
+) -> tuple[str, int]:
+    """The voter's elector key and row id, or the refusal their vote gets now.
+
+    ``lock`` takes the share lock on the proposal that a close waits for (PostgreSQL).
+    """
+    postgres = conn.capabilities.dialect == "postgres"
+    rows = await sql.run(
+        conn,
+        _VOICE + (" FOR SHARE OF p" if postgres and lock else ""),
+        [resident_id, proposal_id],
+    )
+    if not rows:
+        raise Refused("proposal.error.not_found", 404, id=proposal_id)
+    head = rows[0]
+    if not head["verified"] or head["household_id"] is None:
+        raise Refused("proposal.error.not_verified", 403)
+    ends = sql.as_datetime(head["voting_ends_at"])
+    if head["status"] != Status.VOTING or head["rule"] is None or (ends and now >= ends):
+        raise Refused("proposal.error.vote_closed", 409)
+    rule = rules.rule_from_mapping(sql.as_json(head["rule"]))
+    wanted = f"r{resident_id}" if rule.unit == "resident" else f"h{head['household_id']}"
+    elector = next((r for r in rows if r["elector_key"] == wanted), None)
+    if elector is None:
+        raise Refused("proposal.error.out_of_scope", 403)
+    return wanted, int(elector["elector_id"])
+
+
+async def check_voice(proposal_id: int, resident_id: int, now: datetime) -> None:
+    """Refuse now what ``cast_vote`` would refuse: the chat asks before the choice."""
+    async with in_transaction() as conn:
+        await _voice(conn, proposal_id, resident_id, now, lock=False)
+
+
+async def cast_vote(proposal_id: int, resident_id: int, choice: str, now: datetime) -> VoteOutcome:
+    """Record a household's (or resident's) voice: one row per elector, the last one counts.
+
+    Four statements in one transaction: the voter, the proposal and the voter's elector
+    in one read, under a share lock that a close waits for; the current vote row, locked;
+    the write; the audit entry.
+    """
+    if choice not in CHOICES:
+        raise Refused("proposal.error.bad_choice", 400)
+    async with in_transaction() as conn:
+        postgres = conn.capabilities.dialect == "postgres"
+        wanted, elector_id = await _voice(conn, proposal_id, resident_id, now, lock=True)
+        actor = f"resident:{resident_id}"
+        after = json.dumps({"elector": wanted, "choice": choice})
+        if postgres and await _first_vote_pg(
+            conn, proposal_id, elector_id, resident_id, choice, now, actor, after
+        ):
+            return VoteOutcome(choice, None)
+        previous = await _upsert_vote(
+            conn, postgres, proposal_id, elector_id, resident_id, choice, now
+        )
+        if previous != choice:
+            # The audit entry written directly: the ORM's model layer costs more than the vote.
+            await sql.run(
+                conn,
+                "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                [
+                    sql.db_time(now, postgres),
+                    actor,
+                    "vote.changed" if previous else "vote.cast",
+                    "proposal",
+                    str(proposal_id),
+                    json.dumps({"elector": wanted, "choice": previous}) if previous else None,
+                    after,
+                ],
+            )
+    return VoteOutcome(choice, previous)
+
+
+async def _first_vote_pg(
+    conn: Any,
+    proposal_id: int,
+    elector_id: int,
+    resident_id: int,
+    choice: str,
+    now: datetime,
+    actor: str,
+    after: str,
+) -> bool:
+    """The common case in one round trip: the elector's first vote and its audit entry.
+
+    False when the elector has voted already; the caller then overwrites under a row lock.
+    """
+    made = await conn.execute_query_dict(
+        "WITH made AS (INSERT INTO proposal_vote"
+        " (proposal_id, elector_id, choice, resident_id, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (proposal_id, elector_id) DO NOTHING RETURNING id),"
+        " audited AS (INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after)"
+        " SELECT $5, $6, 'vote.cast', 'proposal', $7, NULL, $8 FROM made RETURNING id)"
+        " SELECT id FROM made",
+        [proposal_id, elector_id, choice, resident_id, now, actor, str(proposal_id), after],
+    )
+    return bool(made)
+
+
+async def _upsert_vote(
+    conn: Any,
+    postgres: bool,
+    proposal_id: int,
+    elector_id: int,
+    resident_id: int,
+    choice: str,
+    now: datetime,
+) -> str | None:
+    """The elector's one vote row, created or overwritten; returns the previous choice.
+
+    Two voters of one household at once: the unique (proposal, elector) key lets one
+    insert win; the other finds that row on its second look and overwrites it.
+    """
+    for _ in range(2):
+        found = await sql.run(
+            conn,
+            "SELECT id, choice FROM proposal_vote WHERE proposal_id = $1 AND elector_id = $2"
+            + (" FOR UPDATE" if postgres else ""),
+            [proposal_id, elector_id],
+        )
+        if found:
+            previous = found[0]["choice"]
+            if previous != choice:
+                await sql.run(
+                    conn,
+                    "UPDATE proposal_vote SET choice = $1, resident_id = $2, updated_at = $3"
+                    " WHERE id = $4",
+                    [choice, resident_id, sql.db_time(now, postgres), found[0]["id"]],
+                )
+            return previous
+        made = await sql.run(
+            conn,
+            "INSERT INTO proposal_vote (proposal_id, elector_id, choice, resident_id, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (proposal_id, elector_id) DO NOTHING RETURNING id",
+            [proposal_id, elector_id, choice, resident_id, sql.db_time(now, postgres)],
+        )
+        if made:
+            return None
+    raise Refused("proposal.error.changed_meanwhile", 409)
