@@ -32,8 +32,9 @@ What it does:
    ``GET /api/v1/proposals/{id}`` 50% (an id the caller may see, uniformly). Closed loop:
    ``--warmup`` seconds unmeasured, then ``--seconds`` measured.
 4. Limit phase: a second server process, the same except ``LINLI_API_RATE_PER_SESSION`` =
-   ``--limit``. One greedy client (a fresh token) sends ``GET /api/v1/me`` back to back
-   for ``--limit-seconds``; a bystander (another fresh token) sends one every 0.25 s. The
+   ``--limit``. One greedy client (a fresh token of a resident the load phase left out)
+   sends ``GET /api/v1/me`` back to back for ``--limit-seconds``; a bystander (another
+   such resident) sends one every 0.25 s. The
    limit counts in fixed one-minute windows, so the phase waits until it fits in one.
 
 Counting: requests/s = 200 answers completed inside the measured window ÷ its length,
@@ -214,9 +215,12 @@ async def seed(args: argparse.Namespace) -> World:
     resident_ids = [rid for rid, _ in residents]
     store = RedisStore(args.redis_url, op_timeout=5.0)
     try:
-        tokens = await issue_tokens(store, resident_ids)
-        greedy = await issue(store, resident_ids[0])
-        bystander = await issue(store, resident_ids[min(1, len(resident_ids) - 1)])
+        # The limit phase's two residents send nothing in the load phase: limits count per
+        # resident too, and a resident of the load phase may have spent the minute's share.
+        loaders, (greedy_id, bystander_id) = resident_ids[:-2], resident_ids[-2:]
+        tokens = await issue_tokens(store, loaders)
+        greedy = await issue(store, greedy_id)
+        bystander = await issue(store, bystander_id)
     finally:
         await store.close()
 
@@ -228,7 +232,7 @@ async def seed(args: argparse.Namespace) -> World:
         f"{len(tokens) + 2} tokens; total {time.perf_counter() - started:.1f} s"
     )
     return World(
-        list(zip(resident_ids, tokens, strict=True)),
+        list(zip(loaders, tokens, strict=True)),
         visible,
         public_ids,
         greedy,
@@ -607,8 +611,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if min(args.clients, args.proposals, args.limit) < 1 or args.residents < 2:
-        parser.error("--clients, --proposals and --limit must be at least 1, --residents 2")
+    if min(args.clients, args.proposals, args.limit) < 1 or args.residents < 3:
+        parser.error("--clients, --proposals and --limit must be at least 1, --residents 3")
     if args.seconds <= 0 or args.limit_seconds <= 0 or args.warmup < 0:
         parser.error("--seconds and --limit-seconds must be positive, --warmup not negative")
     if args.limit_seconds > WINDOW_SECONDS - 5:

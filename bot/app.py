@@ -27,7 +27,7 @@ from bot.owed import deliver_owed
 from bot.push import GroupRobot, OfficialAccountClient
 from bot.push.miniprogram import MiniProgramClient
 from bot.spool import Spool
-from bot.state import APP_STATE, AppState
+from bot.state import APP_STATE, AppState, opened
 from bot.store import MemoryStore, RedisStore, open_store
 from bot.wecom import add_routes as add_wecom_routes
 from config.settings import DEFAULT_ACCOUNT, Settings
@@ -61,7 +61,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 @web.middleware
 async def _in_database(request: web.Request, handler: Any) -> web.StreamResponse:
     """Run every request, and the tasks it starts, in the service's own database context."""
-    with using(request.app[APP_STATE].db):
+    with using(opened(request.app[APP_STATE].db, "the database")):
         return await handler(request)
 
 
@@ -80,7 +80,7 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     if state.store is None:
         state.store = open_store(state.settings.redis_url, state.settings.store_timeout_seconds)
     state.dispatcher = Dispatcher(
-        state.settings, state.store, state.translate, state.router, clock=state.clock
+        state.settings, state.store, state.translate, state.router, clock=lambda: state.clock()
     )
     state.once = Once(state.store, state.settings.dedup_ttl_seconds)
     app[API_DEPS] = ApiDeps(
@@ -94,7 +94,7 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
         binding_code_days=state.settings.binding_code_days,
         miniprogram_appid=state.settings.miniprogram_appid,
         miniprogram_community=state.settings.miniprogram_community,
-        now=state.clock,
+        now=lambda: state.clock(),  # read each time: a test may freeze it
     )
     try:
         yield
@@ -109,7 +109,7 @@ async def replay_one(state: AppState, key: str, event: Event) -> None:
     if not await state.store.set_if_absent(marker, "pending", ttl=state.settings.dedup_ttl_seconds):
         return
     try:
-        reply = await state.dispatcher.dispatch(event)  # type: ignore[union-attr]
+        reply = await opened(state.dispatcher, "the dispatcher").dispatch(event)
     except Exception:
         await state.store.delete(marker)
         raise
@@ -120,17 +120,17 @@ async def replay_one(state: AppState, key: str, event: Event) -> None:
 
 async def _spool(app: web.Application) -> AsyncIterator[None]:
     state = app[APP_STATE]
-    state.spool = Spool(state.settings.data_dir / "spool" / f"{socket.gethostname()}.jsonl")
+    spool = state.spool = Spool(state.settings.data_dir / "spool" / f"{socket.gethostname()}.jsonl")
 
     async def replay_forever() -> None:
-        with using(state.db):
+        with using(opened(state.db, "the database")):
             await replay_loop()
 
     async def replay_loop() -> None:
         while True:
             await asyncio.sleep(SPOOL_REPLAY_SECONDS)
             try:
-                done = await state.spool.replay(lambda k, e: replay_one(state, k, e))
+                done = await spool.replay(lambda k, e: replay_one(state, k, e))
                 if done:
                     log.info("replayed %d spooled messages", done)
             except Exception:
@@ -253,7 +253,7 @@ async def _jobs(app: web.Application) -> AsyncIterator[None]:
     state = app[APP_STATE]
 
     async def run_jobs_forever() -> None:
-        with using(state.db):
+        with using(opened(state.db, "the database")):
             while True:
                 await asyncio.sleep(state.settings.jobs_interval_seconds)
                 await run_jobs(state)
@@ -262,7 +262,7 @@ async def _jobs(app: web.Application) -> AsyncIterator[None]:
     # the first resident waits for it. Here, not in the task: a stop right after start
     # would cancel it mid-query, and aiosqlite's thread would then answer into a loop
     # that has closed.
-    with using(state.db):
+    with using(opened(state.db, "the database")):
         for capability in capabilities():
             for start in capability.start:
                 await start()

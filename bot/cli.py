@@ -257,7 +257,7 @@ async def _link_wecom(settings: Settings, userid: str, resident_id: int) -> int:
             corp_id=settings.wecom_corp_id, userid=userid, defaults={"resident_id": resident_id}
         )
         if not created:
-            link.resident_id = resident_id  # type: ignore[attr-defined]
+            link.resident_id = resident_id
             await link.save(update_fields=["resident_id"])
     print(f"WeCom user linked to resident {resident_id}")
     return 0

@@ -103,9 +103,9 @@ class Sender:
         return notice
 
     async def _prefetch(self, rows: list[Delivery]) -> None:
-        for notice_id in {r.notice_id for r in rows} - set(self._notices):  # type: ignore[attr-defined]
+        for notice_id in {r.notice_id for r in rows} - set(self._notices):
             await self._notice(notice_id)
-        wanted = {r.resident_id for r in rows if r.resident_id} - set(self._openids)  # type: ignore[attr-defined]
+        wanted = {r.resident_id for r in rows if r.resident_id} - set(self._openids)
         if wanted:
             found = dict(
                 await Resident.filter(id__in=list(wanted), erased_at=None, active=True).values_list(
@@ -113,7 +113,7 @@ class Sender:
                 )
             )
             self._openids.update({rid: found.get(rid) for rid in wanted})
-        groups = {r.group_id for r in rows if r.group_id} - set(self._groups)  # type: ignore[attr-defined]
+        groups = {r.group_id for r in rows if r.group_id} - set(self._groups)
         if groups:
             found_groups = {g.id: g for g in await Group.filter(id__in=list(groups))}
             self._groups.update({gid: found_groups.get(gid) for gid in groups})
@@ -121,9 +121,9 @@ class Sender:
     async def send(self, row: Delivery, started: set[int]) -> None:
         """Send one claimed row; raises the client's typed errors. The row's id goes
         into ``started`` just before it is handed to a client."""
-        notice = await self._notice(row.notice_id)  # type: ignore[attr-defined]
+        notice = await self._notice(row.notice_id)
         if row.channel == "robot":
-            group = self._groups.get(row.group_id)  # type: ignore[attr-defined]
+            group = None if row.group_id is None else self._groups.get(row.group_id)
             if group is None or not group.active:
                 raise PermanentError("no_group")
             await self.paces["robot"].wait()
@@ -131,10 +131,10 @@ class Sender:
             robot = self.robots_factory(group.webhook_key)
             await robot.send(robot_text(notice), markdown=True, max_wait=ROBOT_MAX_WAIT)
             return
-        openid = self._openids.get(row.resident_id)  # type: ignore[attr-defined]
+        openid = None if row.resident_id is None else self._openids.get(row.resident_id)
         if not openid:
             raise PermanentError("no_recipient")
-        client = self.clients.get(notice.community_id)  # type: ignore[attr-defined]
+        client = self.clients.get(notice.community_id)
         if client is None:
             raise PermanentError("no_account")
         await self.paces["oa"].wait()

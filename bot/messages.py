@@ -90,13 +90,13 @@ def to_event(account: str, message: BaseMessage) -> Event:
             **common,
         )
     if kind == "location":
-        where = Location(
+        place = Location(
             latitude=_float(data.get("Location_X")),
             longitude=_float(data.get("Location_Y")),
             precision=_float(data.get("Scale")),
             label=str(data.get("Label") or ""),
         )
-        return Event(kind="location", location=where, **common)
+        return Event(kind="location", location=place, **common)
     if kind == "link":
         return Event(
             kind="link",

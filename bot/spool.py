@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -47,7 +48,7 @@ class Spool:
         self._lock = asyncio.Lock()
 
     @contextlib.contextmanager
-    def _file_lock(self):  # type: ignore[no-untyped-def]
+    def _file_lock(self) -> Iterator[None]:
         """Processes on one host may share the spool: appends and rewrites exclude each other."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.with_suffix(".lock").open("a") as lock:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
@@ -46,3 +46,12 @@ class AppState:
 
 
 APP_STATE = web.AppKey("linli_state", AppState)
+
+_T = TypeVar("_T")
+
+
+def opened(resource: _T | None, what: str) -> _T:
+    """A resource of ``AppState`` that a cleanup context opens, once it has."""
+    if resource is None:
+        raise RuntimeError(f"{what} is not open yet")
+    return resource

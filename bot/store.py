@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import LockError
@@ -117,7 +118,7 @@ class RedisStore:
     def client(self) -> aioredis.Redis:
         return self._redis
 
-    async def _call(self, coro):  # type: ignore[no-untyped-def]
+    async def _call(self, coro: Awaitable[Any]) -> Any:
         try:
             async with asyncio.timeout(self._timeout):
                 return await coro

@@ -223,9 +223,9 @@ def _parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
         found = model.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as exc:
         raise _refusal_of(exc, "query") from None
-    name = unstorable(data)
-    if name:
-        raise Refused("api.error.bad_field", 400, name=name)
+    bad = unstorable(data)
+    if bad:
+        raise Refused("api.error.bad_field", 400, name=bad)
     return found
 
 

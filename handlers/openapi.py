@@ -183,7 +183,9 @@ def _schema_refs(app: web.Application) -> tuple[dict[tuple[type, str], str], dic
     unique = list(dict.fromkeys(models))
     keys, definitions = models_json_schema(unique, ref_template="#/components/schemas/{model}")
     # Keyed by the class, not its name: two capabilities may both have a ``MeView``.
-    refs = {(model, mode): value["$ref"] for (model, mode), value in keys.items()}
+    refs: dict[tuple[type, str], str] = {
+        (model, mode): value["$ref"] for (model, mode), value in keys.items()
+    }
     return refs, definitions.get("$defs", {})
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from models.residents import Resident, Role, RoleAssignment
 from models.volunteers import VolunteerTeam
@@ -102,7 +103,7 @@ class Who:
 
     @property
     def community_id(self) -> int:
-        return self.resident.community_id  # type: ignore[attr-defined,no-any-return]
+        return self.resident.community_id
 
     @property
     def name(self) -> str:
@@ -122,9 +123,11 @@ async def who_of(resident: Resident) -> Who:
     """The roles of one person in their own community, in two queries."""
     rows = await RoleAssignment.filter(
         resident_id=resident.id,
-        community_id=resident.community_id,  # type: ignore[attr-defined]
+        community_id=resident.community_id,
     ).values_list("role", "grid_id", "department")
-    led = await VolunteerTeam.filter(leader_id=resident.id).values_list("id", flat=True)
+    led = cast(
+        list[int], await VolunteerTeam.filter(leader_id=resident.id).values_list("id", flat=True)
+    )
     return Who(
         resident,
         roles=frozenset(Role(role) for role, _, _ in rows),
@@ -149,5 +152,5 @@ async def holders(
         query = query.filter(grid_id=grid_id)
     if department is not None:
         query = query.filter(department=department)
-    found = await query.values_list("resident_id", flat=True)
-    return list(dict.fromkeys(int(r) for r in found))  # type: ignore[call-overload]
+    found = cast(list[int], await query.values_list("resident_id", flat=True))
+    return list(dict.fromkeys(int(r) for r in found))

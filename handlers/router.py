@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from handlers.types import Context, Event, Reply
 
@@ -110,9 +111,9 @@ class Router:
     name: str
     routes: list[Route] = field(default_factory=list)
 
-    def _add(self, **filters: object) -> Callable[[Handler], Handler]:
+    def _add(self, **filters: Any) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            self.routes.append(Route(handler=handler, **filters))  # type: ignore[arg-type]
+            self.routes.append(Route(handler=handler, **filters))
             return handler
 
         return register

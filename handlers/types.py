@@ -103,6 +103,13 @@ class Context:
     def t(self, msgid: str, /, **params: Any) -> str:
         return self.translate(self.language, msgid, **params)
 
+    @property
+    def state_data(self) -> dict[str, Any]:
+        """The data of the state a ``Router.state`` handler runs in (its route needs one)."""
+        if self.state is None:
+            raise RuntimeError("no conversation state: only Router.state handlers read it")
+        return self.state.data
+
     def enter(self, name: str, **data: Any) -> None:
         """Continue the conversation in state ``name`` after this reply."""
         self.next_state = ConversationState(name, dict(data))

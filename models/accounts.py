@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.residents import Resident
 
 
 class ConsoleLogin(Model):
     """The console password of a community worker: an argon2id hash, never the password."""
 
     id = fields.IntField(primary_key=True)
-    resident = fields.OneToOneField(
+    resident: fields.OneToOneRelation[Resident] = fields.OneToOneField(
         "models.Resident", related_name="console_login", on_delete=fields.CASCADE
     )
+    resident_id: int
     login = fields.CharField(max_length=64, unique=True)
     password_hash = fields.CharField(max_length=256)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -31,9 +37,10 @@ class MiniProgramUser(Model):
     id = fields.IntField(primary_key=True)
     appid = fields.CharField(max_length=64)
     openid = fields.CharField(max_length=64)
-    resident = fields.ForeignKeyField(
+    resident: fields.ForeignKeyRelation[Resident] = fields.ForeignKeyField(
         "models.Resident", related_name="miniprogram_users", on_delete=fields.CASCADE
     )
+    resident_id: int
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

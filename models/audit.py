@@ -19,8 +19,8 @@ class AuditLog(Model):
     action = fields.CharField(max_length=64)
     entity = fields.CharField(max_length=32)
     entity_id = fields.CharField(max_length=64)
-    before = fields.JSONField(null=True)
-    after = fields.JSONField(null=True)
+    before: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
+    after: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
 
     class Meta:
         table = "audit_log"

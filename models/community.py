@@ -28,6 +28,7 @@ class Grid(Model):
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "models.Community", related_name="grids"
     )
+    community_id: int
     name = fields.CharField(max_length=64)
 
     class Meta:
@@ -42,9 +43,11 @@ class Building(Model):
     community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
         "models.Community", related_name="buildings"
     )
-    grid = fields.ForeignKeyField(
+    community_id: int
+    grid: fields.ForeignKeyNullableRelation[Grid] = fields.ForeignKeyField(
         "models.Grid", related_name="buildings", null=True, on_delete=fields.SET_NULL
     )
+    grid_id: int | None
     name = fields.CharField(max_length=32)
 
     class Meta:
@@ -59,6 +62,7 @@ class Household(Model):
     building: fields.ForeignKeyRelation[Building] = fields.ForeignKeyField(
         "models.Building", related_name="households"
     )
+    building_id: int
     unit = fields.CharField(max_length=16, default="")
     room = fields.CharField(max_length=16)
     floor_area = fields.DecimalField(max_digits=8, decimal_places=2, null=True)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.community import Building, Community, Grid, Household
+    from models.residents import Resident
 
 
 class Ticket(Model):
@@ -15,25 +21,32 @@ class Ticket(Model):
 
     id = fields.IntField(primary_key=True)
     number = fields.CharField(max_length=12, unique=True)
-    community = fields.ForeignKeyField("models.Community", related_name="tickets")
-    reporter = fields.ForeignKeyField(
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="tickets"
+    )
+    community_id: int
+    reporter: fields.ForeignKeyNullableRelation[Resident] = fields.ForeignKeyField(
         "models.Resident", related_name="tickets", null=True, on_delete=fields.SET_NULL
     )
+    reporter_id: int | None
     anonymous = fields.BooleanField(default=False)
     text = fields.TextField()
-    media = fields.JSONField(default=list)
-    location = fields.JSONField(null=True)
-    household = fields.ForeignKeyField(
+    media: fields.JSONField[list[str]] = fields.JSONField(default=list)
+    location: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
+    household: fields.ForeignKeyNullableRelation[Household] = fields.ForeignKeyField(
         "models.Household", related_name="tickets", null=True, on_delete=fields.SET_NULL
     )
-    building = fields.ForeignKeyField(
+    household_id: int | None
+    building: fields.ForeignKeyNullableRelation[Building] = fields.ForeignKeyField(
         "models.Building", related_name="tickets", null=True, on_delete=fields.SET_NULL
     )
-    grid = fields.ForeignKeyField(
+    building_id: int | None
+    grid: fields.ForeignKeyNullableRelation[Grid] = fields.ForeignKeyField(
         "models.Grid", related_name="tickets", null=True, on_delete=fields.SET_NULL
     )
+    grid_id: int | None
     department = fields.CharField(max_length=32, db_index=True)
-    routing = fields.JSONField(default=dict)
+    routing: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     emergency = fields.CharField(max_length=16, null=True)
     status = fields.CharField(max_length=16, default="received", db_index=True)
     accept_due_at = fields.DatetimeField(null=True)
@@ -42,18 +55,20 @@ class Ticket(Model):
     resolved_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)
     escalated_at = fields.DatetimeField(null=True)
-    handler = fields.ForeignKeyField(
+    handler: fields.ForeignKeyNullableRelation[Resident] = fields.ForeignKeyField(
         "models.Resident", related_name="handled_tickets", null=True, on_delete=fields.SET_NULL
     )
+    handler_id: int | None
     resolution = fields.TextField(null=True)
     resolution_photo = fields.CharField(max_length=128, null=True)
     referral = fields.TextField(null=True)
     reopened = fields.IntField(default=0)
     stars = fields.SmallIntField(null=True)
     rating_comment = fields.TextField(null=True)
-    duplicate_of = fields.ForeignKeyField(
+    duplicate_of: fields.ForeignKeyNullableRelation[Ticket] = fields.ForeignKeyField(
         "models.Ticket", related_name="duplicates", null=True, on_delete=fields.SET_NULL
     )
+    duplicate_of_id: int | None
     created_at = fields.DatetimeField(db_index=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -65,7 +80,10 @@ class TicketUpdate(Model):
     """A step the resident is told about: progress notes, resolution, referral."""
 
     id = fields.IntField(primary_key=True)
-    ticket = fields.ForeignKeyField("models.Ticket", related_name="updates")
+    ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="updates"
+    )
+    ticket_id: int
     kind = fields.CharField(max_length=24)
     text = fields.TextField(default="")
     photo = fields.CharField(max_length=128, null=True)
@@ -82,9 +100,10 @@ class RoutingCorrection(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    ticket = fields.ForeignKeyField(
+    ticket: fields.ForeignKeyNullableRelation[Ticket] = fields.ForeignKeyField(
         "models.Ticket", related_name="corrections", null=True, on_delete=fields.SET_NULL
     )
+    ticket_id: int | None
     text = fields.TextField()
     routed = fields.CharField(max_length=32)
     correct = fields.CharField(max_length=32)
@@ -98,7 +117,7 @@ class RouterWeights(Model):
     """The latest trained routing weights, so every process routes alike."""
 
     id = fields.IntField(primary_key=True)
-    weights = fields.JSONField()
+    weights: fields.JSONField[dict[str, Any]] = fields.JSONField()
     corrections = fields.IntField()
     created_at = fields.DatetimeField(auto_now_add=True)
 

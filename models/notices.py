@@ -7,8 +7,14 @@ notices, emergency notices ignore that.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.community import Community
+    from models.residents import Resident
 
 
 class Notice(Model):
@@ -19,17 +25,21 @@ class Notice(Model):
     """
 
     id = fields.BigIntField(primary_key=True)
-    community = fields.ForeignKeyField("models.Community", related_name="notices")
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="notices"
+    )
+    community_id: int
     title = fields.CharField(max_length=100)
     body = fields.TextField()
     kind = fields.CharField(max_length=32, default="general")
     emergency = fields.BooleanField(default=False)
-    scope = fields.JSONField(default=dict)
-    channels = fields.JSONField(default=list)
+    scope: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    channels: fields.JSONField[list[str]] = fields.JSONField(default=list)
     scheduled_at = fields.DatetimeField(null=True)
-    author = fields.ForeignKeyField(
+    author: fields.ForeignKeyNullableRelation[Resident] = fields.ForeignKeyField(
         "models.Resident", related_name="notices", null=True, on_delete=fields.SET_NULL
     )
+    author_id: int | None
     status = fields.CharField(max_length=16, default="draft")
     expanded_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -42,10 +52,13 @@ class Group(Model):
     """A group chat with a WeCom robot, its webhook key and the scope it speaks for."""
 
     id = fields.IntField(primary_key=True)
-    community = fields.ForeignKeyField("models.Community", related_name="robot_groups")
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="robot_groups"
+    )
+    community_id: int
     name = fields.CharField(max_length=64)
     webhook_key = fields.CharField(max_length=128)
-    scope = fields.JSONField(default=dict)
+    scope: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -63,15 +76,20 @@ class Delivery(Model):
     """
 
     id = fields.BigIntField(primary_key=True)
-    notice = fields.ForeignKeyField("models.Notice", related_name="deliveries")
+    notice: fields.ForeignKeyRelation[Notice] = fields.ForeignKeyField(
+        "models.Notice", related_name="deliveries"
+    )
+    notice_id: int
     channel = fields.CharField(max_length=8)
     recipient_key = fields.CharField(max_length=32)
-    resident = fields.ForeignKeyField(
+    resident: fields.ForeignKeyNullableRelation[Resident] = fields.ForeignKeyField(
         "models.Resident", related_name="deliveries", null=True, on_delete=fields.SET_NULL
     )
-    group = fields.ForeignKeyField(
+    resident_id: int | None
+    group: fields.ForeignKeyNullableRelation[Group] = fields.ForeignKeyField(
         "models.Group", related_name="deliveries", null=True, on_delete=fields.SET_NULL
     )
+    group_id: int | None
     status = fields.CharField(max_length=16, default="pending", db_index=True)
     attempts = fields.IntField(default=0)
     failure = fields.CharField(max_length=32, null=True)
@@ -89,7 +107,10 @@ class Mute(Model):
     """A resident who does not want notices of one kind."""
 
     id = fields.IntField(primary_key=True)
-    resident = fields.ForeignKeyField("models.Resident", related_name="mutes")
+    resident: fields.ForeignKeyRelation[Resident] = fields.ForeignKeyField(
+        "models.Resident", related_name="mutes"
+    )
+    resident_id: int
     kind = fields.CharField(max_length=32)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -108,7 +129,10 @@ class WeComUser(Model):
     id = fields.IntField(primary_key=True)
     corp_id = fields.CharField(max_length=64)
     userid = fields.CharField(max_length=64)
-    resident = fields.ForeignKeyField("models.Resident", related_name="wecom_users")
+    resident: fields.ForeignKeyRelation[Resident] = fields.ForeignKeyField(
+        "models.Resident", related_name="wecom_users"
+    )
+    resident_id: int
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -6,8 +6,13 @@ push client (notices issue) sends it as a customer-service message.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.community import Community
 
 
 class PendingMessage(Model):
@@ -33,12 +38,15 @@ class Notification(Model):
     """
 
     id = fields.BigIntField(primary_key=True)
-    community = fields.ForeignKeyField("models.Community", related_name="notifications")
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="notifications"
+    )
+    community_id: int
     kind = fields.CharField(max_length=32)
     audience = fields.CharField(max_length=64)
     subject = fields.CharField(max_length=32)
     subject_id = fields.IntField()
-    payload = fields.JSONField(default=dict)
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
 

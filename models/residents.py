@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.community import Community, Grid, Household
 
 
 class Role(StrEnum):
@@ -26,14 +30,18 @@ class Resident(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    community = fields.ForeignKeyField("models.Community", related_name="residents")
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="residents"
+    )
+    community_id: int
     openid = fields.CharField(max_length=64, null=True)
     unionid = fields.CharField(max_length=64, null=True)
     name = fields.CharField(max_length=64, null=True)
     phone = fields.CharField(max_length=32, null=True)
-    household = fields.ForeignKeyField(
+    household: fields.ForeignKeyNullableRelation[Household] = fields.ForeignKeyField(
         "models.Household", related_name="residents", null=True, on_delete=fields.SET_NULL
     )
+    household_id: int | None
     verified = fields.BooleanField(default=False)
     language = fields.CharField(max_length=8, default="zh_Hans")
     active = fields.BooleanField(default=True)
@@ -51,12 +59,19 @@ class Resident(Model):
 
 class RoleAssignment(Model):
     id = fields.IntField(primary_key=True)
-    resident = fields.ForeignKeyField("models.Resident", related_name="roles")
+    resident: fields.ForeignKeyRelation[Resident] = fields.ForeignKeyField(
+        "models.Resident", related_name="roles"
+    )
+    resident_id: int
     role = fields.CharEnumField(Role, max_length=24)
-    community = fields.ForeignKeyField("models.Community", related_name="role_assignments")
-    grid = fields.ForeignKeyField(
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="role_assignments"
+    )
+    community_id: int
+    grid: fields.ForeignKeyNullableRelation[Grid] = fields.ForeignKeyField(
         "models.Grid", related_name="role_assignments", null=True, on_delete=fields.SET_NULL
     )
+    grid_id: int | None
     department = fields.CharField(max_length=32, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -70,12 +85,16 @@ class BindingCode(Model):
 
     id = fields.IntField(primary_key=True)
     code = fields.CharField(max_length=16, unique=True)
-    household = fields.ForeignKeyField("models.Household", related_name="binding_codes")
+    household: fields.ForeignKeyRelation[Household] = fields.ForeignKeyField(
+        "models.Household", related_name="binding_codes"
+    )
+    household_id: int
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)
-    used_by = fields.ForeignKeyField(
+    used_by: fields.ForeignKeyNullableRelation[Resident] = fields.ForeignKeyField(
         "models.Resident", related_name="binding_codes_used", null=True, on_delete=fields.SET_NULL
     )
+    used_by_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -19,7 +19,7 @@ async def run(conn: Any, query: str, values: list[Any]) -> list[dict[str, Any]]:
     if conn.capabilities.dialect != "postgres":
         query = _PLACEHOLDER.sub("?", query)
     # execute_query_dict, not execute_query: the latter drops RETURNING rows on asyncpg.
-    return await conn.execute_query_dict(query, values)  # type: ignore[no-any-return]
+    return await conn.execute_query_dict(query, values)
 
 
 def as_json(value: Any) -> Any:

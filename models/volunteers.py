@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
 
 from models.audit import AppendOnlyError
+
+if TYPE_CHECKING:
+    from models.community import Community
+    from models.residents import Resident
 
 
 class VolunteerProfile(Model):
@@ -18,9 +22,15 @@ class VolunteerProfile(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    resident = fields.OneToOneField("models.Resident", related_name="volunteer_profile")
-    community = fields.ForeignKeyField("models.Community", related_name="volunteer_profiles")
-    skills = fields.JSONField(default=list)
+    resident: fields.OneToOneRelation[Resident] = fields.OneToOneField(
+        "models.Resident", related_name="volunteer_profile"
+    )
+    resident_id: int
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="volunteer_profiles"
+    )
+    community_id: int
+    skills: fields.JSONField[list[str]] = fields.JSONField(default=list)
     birth_year = fields.SmallIntField(null=True)
     active = fields.BooleanField(default=True)
     registered_at = fields.DatetimeField()
@@ -33,12 +43,16 @@ class VolunteerTeam(Model):
     """志愿服务队: patrol, cleaning, elderly care and the like, with a leader."""
 
     id = fields.IntField(primary_key=True)
-    community = fields.ForeignKeyField("models.Community", related_name="volunteer_teams")
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="volunteer_teams"
+    )
+    community_id: int
     name = fields.CharField(max_length=64)
     category = fields.CharField(max_length=24, default="event")
-    leader = fields.ForeignKeyField(
+    leader: fields.ForeignKeyNullableRelation[Resident] = fields.ForeignKeyField(
         "models.Resident", related_name="led_teams", null=True, on_delete=fields.SET_NULL
     )
+    leader_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -48,8 +62,14 @@ class VolunteerTeam(Model):
 
 class TeamMember(Model):
     id = fields.IntField(primary_key=True)
-    team = fields.ForeignKeyField("models.VolunteerTeam", related_name="members")
-    resident = fields.ForeignKeyField("models.Resident", related_name="team_memberships")
+    team: fields.ForeignKeyRelation[VolunteerTeam] = fields.ForeignKeyField(
+        "models.VolunteerTeam", related_name="members"
+    )
+    team_id: int
+    resident: fields.ForeignKeyRelation[Resident] = fields.ForeignKeyField(
+        "models.Resident", related_name="team_memberships"
+    )
+    resident_id: int
     joined_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -61,10 +81,14 @@ class Activity(Model):
     """A volunteer activity at a place: coordinates and a radius for check-in by location."""
 
     id = fields.IntField(primary_key=True)
-    community = fields.ForeignKeyField("models.Community", related_name="volunteer_activities")
-    team = fields.ForeignKeyField(
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="volunteer_activities"
+    )
+    community_id: int
+    team: fields.ForeignKeyNullableRelation[VolunteerTeam] = fields.ForeignKeyField(
         "models.VolunteerTeam", related_name="activities", null=True, on_delete=fields.SET_NULL
     )
+    team_id: int | None
     title = fields.CharField(max_length=100)
     description = fields.TextField(default="")
     category = fields.CharField(max_length=24, default="event")
@@ -72,12 +96,15 @@ class Activity(Model):
     latitude = fields.FloatField(null=True)
     longitude = fields.FloatField(null=True)
     radius_m = fields.IntField(default=200)
-    required_skills = fields.JSONField(default=list)
+    required_skills: fields.JSONField[list[str]] = fields.JSONField(default=list)
     status = fields.CharField(max_length=16, default="open")
-    created_by = fields.ForeignKeyField(
+    created_by: fields.ForeignKeyNullableRelation[Resident] = fields.ForeignKeyField(
         "models.Resident", related_name="volunteer_activities", null=True, on_delete=fields.SET_NULL
     )
+    created_by_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
+
+    shifts: fields.ReverseRelation[Shift]
 
     class Meta:
         table = "volunteer_activity"
@@ -91,14 +118,17 @@ class Shift(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    activity = fields.ForeignKeyField("models.Activity", related_name="shifts")
+    activity: fields.ForeignKeyRelation[Activity] = fields.ForeignKeyField(
+        "models.Activity", related_name="shifts"
+    )
+    activity_id: int
     starts_at = fields.DatetimeField(db_index=True)
     ends_at = fields.DatetimeField(db_index=True)
     capacity = fields.IntField()
     confirmed_count = fields.IntField(default=0)
     waitlist_count = fields.IntField(default=0)
     min_age = fields.SmallIntField(null=True)
-    skills = fields.JSONField(default=list)
+    skills: fields.JSONField[list[str]] = fields.JSONField(default=list)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -113,8 +143,14 @@ class SignUp(Model):
     """
 
     id = fields.IntField(primary_key=True)
-    shift = fields.ForeignKeyField("models.Shift", related_name="signups")
-    volunteer = fields.ForeignKeyField("models.Resident", related_name="volunteer_signups")
+    shift: fields.ForeignKeyRelation[Shift] = fields.ForeignKeyField(
+        "models.Shift", related_name="signups"
+    )
+    shift_id: int
+    volunteer: fields.ForeignKeyRelation[Resident] = fields.ForeignKeyField(
+        "models.Resident", related_name="volunteer_signups"
+    )
+    volunteer_id: int
     status = fields.CharField(max_length=16, db_index=True)
     position = fields.IntField(null=True)
     signed_up_at = fields.DatetimeField()
@@ -137,7 +173,10 @@ class CheckRecord(Model):
     """签到 and 签退, kept for inspection (留档备查): when, how, and where from."""
 
     id = fields.BigIntField(primary_key=True)
-    signup = fields.ForeignKeyField("models.SignUp", related_name="checks")
+    signup: fields.ForeignKeyRelation[SignUp] = fields.ForeignKeyField(
+        "models.SignUp", related_name="checks"
+    )
+    signup_id: int
     kind = fields.CharField(max_length=8)
     at = fields.DatetimeField()
     method = fields.CharField(max_length=16)
@@ -156,16 +195,24 @@ class PointsEntry(Model):
     """
 
     id = fields.BigIntField(primary_key=True)
-    community = fields.ForeignKeyField("models.Community", related_name="points_entries")
-    volunteer = fields.ForeignKeyField("models.Resident", related_name="points_entries")
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="points_entries"
+    )
+    community_id: int
+    volunteer: fields.ForeignKeyRelation[Resident] = fields.ForeignKeyField(
+        "models.Resident", related_name="points_entries"
+    )
+    volunteer_id: int
     kind = fields.CharField(max_length=16)
     points = fields.IntField()
-    signup = fields.ForeignKeyField(
+    signup: fields.ForeignKeyNullableRelation[SignUp] = fields.ForeignKeyField(
         "models.SignUp", related_name="points_entries", null=True, on_delete=fields.SET_NULL
     )
-    redemption = fields.ForeignKeyField(
+    signup_id: int | None
+    redemption: fields.ForeignKeyNullableRelation[Redemption] = fields.ForeignKeyField(
         "models.Redemption", related_name="points_entries", null=True, on_delete=fields.SET_NULL
     )
+    redemption_id: int | None
     reason = fields.TextField(default="")
     actor = fields.CharField(max_length=64)
     at = fields.DatetimeField(db_index=True)
@@ -187,7 +234,10 @@ class Reward(Model):
     """Something volunteers exchange points for (积分兑换), with what is left in stock."""
 
     id = fields.IntField(primary_key=True)
-    community = fields.ForeignKeyField("models.Community", related_name="rewards")
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="rewards"
+    )
+    community_id: int
     name = fields.CharField(max_length=64)
     description = fields.TextField(default="")
     cost = fields.IntField()
@@ -201,8 +251,14 @@ class Reward(Model):
 
 class Redemption(Model):
     id = fields.IntField(primary_key=True)
-    reward = fields.ForeignKeyField("models.Reward", related_name="redemptions")
-    volunteer = fields.ForeignKeyField("models.Resident", related_name="redemptions")
+    reward: fields.ForeignKeyRelation[Reward] = fields.ForeignKeyField(
+        "models.Reward", related_name="redemptions"
+    )
+    reward_id: int
+    volunteer: fields.ForeignKeyRelation[Resident] = fields.ForeignKeyField(
+        "models.Resident", related_name="redemptions"
+    )
+    volunteer_id: int
     cost = fields.IntField()
     at = fields.DatetimeField()
 

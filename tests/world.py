@@ -70,5 +70,9 @@ class World:
         return bearer(await self.token(resident))
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+def bearer(token: str, language: str = "") -> dict[str, str]:
+    """The headers of a signed-in API call, in ``language`` if given (Accept-Language)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if language:
+        headers["Accept-Language"] = language
+    return headers

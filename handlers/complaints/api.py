@@ -132,7 +132,7 @@ async def get_ticket(request: web.Request) -> web.Response:
     ticket = await Ticket.get_or_none(id=_ticket_id(request), community_id=who.community_id)
     if ticket is not None and service.sees(who, ticket):
         return web.json_response(await _staff_view(ticket, now(request)))
-    if ticket is not None and ticket.reporter_id == who.id:  # type: ignore[attr-defined]
+    if ticket is not None and ticket.reporter_id == who.id:
         return web.json_response(await service.view(ticket, for_staff=False))
     raise Refused(NOT_FOUND, 404, number=request.match_info["id"][:12])
 

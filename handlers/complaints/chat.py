@@ -82,7 +82,7 @@ async def start(event: Event, ctx: Context) -> Reply:
 
 @router.state(TEXT_STATE, kinds=("text", "voice", "image"))
 async def text_given(event: Event, ctx: Context) -> Reply:
-    data: dict[str, Any] = dict(ctx.state.data)  # type: ignore[union-attr]
+    data: dict[str, Any] = dict(ctx.state_data)
     if event.kind == "image":
         data["media"] = [*data.get("media", []), event.media_id][: service.MAX_MEDIA]
         ctx.enter(TEXT_STATE, **data)
@@ -107,7 +107,7 @@ async def _captured(ctx: Context, data: dict[str, Any]) -> Reply:
 
 @router.state(ATTACH_STATE, kinds=("text", "voice", "image", "location"))
 async def attach(event: Event, ctx: Context) -> Reply:
-    data: dict[str, Any] = dict(ctx.state.data)  # type: ignore[union-attr]
+    data: dict[str, Any] = dict(ctx.state_data)
     answer = normalize(event.text)
     if event.kind == "image" and event.media_id:
         data["media"] = [*data.get("media", []), event.media_id][: service.MAX_MEDIA]
@@ -147,7 +147,7 @@ async def _submit(ctx: Context, data: dict[str, Any], anonymous: bool, prefix: s
         department=department_name(ctx, ticket.department),
         due=_local(ticket.accept_due_at),
     )
-    if ticket.duplicate_of_id is not None:  # type: ignore[attr-defined]
+    if ticket.duplicate_of_id is not None:
         text += "\n" + ctx.t("ticket.chat.duplicate")
     return Reply(prefix + "\n\n" + text if prefix else text)
 
@@ -229,7 +229,7 @@ async def maybe_a_complaint(event: Event, ctx: Context) -> Reply:
 
 @router.state(OFFER_STATE)
 async def offer_answered(event: Event, ctx: Context) -> Reply:
-    data = dict(ctx.state.data)  # type: ignore[union-attr]
+    data = dict(ctx.state_data)
     if normalize(event.text) in SUBMIT_WORDS:
         return await _captured(ctx, {"text": data["text"], "media": []})
     ctx.leave()

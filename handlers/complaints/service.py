@@ -132,7 +132,7 @@ def actor_for(who: Who, ticket: Ticket) -> Actor | None:
         return Actor.WORKER
     if Role.HANDLER in who.roles and ticket.department in who.departments:
         return Actor.HANDLER
-    if Role.GRID_WORKER in who.roles and ticket.grid_id in who.grids:  # type: ignore[attr-defined]
+    if Role.GRID_WORKER in who.roles and ticket.grid_id in who.grids:
         return Actor.WORKER
     return None
 
@@ -153,9 +153,9 @@ async def _unique_number(conn: Any) -> str:
 
 
 async def _where(resident: Resident) -> tuple[int | None, int | None, int | None]:
-    if resident.household_id is None:  # type: ignore[attr-defined]
+    if resident.household_id is None:
         return None, None, None
-    row = await Household.filter(id=resident.household_id).values_list(  # type: ignore[attr-defined]
+    row = await Household.filter(id=resident.household_id).values_list(
         "id", "building_id", "building__grid_id"
     )
     return row[0] if row else (None, None, None)
@@ -163,7 +163,7 @@ async def _where(resident: Resident) -> tuple[int | None, int | None, int | None
 
 async def _notify(ticket: Ticket, kind: str, audience: str, conn: Any, **payload: Any) -> None:
     await Notification.create(
-        community_id=ticket.community_id,  # type: ignore[attr-defined]
+        community_id=ticket.community_id,
         kind=kind,
         audience=audience,
         subject="ticket",
@@ -196,7 +196,7 @@ async def intake(
     async with in_transaction() as conn:
         ticket = await Ticket.create(
             number=await _unique_number(conn),
-            community_id=resident.community_id,  # type: ignore[attr-defined]
+            community_id=resident.community_id,
             reporter=resident,
             anonymous=anonymous,
             text=text,
@@ -240,7 +240,7 @@ async def _primary_duplicate(
     if building_id is None or not text:
         return None
     recent = await Ticket.filter(
-        community_id=resident.community_id,  # type: ignore[attr-defined]
+        community_id=resident.community_id,
         department=department,
         building_id=building_id,
         duplicate_of_id=None,
@@ -256,7 +256,7 @@ async def _primary_duplicate(
             other.text,
             other.department,
             other.building_id,
-            other.created_at,  # type: ignore[attr-defined]
+            other.created_at,
         ):
             return other
     return None
@@ -275,7 +275,7 @@ async def get_for_staff(who: Who, ticket_id: int) -> Ticket:
 async def find_for_reporter(resident: Resident, typed: str) -> Ticket:
     number = rules.normalize_number(typed)
     ticket = None if number is None else await Ticket.get_or_none(number=number)
-    if ticket is None or ticket.reporter_id != resident.id:  # type: ignore[attr-defined]
+    if ticket is None or ticket.reporter_id != resident.id:
         # Someone else's ticket is "not found" too: numbers must not reveal other reports.
         raise Refused("ticket.error.not_found", 404, number=typed.strip()[:12])
     return ticket
@@ -533,7 +533,7 @@ async def view(ticket: Ticket, for_staff: bool) -> dict[str, Any]:
         "resolution": ticket.resolution,
         "referral": ticket.referral,
         "stars": ticket.stars,
-        "duplicate_of": ticket.duplicate_of_id,  # type: ignore[attr-defined]
+        "duplicate_of": ticket.duplicate_of_id,
         "updates": [
             {"kind": u.kind, "text": u.text, "at": _iso(u.created_at)}
             for u in await TicketUpdate.filter(ticket_id=ticket.id).order_by("id")
@@ -543,12 +543,10 @@ async def view(ticket: Ticket, for_staff: bool) -> dict[str, Any]:
         data["routing"] = ticket.routing
         data["reporters"] = await reporters_count(ticket)
         data["building"] = (
-            await Building.filter(id=ticket.building_id)  # type: ignore[attr-defined]
-            .first()
-            .values_list("name", flat=True)
+            await Building.filter(id=ticket.building_id).first().values_list("name", flat=True)
         )
-        if not ticket.anonymous and ticket.reporter_id is not None:  # type: ignore[attr-defined]
-            reporter = await Resident.get_or_none(id=ticket.reporter_id)  # type: ignore[attr-defined]
+        if not ticket.anonymous and ticket.reporter_id is not None:
+            reporter = await Resident.get_or_none(id=ticket.reporter_id)
             data["reporter"] = (
                 None if reporter is None else {"id": reporter.id, "name": reporter.name}
             )
@@ -591,11 +589,11 @@ async def stats(community_id: int, now: datetime, weeks: int = 8) -> dict[str, A
         if row["stars"]:
             week["stars"].append(row["stars"])
     out = []
-    for week, data in sorted(by_week.items()):
+    for label, data in sorted(by_week.items()):
         stars = data.pop("stars")
         out.append(
             {
-                "week": week,
+                "week": label,
                 **{k: v for k, v in data.items() if k not in {"accept", "resolve"}},
                 "median_accept_hours": rules.median_hours(data["accept"]),
                 "median_resolve_hours": rules.median_hours(data["resolve"]),

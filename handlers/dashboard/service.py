@@ -196,7 +196,11 @@ async def counts(community_id: int, now: datetime) -> dict[str, int]:
     ).values_list("status", "accepted_at", "accept_due_at", "resolve_due_at")
     return {
         "open_tickets": len(open_rows),
-        "overdue_tickets": sum(1 for row in open_rows if ticket_rules.late(*row, now)),
+        "overdue_tickets": sum(
+            1
+            for status, accepted_at, accept_by, resolve_by in open_rows
+            if ticket_rules.late(status, accepted_at, accept_by, resolve_by, now)
+        ),
         "proposals_awaiting_review": await Proposal.filter(
             community_id=community_id, status__in=list(REVIEW_STATUSES)
         ).count(),

@@ -43,7 +43,7 @@ async def _audience(note: Notification, audiences: Mapping[str, Audience]) -> Ta
     "proposer", "scope"); departments, grids and the rest go to the people of the
     community's roles, the managers when nobody holds the role there.
     """
-    audience, community = note.audience, note.community_id  # type: ignore[attr-defined]
+    audience, community = note.audience, note.community_id
     if audience.startswith("resident:"):
         return [int(audience.split(":", 1)[1])]
     owner = audiences.get(note.subject)
@@ -126,7 +126,7 @@ async def _notice(
 ) -> None:
     title, body = _words(job.translate, job.texts, language, note)
     notice = await Notice.create(
-        community_id=note.community_id,  # type: ignore[attr-defined]
+        community_id=note.community_id,
         title=title,
         body=body,
         kind=note.kind,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from tortoise.expressions import Q
 from tortoise.functions import Count
@@ -210,21 +210,24 @@ async def _people(community_id: int) -> list[rules.Person]:
 
 async def recipients(notice: Notice) -> tuple[list[int], list[int]]:
     """The resident ids and group ids the notice goes to, by its channels."""
-    community_id = notice.community_id  # type: ignore[attr-defined]
+    community_id = notice.community_id
     residents: list[int] = []
     groups: list[int] = []
     if "oa" in notice.channels:
         muted = (
             []
             if notice.emergency
-            else await Mute.filter(
-                kind=notice.kind, resident__community_id=community_id
-            ).values_list("resident_id", flat=True)
+            else cast(
+                list[int],
+                await Mute.filter(
+                    kind=notice.kind, resident__community_id=community_id
+                ).values_list("resident_id", flat=True),
+            )
         )
         residents = rules.recipients(
             notice.scope,
             await _people(community_id),
-            muted,  # type: ignore[arg-type]
+            muted,
             emergency=notice.emergency,
         )
     if "robot" in notice.channels:
@@ -237,7 +240,7 @@ async def recipients(notice: Notice) -> tuple[list[int], list[int]]:
         groups = [
             g.id
             for g in await Group.filter(community_id=community_id, active=True).order_by("id")
-            if g.id in chosen or rules.group_in_scope(notice.scope, g.scope, grid_of)  # type: ignore[arg-type]
+            if g.id in chosen or rules.group_in_scope(notice.scope, g.scope, grid_of)
         ]
     return residents, groups
 
@@ -349,9 +352,10 @@ async def list_groups(who: Who) -> list[dict[str, Any]]:
 
 async def due_notices(now: datetime) -> list[int]:
     """Scheduled notices whose time has come, and expansions that died halfway."""
-    return await Notice.filter(
+    found = await Notice.filter(
         Q(status="scheduled", scheduled_at__lte=now) | Q(status="sending", expanded_at=None)
-    ).values_list("id", flat=True)  # type: ignore[return-value]
+    ).values_list("id", flat=True)
+    return cast(list[int], found)
 
 
 async def expand_due(now: datetime) -> int:
@@ -376,7 +380,7 @@ async def finish_sent() -> int:
 
 async def counts(notice_id: int) -> Counter[str]:
     rows = await Delivery.filter(notice_id=notice_id).values_list("status", flat=True)
-    return Counter(rows)  # type: ignore[arg-type]
+    return Counter(cast(list[str], rows))
 
 
 async def progress(notice: Notice) -> dict[str, Any]:
@@ -411,4 +415,5 @@ async def mute(resident: Resident, kind: str, muted: bool = True) -> list[str]:
         await Mute.get_or_create(resident_id=resident.id, kind=kind)
     else:
         await Mute.filter(resident_id=resident.id, kind=kind).delete()
-    return sorted(await Mute.filter(resident_id=resident.id).values_list("kind", flat=True))  # type: ignore[arg-type]
+    kinds = await Mute.filter(resident_id=resident.id).values_list("kind", flat=True)
+    return sorted(cast(list[str], kinds))

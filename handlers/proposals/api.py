@@ -67,7 +67,7 @@ def _proposal_id(request: web.Request) -> int:
 
 
 def _may_see(proposal: Proposal, who: Who) -> bool:
-    return who.is_manager or proposal.status in PUBLIC or proposal.proposer_id == who.id  # type: ignore[attr-defined]
+    return who.is_manager or proposal.status in PUBLIC or proposal.proposer_id == who.id
 
 
 async def _visible(request: web.Request, who: Who) -> Proposal:
@@ -164,47 +164,33 @@ async def _workers_action(request: web.Request, action: str, reason: str | None)
     return await _answer(proposal, who)
 
 
-@routes.post(f"{ACTIONS}/submit")
-@doc(
-    "Submit a draft for review (its proposer)",
-    tag=TAG,
-    body=NoteBody,
-    response=ProposalView,
-    errors=(403, 409),
-    description="The body is optional.",
-    strict=True,
-)
-async def submit_proposal(request: web.Request) -> web.Response:
-    return await _proposers_action(request, "submit")
+def _note_action(action: str, summary: str, *, proposers: bool = False) -> None:
+    """A lifecycle step whose body is an optional note: the proposer's or the managers'."""
+
+    async def take(request: web.Request) -> web.Response:
+        if proposers:
+            return await _proposers_action(request, action)
+        return await _workers_action(request, action, parsed(request, NoteBody).reason)
+
+    take.__name__ = take.__qualname__ = f"{action}_proposal"
+    described = doc(
+        summary,
+        tag=TAG,
+        auth="resident" if proposers else MANAGERS,
+        body=NoteBody,
+        response=ProposalView,
+        errors=(403, 409) if proposers else (409,),
+        strict=True,
+    )
+    routes.post(f"{ACTIONS}/{action}")(described(take))
 
 
-@routes.post(f"{ACTIONS}/withdraw")
-@doc(
-    "Withdraw a proposal before its vote opens (its proposer)",
-    tag=TAG,
-    body=NoteBody,
-    response=ProposalView,
-    errors=(403, 409),
-    description="The body is optional.",
-    strict=True,
-)
-async def withdraw_proposal(request: web.Request) -> web.Response:
-    return await _proposers_action(request, "withdraw")
-
-
-@routes.post(f"{ACTIONS}/review")
-@doc(
-    "Take a submitted proposal into review",
-    tag=TAG,
-    auth=MANAGERS,
-    body=NoteBody,
-    response=ProposalView,
-    errors=(409,),
-    description="The body is optional.",
-    strict=True,
-)
-async def review_proposal(request: web.Request) -> web.Response:
-    return await _workers_action(request, "review", parsed(request, NoteBody).reason)
+_note_action("submit", "Submit a draft for review (its proposer)", proposers=True)
+_note_action("withdraw", "Withdraw a proposal before its vote opens (its proposer)", proposers=True)
+_note_action("review", "Take a submitted proposal into review")
+_note_action("publish", "Publish a proposal in review: its publicity (公示) begins")
+_note_action("start", "Start the work of an approved proposal")
+_note_action("complete", "Accept the finished work (验收): the scope may rate it")
 
 
 @routes.post(f"{ACTIONS}/reject")
@@ -221,21 +207,6 @@ async def reject_proposal(request: web.Request) -> web.Response:
     return await _workers_action(request, "reject", parsed(request, RejectBody).reason)
 
 
-@routes.post(f"{ACTIONS}/publish")
-@doc(
-    "Publish a proposal in review: its publicity (公示) begins",
-    tag=TAG,
-    auth=MANAGERS,
-    body=NoteBody,
-    response=ProposalView,
-    errors=(409,),
-    description="The body is optional.",
-    strict=True,
-)
-async def publish_proposal(request: web.Request) -> web.Response:
-    return await _workers_action(request, "publish", parsed(request, NoteBody).reason)
-
-
 @routes.post(f"{ACTIONS}/open")
 @doc(
     "Open the vote once publicity is over, freezing its electorate",
@@ -244,7 +215,6 @@ async def publish_proposal(request: web.Request) -> web.Response:
     body=OpenBody,
     response=ProposalView,
     errors=(409,),
-    description="The body is optional.",
     strict=True,
 )
 async def open_vote(request: web.Request) -> web.Response:
@@ -271,21 +241,6 @@ async def close_vote(request: web.Request) -> web.Response:
     return await _answer(proposal, who)
 
 
-@routes.post(f"{ACTIONS}/start")
-@doc(
-    "Start the work of an approved proposal",
-    tag=TAG,
-    auth=MANAGERS,
-    body=NoteBody,
-    response=ProposalView,
-    errors=(409,),
-    description="The body is optional.",
-    strict=True,
-)
-async def start_work(request: web.Request) -> web.Response:
-    return await _workers_action(request, "start", parsed(request, NoteBody).reason)
-
-
 @routes.post(f"{ACTIONS}/progress")
 @doc(
     "Tell the scope how the work is going",
@@ -301,21 +256,6 @@ async def report_progress(request: web.Request) -> web.Response:
     proposal_id = _proposal_id(request)
     await service.add_progress(proposal_id, who, parsed(request, ProgressBody).text or "")
     return await _answer(await service.get(proposal_id, who.community_id), who)
-
-
-@routes.post(f"{ACTIONS}/complete")
-@doc(
-    "Accept the finished work (验收): the scope may rate it",
-    tag=TAG,
-    auth=MANAGERS,
-    body=NoteBody,
-    response=ProposalView,
-    errors=(409,),
-    description="The body is optional.",
-    strict=True,
-)
-async def complete_work(request: web.Request) -> web.Response:
-    return await _workers_action(request, "complete", parsed(request, NoteBody).reason)
 
 
 # --- votes, comments, ratings ---------------------------------------------------------
@@ -387,7 +327,7 @@ async def list_comments(request: web.Request) -> web.Response:
             "text": None if c.hidden_reason and not who.is_manager else c.text,
             "hidden": c.hidden_reason is not None,
             "hidden_reason": c.hidden_reason,
-            "mine": c.resident_id == who.id,  # type: ignore[attr-defined]
+            "mine": c.resident_id == who.id,
             "created_at": c.created_at.isoformat(),
         }
         for c in found

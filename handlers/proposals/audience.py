@@ -16,4 +16,4 @@ async def of_proposal(note: Any, audience: str) -> list[int] | dict[str, Any] | 
         return []
     if audience == "scope":
         return proposal.scope
-    return [proposal.proposer_id] if proposal.proposer_id else []  # type: ignore[attr-defined]
+    return [proposal.proposer_id] if proposal.proposer_id else []

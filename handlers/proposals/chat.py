@@ -8,7 +8,7 @@ refusal must end a flow instead, the handler asks before it steps in (``check_vo
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from handlers.i18n import N_
 from handlers.proposals import service
@@ -121,7 +121,7 @@ async def title_typed(event: Event, ctx: Context) -> Reply:
 
 @router.state(DESCRIPTION_STATE)
 async def description_typed(event: Event, ctx: Context) -> Reply:
-    data = dict(ctx.state.data)  # type: ignore[union-attr]
+    data = dict(ctx.state_data)
     text = event.text.strip()
     if not text or len(text) > service.TEXT_MAX:
         ctx.enter(DESCRIPTION_STATE, **data)
@@ -132,7 +132,7 @@ async def description_typed(event: Event, ctx: Context) -> Reply:
 
 @router.state(CATEGORY_STATE)
 async def category_typed(event: Event, ctx: Context) -> Reply:
-    data = dict(ctx.state.data)  # type: ignore[union-attr]
+    data = dict(ctx.state_data)
     category = CATEGORY_WORDS.get(normalize(event.text))
     if category is None:
         ctx.enter(CATEGORY_STATE, **data)
@@ -143,7 +143,7 @@ async def category_typed(event: Event, ctx: Context) -> Reply:
 
 @router.state(PHOTO_STATE, kinds=("text", "voice", "image"))
 async def photo_sent(event: Event, ctx: Context) -> Reply:
-    data: dict[str, Any] = dict(ctx.state.data)  # type: ignore[union-attr]
+    data: dict[str, Any] = dict(ctx.state_data)
     if event.kind == "image" and event.media_id:
         data["photos"] = [*(data.get("photos") or [])[: MAX_PHOTOS - 1], event.media_id]
         if len(data["photos"]) < MAX_PHOTOS:
@@ -174,18 +174,18 @@ async def _confirm(ctx: Context, data: dict[str, Any]) -> Reply:
 async def scope_label(ctx: Context, scope: dict[str, Any]) -> str:
     if scope.get("kind") == "buildings":
         names = await Building.filter(id__in=scope.get("ids") or []).values_list("name", flat=True)
-        return "、".join(sorted(names))
+        return "、".join(sorted(cast(list[str], names)))
     if scope.get("kind") == "grids":
         from models.community import Grid
 
         names = await Grid.filter(id__in=scope.get("ids") or []).values_list("name", flat=True)
-        return "、".join(sorted(names))
+        return "、".join(sorted(cast(list[str], names)))
     return ctx.t("proposal.scope.community")
 
 
 @router.state(CONFIRM_STATE)
 async def confirmed(event: Event, ctx: Context) -> Reply:
-    data: dict[str, Any] = dict(ctx.state.data)  # type: ignore[union-attr]
+    data: dict[str, Any] = dict(ctx.state_data)
     answer = normalize(event.text)
     if answer in WHOLE_COMMUNITY_WORDS:
         data["scope"] = {"kind": "community", "ids": []}
@@ -319,7 +319,7 @@ async def vote_command(event: Event, ctx: Context) -> Reply:
 
 @router.state(PICK_STATE)
 async def vote_picked(event: Event, ctx: Context) -> Reply:
-    ids = list(ctx.state.data.get("ids") or [])  # type: ignore[union-attr]
+    ids = list(ctx.state_data.get("ids") or [])
     number = _number(event.text)
     if number is None or not 1 <= number <= len(ids):
         ctx.enter(PICK_STATE, ids=ids)
@@ -337,7 +337,7 @@ async def _ask_choice(ctx: Context, proposal_id: int) -> Reply:
 
 @router.state(CHOICE_STATE)
 async def choice_typed(event: Event, ctx: Context) -> Reply:
-    proposal_id = int(ctx.state.data["proposal"])  # type: ignore[union-attr]
+    proposal_id = int(ctx.state_data["proposal"])
     if normalize(event.text) not in CHOICE_WORDS:
         ctx.enter(CHOICE_STATE, proposal=proposal_id)
         return Reply(ctx.t("proposal.chat.ask_choice"))

@@ -21,7 +21,7 @@ async def comment(proposal_id: int, who: Who, text: str) -> Comment:
     if not who.is_manager:
         if not who.resident.verified:
             raise Refused("proposal.error.not_verified", 403)
-        if not await in_scope(proposal, who.resident.household_id):  # type: ignore[attr-defined]
+        if not await in_scope(proposal, who.resident.household_id):
             raise Refused("proposal.error.out_of_scope", 403)
     text = clean_text(text, TEXT_MAX, "proposal.error.bad_text")
     async with in_transaction() as conn:

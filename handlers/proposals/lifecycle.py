@@ -14,7 +14,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from handlers.proposals import rules
-from handlers.proposals.rules import Category, Outcome, Status, TransitionError
+from handlers.proposals.rules import Action, Actor, Category, Outcome, Status, TransitionError
 from handlers.proposals.scope import check_scope, suggested_scope
 from handlers.refusal import Refused
 from handlers.roles import Who
@@ -36,25 +36,25 @@ SIMPLE_ACTIONS = frozenset(
 )
 
 
-def _actors(who: Who, proposal: Proposal | None) -> list[str]:
+def _actors(who: Who, proposal: Proposal | None) -> list[Actor]:
     """The rule-table actors this person may act as, most specific first."""
     out = []
-    if proposal is not None and proposal.proposer_id == who.id:  # type: ignore[attr-defined]
-        out.append("proposer")
+    if proposal is not None and proposal.proposer_id == who.id:
+        out.append(Actor.PROPOSER)
     if Role.ADMIN in who.roles:
-        out.append("admin")
+        out.append(Actor.ADMIN)
     if Role.COMMUNITY_WORKER in who.roles:
-        out.append("community_worker")
-    return out or ["resident"]
+        out.append(Actor.COMMUNITY_WORKER)
+    return out or [Actor.RESIDENT]
 
 
 def _transition(proposal: Proposal, action: str, who: Who | None, **kw: Any) -> Status:
     """The next status, trying each hat the person wears; the clearest refusal wins."""
-    actors = ["system"] if who is None else _actors(who, proposal)
+    actors = [Actor.SYSTEM] if who is None else _actors(who, proposal)
     error: TransitionError | None = None
-    for name in actors:
+    for actor in actors:
         try:
-            return rules.transition(Status(proposal.status), action, name, **kw)
+            return rules.transition(Status(proposal.status), Action(action), actor, **kw)
         except TransitionError as exc:
             if error is None or exc.code != "proposal.error.forbidden":
                 error = exc
@@ -118,7 +118,7 @@ async def move(
 async def notify(proposal: Proposal, kind: str, audience: str, conn: Any, **payload: Any) -> None:
     """A notification for the outbox, in the transaction of the change it tells of."""
     await Notification.create(
-        community_id=proposal.community_id,  # type: ignore[attr-defined]
+        community_id=proposal.community_id,
         kind=kind,
         audience=audience,
         subject="proposal",

@@ -18,25 +18,24 @@ async def rate(proposal_id: int, who: Who, stars: int, text: str = "") -> Propos
     resident = who.resident
     if not 1 <= stars <= 5:
         raise Refused("proposal.error.bad_stars", 400)
-    if not resident.verified or resident.household_id is None:  # type: ignore[attr-defined]
+    if not resident.verified or resident.household_id is None:
         raise Refused("proposal.error.not_verified", 403)
     proposal = await get(proposal_id, who.community_id)
-    if not await in_scope(proposal, resident.household_id):  # type: ignore[attr-defined]
+    if not await in_scope(proposal, resident.household_id):
         raise Refused("proposal.error.out_of_scope", 403)
     text = (text or "").strip()[:TEXT_MAX]
     async with in_transaction() as conn:
         await Proposal.filter(id=proposal.id).using_db(conn).select_for_update().first()
-        fresh = await Proposal.get(id=proposal.id).using_db(conn)
+        fresh = await Proposal.get(id=proposal.id, using_db=conn)
         if fresh.status not in {Status.COMPLETED, Status.RATED}:
             raise Refused("proposal.error.not_completed", 409)
         previous = await Rating.get_or_none(
-            proposal_id=proposal.id,
-            household_id=resident.household_id,  # type: ignore[attr-defined]
-        ).using_db(conn)
+            proposal_id=proposal.id, household_id=resident.household_id, using_db=conn
+        )
         if previous is None:
             await Rating.create(
                 proposal_id=proposal.id,
-                household_id=resident.household_id,  # type: ignore[attr-defined]
+                household_id=resident.household_id,
                 stars=stars,
                 comment=text,
                 using_db=conn,

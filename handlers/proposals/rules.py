@@ -6,6 +6,7 @@ are ints or Decimals; no float ever takes part in deciding a vote.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -202,11 +203,11 @@ _E = TypeVar("_E", bound=StrEnum)
 
 
 def _member(enum: type[_E], value: object, name: str) -> _E:
-    try:
-        return enum(value)
-    except ValueError:
-        allowed = ", ".join(repr(m.value) for m in enum)
-        raise ValueError(f"{name} must be one of {allowed}, not {value!r}") from None
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return enum(value)
+    allowed = ", ".join(repr(m.value) for m in enum)
+    raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
 
 
 def _share(value: object, name: str) -> Fraction:
@@ -297,7 +298,7 @@ _RULE_KEYS = frozenset(f.name for f in fields(VoteRule))
 _REQUIRED_KEYS = frozenset({"unit", "basis", "threshold"})
 
 
-def rule_from_mapping(data: Mapping[str, object]) -> VoteRule:
+def rule_from_mapping(data: object) -> VoteRule:
     """A VoteRule from a TOML table (or a stored JSON rule), with a clear ValueError."""
     if not isinstance(data, Mapping):
         raise ValueError(f"a vote rule must be a table, not {data!r}")
@@ -309,12 +310,12 @@ def rule_from_mapping(data: Mapping[str, object]) -> VoteRule:
         raise ValueError(f"vote rule lacks: {', '.join(sorted(missing))}")
     quorum = data.get("quorum")
     return VoteRule(
-        unit=data["unit"],  # type: ignore[arg-type]  # validated in __post_init__
-        basis=data["basis"],  # type: ignore[arg-type]
+        unit=data["unit"],  # validated in __post_init__
+        basis=data["basis"],
         threshold=_share(data["threshold"], "threshold"),
-        strict=data.get("strict", False),  # type: ignore[arg-type]
+        strict=data.get("strict", False),
         quorum=None if quorum is None else _share(quorum, "quorum"),
-        area=data.get("area", False),  # type: ignore[arg-type]
+        area=data.get("area", False),
     )
 
 
@@ -338,7 +339,7 @@ def rules_from_config(doc: Mapping[str, object]) -> dict[Category, VoteRule]:
     for key, table in doc.items():
         category = _member(Category, key, "vote rule category")
         try:
-            rules[category] = rule_from_mapping(table)  # type: ignore[arg-type]
+            rules[category] = rule_from_mapping(table)
         except ValueError as exc:
             raise ValueError(f"[{key}]: {exc}") from None
     return rules

@@ -50,13 +50,13 @@ async def in_scope(proposal: Proposal, household_id: int | None) -> bool:
         return False
     return await Household.filter(
         id=household_id,
-        **scope_filter(proposal.community_id, proposal.scope),  # type: ignore[attr-defined]
+        **scope_filter(proposal.community_id, proposal.scope),
     ).exists()
 
 
 async def suggested_scope(resident: Resident) -> dict[str, Any] | None:
     """The resident's own building: what a proposal from them most often concerns."""
-    if resident.household_id is None:  # type: ignore[attr-defined]
+    if resident.household_id is None:
         return None
-    household = await Household.get(id=resident.household_id)  # type: ignore[attr-defined]
-    return {"kind": "buildings", "ids": [household.building_id]}  # type: ignore[attr-defined]
+    household = await Household.get(id=resident.household_id)
+    return {"kind": "buildings", "ids": [household.building_id]}

@@ -40,7 +40,7 @@ async def views(proposals: list[Proposal], who: Who) -> list[dict[str, Any]]:
 
 async def _own_votes(proposals: list[Proposal], resident: Resident) -> dict[int, str]:
     """The choice this resident's voice (household or self, by each rule) made, per proposal."""
-    if resident.household_id is None:  # type: ignore[attr-defined]
+    if resident.household_id is None:
         return {}
     keys = {
         p.id: elector_key(rules.rule_from_mapping(p.rule), resident) for p in proposals if p.rule
@@ -70,7 +70,7 @@ def _view(
         "photos": proposal.photos,
         "estimated_cost": None if proposal.estimated_cost is None else str(proposal.estimated_cost),
         "funding": proposal.funding,
-        "mine": proposal.proposer_id == who.id,  # type: ignore[attr-defined]
+        "mine": proposal.proposer_id == who.id,
         "rejection_reason": proposal.rejection_reason,
         "published_at": _iso(proposal.published_at),
         "voting_opened_at": _iso(proposal.voting_opened_at),
@@ -101,12 +101,12 @@ def _iso(value: datetime | None) -> str | None:
 
 async def open_votes_for(resident: Resident) -> list[Proposal]:
     """Open votes this resident's household (or they themselves) has a voice in."""
-    if resident.household_id is None:  # type: ignore[attr-defined]
+    if resident.household_id is None:
         return []
-    keys = [f"h{resident.household_id}", f"r{resident.id}"]  # type: ignore[attr-defined]
+    keys = [f"h{resident.household_id}", f"r{resident.id}"]
     return (
         await Proposal.filter(
-            community_id=resident.community_id,  # type: ignore[attr-defined]
+            community_id=resident.community_id,
             status=Status.VOTING,
             electors__key__in=keys,
         )

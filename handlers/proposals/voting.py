@@ -43,7 +43,7 @@ def elector_key(rule: VoteRule, resident: Resident) -> str:
     """Whose voice a resident gives under ``rule``: their household's, or their own."""
     if rule.unit == "resident":
         return f"r{resident.id}"
-    return f"h{resident.household_id}"  # type: ignore[attr-defined]
+    return f"h{resident.household_id}"
 
 
 async def open_voting(
@@ -54,11 +54,10 @@ async def open_voting(
     proposal = await get(proposal_id, cid)
     if days < 1 or days > 60:
         raise Refused("proposal.error.bad_duration", 400)
-    over = proposal.published_at is not None and rules.publicity_ended(
-        proposal.published_at, now, proposal.publicity_days
-    )
-    if proposal.status == Status.PUBLISHED and not over:
-        opens = proposal.published_at + timedelta(days=proposal.publicity_days)  # type: ignore[operator]
+    published = proposal.published_at
+    over = published is not None and rules.publicity_ended(published, now, proposal.publicity_days)
+    if proposal.status == Status.PUBLISHED and published is not None and not over:
+        opens = published + timedelta(days=proposal.publicity_days)
         raise Refused("proposal.error.publicity_not_over", 409, date=opens.date().isoformat())
     rule = vote_rules()[proposal.category]
     scope = scope_filter(cid, proposal.scope)

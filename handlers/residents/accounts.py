@@ -169,7 +169,7 @@ async def _resident_of(appid: str, community_id: int, identity: WeChatIdentity) 
     except IntegrityError:
         # Two first sign-ins at once: the other one linked it, and ours rolled back.
         link = await MiniProgramUser.get(appid=appid, openid=identity.openid)
-        return await Resident.get(id=link.resident_id)  # type: ignore[attr-defined]
+        return await Resident.get(id=link.resident_id)
     return resident
 
 

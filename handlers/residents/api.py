@@ -173,7 +173,7 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def _me_view(resident: Resident) -> dict[str, object]:
-    household = await service.household_label(resident.household_id)  # type: ignore[attr-defined]
+    household = await service.household_label(resident.household_id)
     who = await who_of(resident)
     return {
         "id": resident.id,
@@ -239,11 +239,11 @@ async def list_households(request: web.Request) -> web.Response:
         .group_by("household_id", "verified")
         .values("household_id", "verified", "n")
     }
-    codes = {}
-    for code in await BindingCode.filter(
+    codes: dict[int, BindingCode] = {}
+    for binding in await BindingCode.filter(
         household_id__in=ids, used_at=None, expires_at__gt=now(request)
     ).order_by("id"):
-        codes[code.household_id] = code  # type: ignore[attr-defined]
+        codes[binding.household_id] = binding
     items = []
     for household in found:
         verified = counts.get((household.id, True), 0)

@@ -72,7 +72,7 @@ async def bind(resident: Resident, typed: str, now: datetime) -> BindOutcome:
             return BindOutcome(CodeStatus.UNKNOWN)
         status = code_status(True, found.used_at, found.expires_at, now)
         if status is CodeStatus.OK:
-            if found.household.building.community_id != resident.community_id:  # type: ignore[attr-defined]
+            if found.household.building.community_id != resident.community_id:
                 return BindOutcome(CodeStatus.UNKNOWN)
             spent = (
                 await BindingCode.filter(id=found.id, used_at=None)
@@ -81,8 +81,8 @@ async def bind(resident: Resident, typed: str, now: datetime) -> BindOutcome:
             )
             if spent != 1:
                 return BindOutcome(CodeStatus.USED)
-            before = {"household": resident.household_id, "verified": resident.verified}  # type: ignore[attr-defined]
-            resident.household_id = found.household_id  # type: ignore[attr-defined]
+            before = {"household": resident.household_id, "verified": resident.verified}
+            resident.household_id = found.household_id
             resident.verified = True
             await resident.save(
                 using_db=conn, update_fields=["household_id", "verified", "updated_at"]
@@ -93,7 +93,7 @@ async def bind(resident: Resident, typed: str, now: datetime) -> BindOutcome:
                 "resident",
                 resident.id,
                 before=before,
-                after={"household": found.household_id, "verified": True},  # type: ignore[attr-defined]
+                after={"household": found.household_id, "verified": True},
                 using_db=conn,
             )
             return BindOutcome(CodeStatus.OK, found.household)
@@ -159,7 +159,7 @@ async def grant(resident: Resident, role: Role, by: str = "system") -> None:
     _, created = await RoleAssignment.get_or_create(
         resident_id=resident.id,
         role=role,
-        community_id=resident.community_id,  # type: ignore[attr-defined]
+        community_id=resident.community_id,
     )
     if created:
         await record(by, "role.granted", "resident", resident.id, after={"role": role.value})
@@ -172,7 +172,7 @@ async def erase(resident: Resident, now: datetime) -> None:
         resident.unionid = None
         resident.name = None
         resident.phone = None
-        resident.household_id = None  # type: ignore[attr-defined]
+        resident.household_id = None
         resident.verified = False
         resident.active = False
         resident.erased_at = now

@@ -25,14 +25,19 @@ from models.audit import record
 from models.volunteers import Activity, Shift, VolunteerTeam
 
 
+def _real(value: object) -> float | None:
+    """A JSON number as a float; None for anything else, booleans too."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
 def _coordinates(latitude: object, longitude: object) -> tuple[float | None, float | None]:
     if latitude is None and longitude is None:
         return None, None
-    if not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in (latitude, longitude)
-    ):
+    lat, lng = _real(latitude), _real(longitude)
+    if lat is None or lng is None:
         raise Refused("volunteer.error.bad_location", 400)
-    lat, lng = float(latitude), float(longitude)  # type: ignore[arg-type]
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
         raise Refused("volunteer.error.bad_location", 400)
     return lat, lng
@@ -142,7 +147,7 @@ async def get_activity(activity_id: int, community_id: int) -> Activity:
 
 async def add_shift(who: Who, activity_id: int, plan: ShiftPlan, now: datetime) -> Shift:
     activity = await get_activity(activity_id, who.community_id)
-    forbid_unless(who.leads(activity.team_id))  # type: ignore[attr-defined]
+    forbid_unless(who.leads(activity.team_id))
     _check_plan(plan, now)
     async with in_transaction() as conn:
         shift = await _create_shift(activity, plan, conn)

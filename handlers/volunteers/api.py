@@ -102,11 +102,11 @@ async def me(request: web.Request) -> web.Response:
 async def list_teams(request: web.Request) -> web.Response:
     resident = await caller(request)
     q = queried(request, Paging)
-    query = VolunteerTeam.filter(community_id=resident.community_id)  # type: ignore[attr-defined]
+    query = VolunteerTeam.filter(community_id=resident.community_id)
     total = await query.count()
     teams = await query.order_by("id").offset((q.page - 1) * q.per_page).limit(q.per_page)
     items = [
-        {"id": t.id, "name": t.name, "category": t.category, "leader_id": t.leader_id}  # type: ignore[attr-defined]
+        {"id": t.id, "name": t.name, "category": t.category, "leader_id": t.leader_id}
         for t in teams
     ]
     return web.json_response(page_of(items, total, q.page, q.per_page))
@@ -162,7 +162,7 @@ async def list_activities(request: web.Request) -> web.Response:
     resident = await caller(request)
     q = queried(request, s.ActivityQuery)
     every, at = bool(q.all), now(request)
-    query = Activity.filter(community_id=resident.community_id)  # type: ignore[attr-defined]
+    query = Activity.filter(community_id=resident.community_id)
     if not every:
         query = query.filter(status="open", shifts__ends_at__gte=at).distinct()
     total = await query.count()
@@ -225,7 +225,7 @@ async def create_activity(request: web.Request) -> web.Response:
 async def get_activity(request: web.Request) -> web.Response:
     resident = await caller(request)
     activity_id = _id(request, "id", "volunteer.error.activity_not_found")
-    activity = await service.get_activity(activity_id, resident.community_id)  # type: ignore[attr-defined]
+    activity = await service.get_activity(activity_id, resident.community_id)
     return web.json_response(await service.activity_detail(activity, resident.id))
 
 
@@ -271,7 +271,7 @@ async def qr_codes(request: web.Request) -> web.Response:
     who = await require(request, TEAM_LEADERS)
     activity_id = _id(request, "id", "volunteer.error.activity_not_found")
     activity = await service.get_activity(activity_id, who.community_id)
-    if not who.leads(activity.team_id):  # type: ignore[attr-defined]
+    if not who.leads(activity.team_id):
         raise Refused("api.error.forbidden", 403)
     shifts = await activity.shifts.all().order_by("starts_at", "id")
     return web.json_response(
@@ -521,7 +521,7 @@ async def grant_points(request: web.Request) -> web.Response:
 async def list_rewards(request: web.Request) -> web.Response:
     resident = await caller(request)
     q = queried(request, Paging)
-    found = await service.rewards(resident.community_id)  # type: ignore[attr-defined]
+    found = await service.rewards(resident.community_id)
     shown = found[(q.page - 1) * q.per_page : q.page * q.per_page]
     return web.json_response(
         page_of([service.reward_view(r) for r in shown], len(found), q.page, q.per_page)

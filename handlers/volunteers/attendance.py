@@ -26,7 +26,7 @@ from models.volunteers import PointsEntry, Shift, SignUp, VolunteerProfile
 async def attendance(who: Who, shift_id: int) -> tuple[Shift, list[dict[str, Any]]]:
     """Who is on the shift, who has checked in and out: for its leader and workers."""
     shift = await get_shift(shift_id, who.community_id)
-    forbid_unless(who.leads(shift.activity.team_id))  # type: ignore[attr-defined]
+    forbid_unless(who.leads(shift.activity.team_id))
     rows = await (
         SignUp.filter(shift_id=shift.id)
         .select_related("volunteer")
@@ -97,7 +97,7 @@ async def adjust(
     status = SignUpStatus.ATTENDED if minutes > 0 else SignUpStatus.NO_SHOW
     adjustable = [SignUpStatus.CONFIRMED, SignUpStatus.ATTENDED, SignUpStatus.NO_SHOW]
     async with in_transaction() as conn:
-        volunteer_id = signup.volunteer_id  # type: ignore[attr-defined]
+        volunteer_id = signup.volunteer_id
         await (  # the ledger line below may lower the balance: as a redemption would
             VolunteerProfile.filter(resident_id=volunteer_id)
             .using_db(conn)
@@ -122,7 +122,7 @@ async def adjust(
         if delta:
             await PointsEntry.create(
                 community_id=who.community_id,
-                volunteer_id=fresh.volunteer_id,  # type: ignore[attr-defined]
+                volunteer_id=fresh.volunteer_id,
                 kind=LedgerKind.ADJUSTED.value,
                 points=delta,
                 signup_id=signup.id,

@@ -185,12 +185,12 @@ async def check_out(
         await _check_record(signup, "out", out_at, method, where or {}, conn)
         if points:
             await PointsEntry.create(
-                community_id=activity.community_id,  # type: ignore[attr-defined]
-                volunteer_id=signup.volunteer_id,  # type: ignore[attr-defined]
+                community_id=activity.community_id,
+                volunteer_id=signup.volunteer_id,
                 kind=LedgerKind.EARNED.value,
                 points=points,
                 signup_id=signup.id,
-                actor="system" if method == "auto" else f"resident:{signup.volunteer_id}",  # type: ignore[attr-defined]
+                actor="system" if method == "auto" else f"resident:{signup.volunteer_id}",
                 at=out_at,
                 using_db=conn,
             )

@@ -70,7 +70,7 @@ async def send_reminders(now: datetime) -> dict[str, int]:
                 await notify(
                     signup.shift,
                     kind,
-                    signup.volunteer_id,  # type: ignore[attr-defined]
+                    signup.volunteer_id,
                     conn,
                     starts_at=iso(signup.shift.starts_at),
                 )

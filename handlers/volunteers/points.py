@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from tortoise.expressions import F
 from tortoise.functions import Sum
@@ -33,21 +33,23 @@ GRANT_ACTIONS = {
 
 async def balance(resident_id: int, conn: Any = None) -> int:
     """The points balance: the sum of the volunteer's ledger."""
-    total = (
+    total = cast(
+        list[int | None],
         await PointsEntry.filter(volunteer_id=resident_id)
         .using_db(conn)
         .annotate(total=Sum("points"))
-        .values_list("total", flat=True)
+        .values_list("total", flat=True),
     )
     return int(total[0] or 0) if total else 0
 
 
 async def total_minutes(resident_id: int) -> int:
     """Minutes served over all attended shifts (the profile's total hours)."""
-    total = (
+    total = cast(
+        list[int | None],
         await SignUp.filter(volunteer_id=resident_id, status=SignUpStatus.ATTENDED)
         .annotate(total=Sum("minutes"))
-        .values_list("total", flat=True)
+        .values_list("total", flat=True),
     )
     return int(total[0] or 0) if total else 0
 
@@ -73,7 +75,7 @@ async def grant_points(
     unknown = Refused("volunteer.error.not_a_volunteer", 404, id=resident_id)
     async with in_transaction() as conn:
         profile = await lock_volunteer(resident_id, conn, unknown)
-        if profile.community_id != who.community_id:  # type: ignore[attr-defined]
+        if profile.community_id != who.community_id:
             raise unknown
         entry = await PointsEntry.create(
             community_id=who.community_id,
@@ -184,7 +186,7 @@ async def redeem(resident_id: int, reward_id: int, now: datetime) -> RedeemOutco
         reward = (
             await Reward.filter(
                 id=reward_id,
-                community_id=profile.community_id,  # type: ignore[attr-defined]
+                community_id=profile.community_id,
                 active=True,
             )
             .using_db(conn)
@@ -209,7 +211,7 @@ async def redeem(resident_id: int, reward_id: int, now: datetime) -> RedeemOutco
             reward_id=reward.id, volunteer_id=resident_id, cost=reward.cost, at=now, using_db=conn
         )
         await PointsEntry.create(
-            community_id=profile.community_id,  # type: ignore[attr-defined]
+            community_id=profile.community_id,
             volunteer_id=resident_id,
             kind=LedgerKind.REDEEMED.value,
             points=-reward.cost,

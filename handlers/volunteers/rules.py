@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from handlers.clock import LOCAL
 
@@ -116,7 +116,7 @@ def policy_from_mapping(data: Mapping[str, object]) -> Policy:
     unknown = set(data) - set(_POLICY_KEYS)
     if unknown:
         raise ValueError(f"unknown volunteer settings: {', '.join(sorted(map(str, unknown)))}")
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     for key, raw in data.items():
         name, unit = _POLICY_KEYS[key]
         if isinstance(raw, bool) or not isinstance(raw, int | float):
@@ -127,7 +127,7 @@ def policy_from_mapping(data: Mapping[str, object]) -> Policy:
             values[name] = raw
         else:
             values[name] = timedelta(**{unit: raw})
-    return Policy(**values)  # type: ignore[arg-type]
+    return Policy(**values)
 
 
 # --- places and the waitlist ----------------------------------------------------------------------

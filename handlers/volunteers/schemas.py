@@ -26,6 +26,7 @@ from pydantic import (
 from handlers.openapi import Page, Paging, absent_when_none
 from handlers.volunteers import rules
 from handlers.volunteers.activities import ShiftPlan
+from handlers.volunteers.rules import Category, LedgerKind, ScanAction, SignUpStatus
 from handlers.volunteers.shared import (
     POINTS_MAX,
     REASON_MAX,
@@ -79,10 +80,6 @@ Day = Annotated[date, AfterValidator(_day_in_reach)]
 # A query flag is ``true`` or ``false``, as in every capability.
 Flag = bool
 Skill = Annotated[str, Field(min_length=1, max_length=SKILL_MAX, pattern=r"\S")]
-
-
-Category, SignUpStatus = rules.Category, rules.SignUpStatus
-LedgerKind, ScanAction = rules.LedgerKind, rules.ScanAction
 
 
 class GrantKind(StrEnum):

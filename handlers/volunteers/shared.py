@@ -76,7 +76,7 @@ async def signup_for_leader(who: Who, signup_id: int) -> SignUp:
     )
     if signup is None:
         raise Refused("volunteer.error.signup_not_found", 404, id=signup_id)
-    forbid_unless(who.leads(signup.shift.activity.team_id))  # type: ignore[attr-defined]
+    forbid_unless(who.leads(signup.shift.activity.team_id))
     return signup
 
 
@@ -140,9 +140,9 @@ async def lock_shift(shift_id: int, conn: Any) -> Shift:
 
 
 async def notify(shift: Shift, kind: str, volunteer_id: int, conn: Any, **payload: Any) -> None:
-    activity = await Activity.get(id=shift.activity_id).using_db(conn)  # type: ignore[attr-defined]
+    activity = await Activity.get(id=shift.activity_id, using_db=conn)
     await Notification.create(
-        community_id=activity.community_id,  # type: ignore[attr-defined]
+        community_id=activity.community_id,
         kind=kind,
         audience=f"resident:{volunteer_id}",
         subject="volunteer_shift",

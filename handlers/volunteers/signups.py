@@ -277,7 +277,7 @@ async def release(who: Who, signup_id: int, reason: str | None, now: datetime) -
         if fresh is None or fresh.status not in ACTIVE:
             raise Refused("volunteer.error.changed_meanwhile", 409)
         promoted = await _leave(fresh, locked, now, conn)
-        await notify(shift, "volunteer.released", fresh.volunteer_id, conn, reason=reason)  # type: ignore[attr-defined]
+        await notify(shift, "volunteer.released", fresh.volunteer_id, conn, reason=reason)
         await record(
             who.name,
             "volunteer.released",

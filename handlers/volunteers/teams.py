@@ -69,7 +69,7 @@ async def register(
         async with in_transaction() as conn:
             profile = await VolunteerProfile.create(
                 resident_id=resident.id,
-                community_id=resident.community_id,  # type: ignore[attr-defined]
+                community_id=resident.community_id,
                 skills=cleaned,
                 birth_year=birth_year,
                 registered_at=now,
@@ -90,7 +90,7 @@ async def register(
 
 
 async def _grant_role(resident: Resident, conn: Any) -> None:
-    community_id = resident.community_id  # type: ignore[attr-defined]
+    community_id = resident.community_id
     if not await (
         RoleAssignment.filter(
             resident_id=resident.id, role=Role.VOLUNTEER, community_id=community_id
@@ -140,7 +140,7 @@ async def create_team(who: Who, name: str, category: str, leader_id: int | None)
 async def join_team(resident: Resident, team_id: int) -> VolunteerTeam:
     team = await VolunteerTeam.get_or_none(
         id=team_id,
-        community_id=resident.community_id,  # type: ignore[attr-defined]
+        community_id=resident.community_id,
     )
     if team is None:
         raise Refused("volunteer.error.team_not_found", 404, id=team_id)

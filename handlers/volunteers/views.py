@@ -12,7 +12,7 @@ from models.volunteers import Activity, PointsEntry, Reward, Shift, SignUp
 def shift_view(shift: Shift, mine: SignUp | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": shift.id,
-        "activity_id": shift.activity_id,  # type: ignore[attr-defined]
+        "activity_id": shift.activity_id,
         "starts_at": iso(shift.starts_at),
         "ends_at": iso(shift.ends_at),
         "capacity": shift.capacity,
@@ -49,7 +49,7 @@ def activity_view(activity: Activity) -> dict[str, Any]:
         "latitude": activity.latitude,
         "longitude": activity.longitude,
         "radius_m": activity.radius_m,
-        "team_id": activity.team_id,  # type: ignore[attr-defined]
+        "team_id": activity.team_id,
         "required_skills": activity.required_skills,
         "status": activity.status,
         "scene": rules.scene_key("activity", activity.id),
@@ -59,7 +59,7 @@ def activity_view(activity: Activity) -> dict[str, Any]:
 async def activity_detail(activity: Activity, resident_id: int) -> dict[str, Any]:
     shifts = await Shift.filter(activity_id=activity.id).order_by("starts_at", "id")
     mine = {
-        s.shift_id: s  # type: ignore[attr-defined]
+        s.shift_id: s
         for s in await SignUp.filter(volunteer_id=resident_id, shift_id__in=[s.id for s in shifts])
     }
     return {
@@ -74,7 +74,7 @@ def entry_view(entry: PointsEntry) -> dict[str, Any]:
         "kind": entry.kind,
         "points": entry.points,
         "reason": entry.reason,
-        "signup_id": entry.signup_id,  # type: ignore[attr-defined]
+        "signup_id": entry.signup_id,
         "at": iso(entry.at),
     }
 

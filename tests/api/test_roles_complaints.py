@@ -12,7 +12,7 @@ from models.residents import Resident
 from tests.api import seed_complaints
 from tests.api.seed import people_of
 from tests.complaints.conftest import handler_of
-from tests.world import World
+from tests.world import World, bearer
 
 MISSING = 999_999_998
 ENDPOINTS = [
@@ -24,10 +24,6 @@ ENDPOINTS = [
     ("POST", "/api/v1/complaints/{id}/rating", {"stars": 5}),
 ]
 ACTIONS = ["accept", "progress", "reassign", "resolve", "reject", "escalate"]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

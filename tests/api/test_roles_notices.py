@@ -27,11 +27,6 @@ WORKER_ONLY = [(m, p) for m, p in EVERY if p != f"{N}/mutes"]
 KEY = "seed-robot-key-0123456789abcdef"
 
 
-@pytest.fixture
-def bearer():  # type: ignore[no-untyped-def]
-    return lambda token: {"Authorization": f"Bearer {token}"}
-
-
 async def _people(world: World) -> dict[str, Resident]:
     people = await people_of(world, households=2)
     await seed_notices.seed(world, people)

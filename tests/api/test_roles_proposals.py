@@ -8,7 +8,7 @@ from models.proposals import Comment, Proposal
 from models.residents import Resident
 from tests.api import seed_proposals
 from tests.api.seed import people_of
-from tests.world import World
+from tests.world import World, bearer
 
 MISSING = 999_999_998
 ENDPOINTS = [
@@ -28,10 +28,6 @@ WORKER_ONLY = [
     *(f"/api/v1/proposals/{{id}}/actions/{action}" for action in WORKER_ACTIONS),
     "/api/v1/comments/{id}/hide",
 ]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

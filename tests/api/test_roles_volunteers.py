@@ -65,11 +65,6 @@ LEADERS_ONLY = [
 PHONE, ADDRESS = "13912345678", "幸福里3栋2单元1101"
 
 
-@pytest.fixture
-def bearer():  # type: ignore[no-untyped-def]
-    return lambda token: {"Authorization": f"Bearer {token}"}
-
-
 async def _people(world: World) -> dict[str, Resident]:
     people = await people_of(world, households=2)
     people["neighbour"].name, people["neighbour"].phone = "王阿姨", PHONE

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from models.residents import Resident, Role, RoleAssignment
 from tests.world import World
 
@@ -14,8 +12,3 @@ async def handler_of(world: World, department: str) -> Resident:
         resident=person, role=Role.HANDLER, community=world.community, department=department
     )
     return person
-
-
-@pytest.fixture
-def bearer():  # type: ignore[no-untyped-def]
-    return lambda token: {"Authorization": f"Bearer {token}"}

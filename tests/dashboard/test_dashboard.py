@@ -13,16 +13,12 @@ from models.notices import Notice
 from models.proposals import Elector, Proposal, Vote
 from models.residents import Role, RoleAssignment
 from models.volunteers import Activity, Shift, SignUp
-from tests.world import World
+from tests.world import World, bearer
 
 # Thursday 2026-11-12 20:00 in Shanghai: ISO week 2026-W46, which began Monday 9 November.
 NOW = datetime(2026, 11, 12, 12, 0, tzinfo=UTC)
 WEEKS = ["2026-W39", "2026-W40", "2026-W41", "2026-W42", "2026-W43", "2026-W44", "2026-W45"]
 WEEKS.append("2026-W46")
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 _numbers = iter(range(100_000))

@@ -38,11 +38,6 @@ def settings(settings, fake):  # type: ignore[no-untyped-def]
     )
 
 
-@pytest.fixture
-def bearer():  # type: ignore[no-untyped-def]
-    return lambda token: {"Authorization": f"Bearer {token}"}
-
-
 async def deliver(app_state, now: datetime, rate: float = 2000.0, **kw) -> Counter[str]:  # type: ignore[no-untyped-def]
     """One run of the sender, as the periodic job does it but faster."""
     with using(app_state.db):

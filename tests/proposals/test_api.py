@@ -10,14 +10,7 @@ from models.audit import AuditLog
 from models.proposals import Proposal, Vote
 from models.residents import Resident, Role
 from tests.proposals import factories
-from tests.world import World
-
-
-def bearer(token: str, language: str = "") -> dict[str, str]:
-    headers = {"Authorization": f"Bearer {token}"}
-    if language:
-        headers["Accept-Language"] = language
-    return headers
+from tests.world import World, bearer
 
 
 async def test_no_token_is_401_in_the_callers_language(client, world: World):

@@ -16,6 +16,7 @@ from models.db import using
 from models.residents import Resident
 from tests.conftest import APPID
 from tests.fakes import FakeWeChat, start
+from tests.world import bearer
 
 MP_APPID = "wxminiprogram00001"
 MP_SECRET = "miniprogram-secret-0123456789abcd"
@@ -43,10 +44,6 @@ def settings(settings, fake):  # type: ignore[no-untyped-def]
             "wechat_api_base": fake.base_url,
         }
     )
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def error_of(resp) -> str:  # type: ignore[no-untyped-def]

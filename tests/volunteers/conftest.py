@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from handlers.volunteers import service
 from handlers.volunteers.service import ShiftPlan
 from models.residents import Resident
@@ -52,8 +50,3 @@ async def patrol(
         shifts=[ShiftPlan(starts, starts + timedelta(hours=hours), capacity, **options)],
     )
     return activity, await Shift.get(activity_id=activity.id)
-
-
-@pytest.fixture
-def bearer():  # type: ignore[no-untyped-def]
-    return lambda token: {"Authorization": f"Bearer {token}"}
