@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +45,34 @@ log = logging.getLogger(__name__)
 
 SPOOL_REPLAY_SECONDS = 15.0
 
+# Docker sends SIGKILL 10 s after SIGTERM. A request in flight gets SHUTDOWN_TIMEOUT_SECONDS
+# (``web.run_app``) to finish and as long again to unwind once cancelled (aiohttp waits
+# twice), then each of the five cleanup steps at most CLEANUP_STEP_SECONDS: a stalled
+# database or store cannot hold the stop past STOP_BUDGET_SECONDS.
+SHUTDOWN_TIMEOUT_SECONDS = 2.0
+CLEANUP_STEP_SECONDS = 0.8
+CLEANUP_STEPS = 5
+STOP_BUDGET_SECONDS = 2 * SHUTDOWN_TIMEOUT_SECONDS + CLEANUP_STEPS * CLEANUP_STEP_SECONDS
+# How long /readyz waits for the database and for the store, each.
+READY_DEADLINE_SECONDS = 2.0
+
+
+async def bounded(what: str, awaitable: Awaitable[Any]) -> None:
+    """Wait at most CLEANUP_STEP_SECONDS for one step of the stop, then leave it behind."""
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=CLEANUP_STEP_SECONDS)
+    if not done:
+        task.cancel()
+        log.warning("stopping: %s took over %.1f s, left behind", what, CLEANUP_STEP_SECONDS)
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning("stopping: %s failed (%s)", what, type(task.exception()).__name__)
+
+
+async def stopped(what: str, task: asyncio.Task[Any]) -> None:
+    """Cancel a background task and wait for it, within the step's bound."""
+    task.cancel()
+    await bounded(what, task)
+
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[APP_STATE].settings
@@ -55,7 +82,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await close_database(state.db)
+        await bounded("closing the database", close_database(state.db))
 
 
 @web.middleware
@@ -72,6 +99,8 @@ def _limits(settings: Settings) -> Limits:
         per_address=settings.api_rate_per_address,
         sign_in_per_address=settings.api_sign_in_rate_per_address,
         trust_forwarded_for=settings.trust_forwarded_for,
+        trusted_proxies=tuple(settings.trusted_proxies),
+        qr_polls_per_ticket=settings.api_qr_polls_per_ticket,
     )
 
 
@@ -99,8 +128,8 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await state.once.drain()
-        await state.store.close()
+        await bounded("late replies", state.once.drain(CLEANUP_STEP_SECONDS))
+        await bounded("closing the store", state.store.close())
 
 
 async def replay_one(state: AppState, key: str, event: Event) -> None:
@@ -120,7 +149,8 @@ async def replay_one(state: AppState, key: str, event: Event) -> None:
 
 async def _spool(app: web.Application) -> AsyncIterator[None]:
     state = app[APP_STATE]
-    spool = state.spool = Spool(state.settings.data_dir / "spool" / f"{socket.gethostname()}.jsonl")
+    # Named by the host that writes it; replayed by every process (``bot.spool``).
+    spool = state.spool = Spool(state.settings.data_dir / "spool", socket.gethostname())
 
     async def replay_forever() -> None:
         with using(opened(state.db, "the database")):
@@ -140,9 +170,7 @@ async def _spool(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stopped("the spool replay", task)
 
 
 def job_round(state: AppState) -> list[Job]:
@@ -273,18 +301,46 @@ async def _jobs(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stopped("the periodic jobs", task)
 
 
 async def health(request: web.Request) -> web.Response:
+    """Liveness: the process answers. Restarting it would not bring a database back."""
+    return web.json_response({"ok": True})
+
+
+async def _answers(what: str, check: Awaitable[Any]) -> bool:
+    """Whether ``check`` finished within the deadline; why not stays out of the answer."""
+    try:
+        return bool(await asyncio.wait_for(check, READY_DEADLINE_SECONDS))
+    except Exception as exc:  # a timeout, a refused connection: the reason may name the DSN
+        log.warning("not ready: %s did not answer (%s)", what, type(exc).__name__)
+        return False
+
+
+async def _database_answers(state: AppState) -> bool:
+    await opened(state.db, "the database").db().execute_query("SELECT 1")
+    return True
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Readiness: the database and the store each answer within READY_DEADLINE_SECONDS;
+    503 names which one did not (true or false, nothing more)."""
     state = request.app[APP_STATE]
     started = time.monotonic()
-    store_ok = await state.store.ping()
+    database_ok, store_ok = await asyncio.gather(
+        _answers("the database", _database_answers(state)),
+        _answers("the store", state.store.ping()),
+    )
+    ok = database_ok and store_ok
     return web.json_response(
-        {"ok": store_ok, "store": store_ok, "ms": round((time.monotonic() - started) * 1000, 1)},
-        status=200 if store_ok else 503,
+        {
+            "ok": ok,
+            "database": database_ok,
+            "store": store_ok,
+            "ms": round((time.monotonic() - started) * 1000, 1),
+        },
+        status=200 if ok else 503,
     )
 
 
@@ -306,6 +362,7 @@ def create_app(
     app.router.add_get(base + "/{account}", callback.verify)
     app.router.add_post(base + "/{account}", callback.receive)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/readyz", ready)
     for capability in capabilities():
         if capability.routes is not None:
             app.router.add_routes(capability.routes)

@@ -3,10 +3,18 @@
 Plaintext, compatible and safe (AES) modes; forged, stale, oversized and
 dangerous requests are refused before any handler runs; every genuine push gets
 a valid answer inside WeChat's 5-second window.
+
+WeChat's ``signature`` covers token, timestamp and nonce but not the body, so a
+recent push's query string would sign any body. Hence: an account with an AES key
+takes only encrypted pushes (``msg_signature`` covers the ciphertext) unless its
+``allow_plaintext`` says otherwise, and each signed (timestamp, nonce) is
+remembered in the shared store with its content's digest for the timestamp
+window: the same content again is WeChat's retry, another content is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -25,7 +33,7 @@ from bot.replies import SUCCESS, render_text
 from bot.store import StoreUnavailable
 from config.settings import AccountSettings
 from handlers.residents.rules import pseudonym
-from handlers.types import Event
+from handlers.types import Event, KeyValueStore
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +51,28 @@ class Account:
             crypto = WeChatCrypto(settings.token, settings.aes_key, settings.appid)
         return cls(name, settings, crypto)
 
+    @property
+    def takes_plaintext(self) -> bool:
+        """Unencrypted pushes (whose body no signature covers) are accepted."""
+        return self.crypto is None or self.settings.allow_plaintext
+
 
 class Refused(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+async def claim_nonce(store: KeyValueStore, key: str, content: str, ttl: float) -> bool:
+    """True the first time ``key`` (a signed timestamp and nonce) is seen, or again with the
+    same ``content`` (a retry); False when it comes back with another content.
+
+    Store failures propagate (``StoreUnavailable``)."""
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    if await store.set_if_absent(key, digest, ttl=ttl):
+        return True
+    return await store.get(key) == digest
 
 
 class Callback:
@@ -64,6 +88,8 @@ class Callback:
         self.max_age = settings.timestamp_max_age_seconds
         self.max_skew = settings.timestamp_max_skew_seconds
         self.window = settings.reply_deadline_seconds
+        # A (timestamp, nonce) is remembered as long as its timestamp is accepted.
+        self.nonce_ttl = float(self.max_age + self.max_skew + 1)
 
     def _account(self, request: web.Request) -> Account:
         name = request.match_info.get("account", "default")
@@ -87,11 +113,33 @@ class Callback:
             raise Refused(403, "stale timestamp")
         return timestamp
 
+    async def _claim(
+        self, account: Account, request: web.Request, content: str, signed: bool
+    ) -> None:
+        """Refuse a signed query string coming back with other content.
+
+        ``signed``: the content is covered by a signature of its own (``msg_signature``);
+        if the store is down such a request goes on, an unsigned one is refused (503,
+        WeChat retries)."""
+        query = request.query
+        key = f"nonce:{account.name}:{query.get('timestamp', '')}:{query.get('nonce', '')}"
+        try:
+            fresh = await claim_nonce(self.state.store, key, content, self.nonce_ttl)
+        except StoreUnavailable:
+            if signed:
+                return
+            raise Refused(503, "store unavailable") from None
+        if not fresh:
+            raise Refused(403, "reused nonce")
+
     async def verify(self, request: web.Request) -> web.Response:
         """WeChat's URL check when the server address is saved in the console."""
         try:
             account = self._account(request)
             self._check_request(request, account)
+            # A URL check's query signs a push just as well: it may not come back as one.
+            echo = "GET " + request.query.get("echostr", "")
+            await self._claim(account, request, echo, signed=not account.takes_plaintext)
         except Refused as refused:
             log.warning("callback check refused: %s", refused.reason)
             return web.Response(status=refused.status, text="")
@@ -104,7 +152,11 @@ class Callback:
             timestamp = self._check_request(request, account)
             body = await self._read_body(request)
             encrypted = request.query.get("encrypt_type", "raw") == "aes"
+            if not encrypted and not account.takes_plaintext:
+                raise Refused(403, "not encrypted")
             xml = self._decrypt(account, request, body, timestamp) if encrypted else body
+            # Encrypted: the plaintext, so a retry WeChat encrypts anew is still a retry.
+            await self._claim(account, request, xml, signed=encrypted)
             message = parse(xml)
         except Refused as refused:
             log.warning("push refused: %s", refused.reason)

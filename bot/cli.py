@@ -1,10 +1,11 @@
-"""``linli``: serve, chat (a terminal WeChat), seed-demo, issue-code, migrate."""
+"""``linli``: serve, chat (a terminal WeChat), seed-demo, issue-code, migrate, backup, restore."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
+import ipaddress
 import json
 import logging
 import os
@@ -16,13 +17,47 @@ import aiohttp
 from aiohttp import web
 
 from bot.access_log import PathOnlyAccessLogger
-from bot.app import create_app
+from bot.app import SHUTDOWN_TIMEOUT_SECONDS, create_app
 from bot.simulator import WeChatServer, message_xml, push, reply_text
-from config.settings import Settings, load_settings
+from config.settings import DEV_TOKEN, Settings, load_settings
 from models.db import database, migrate
+
+log = logging.getLogger(__name__)
+
+
+def _local(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_tokens(settings: Settings, host: str) -> None:
+    """The demo token is public: with it anyone signs pushes as WeChat. Refuse to serve with
+    it (or none) outside the embedded demo on this machine; there, say so loudly."""
+    weak = sorted(
+        name
+        for name, account in settings.all_accounts().items()
+        if account.token in ("", DEV_TOKEN)
+    )
+    if not weak:
+        return
+    message = (
+        f"WeChat account(s) {', '.join(weak)} use the public demo token or none, so anyone can"
+        " sign pushes as WeChat. Set LINLI_WECHAT_TOKEN (and each [accounts.x] token) to the"
+        " token saved in the official account's console."
+    )
+    embedded = not settings.database_url and not settings.redis_url
+    if not (embedded and _local(host)):
+        raise SystemExit(f"linli: refusing to start. {message}")
+    print(f"WARNING: {message} Fine for the embedded demo on this machine only.", file=sys.stderr)
+    log.warning("%s Fine for the embedded demo on this machine only.", message)
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
+    _check_tokens(settings, host)
     store = "Redis" if settings.redis_url else "in-process store"
     print(
         f"Linli on http://{host}:{port}{settings.callback_path}  "
@@ -35,6 +70,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         port=port,
         print=None,
         access_log_class=PathOnlyAccessLogger,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,  # the stop stays inside Docker's 10 s
     )
 
 
@@ -263,6 +299,38 @@ async def _link_wecom(settings: Settings, userid: str, resident_id: int) -> int:
     return 0
 
 
+async def _backup(settings: Settings, out: str | None) -> int:
+    from bot import backup
+
+    archive = backup.archive_path(out)
+    try:
+        manifest = await backup.backup(
+            settings.effective_database_url(), settings.data_dir, archive
+        )
+    except backup.BackupError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"{archive}: {sum(manifest['rows'].values())} rows, {len(manifest['files'])} files")
+    return 0
+
+
+async def _restore(settings: Settings, archive: str, force: bool) -> int:
+    """Restore into the configured database: stop the service first."""
+    from pathlib import Path
+
+    from bot import backup
+
+    try:
+        done = await backup.restore(
+            Path(archive), settings.effective_database_url(), settings.data_dir, force
+        )
+    except backup.BackupError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"restored {sum(done.rows.values())} rows ({done.engine}) and {done.files} files")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="linli", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -291,6 +359,15 @@ def main(argv: list[str] | None = None) -> int:
         "--role", default="community_worker", choices=["community_worker", "grid_worker", "admin"]
     )
     worker.add_argument("--resident", type=int, help="an existing resident instead of a new one")
+    backup = sub.add_parser(
+        "backup", help="write the database, the spool and media to one tar.gz archive"
+    )
+    backup.add_argument("--out", help="the archive, or a directory for a dated one (default: .)")
+    restore = sub.add_parser(
+        "restore", help="restore an archive of `linli backup` into an empty database"
+    )
+    restore.add_argument("archive")
+    restore.add_argument("--force", action="store_true", help="replace a database holding data")
     link = sub.add_parser("link-wecom", help="let a WeCom userid broadcast as a worker")
     link.add_argument("userid", help="the worker's WeCom userid (FromUserName)")
     link.add_argument("resident", type=int, help="the worker's resident id")
@@ -324,6 +401,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_retrain(settings))
     elif command == "add-worker":
         return asyncio.run(_add_worker(settings, args.login, args.name, args.role, args.resident))
+    elif command == "backup":
+        return asyncio.run(_backup(settings, args.out))
+    elif command == "restore":
+        return asyncio.run(_restore(settings, args.archive, args.force))
     elif command == "link-wecom":
         return asyncio.run(_link_wecom(settings, args.userid, args.resident))
     elif command == "migrate":

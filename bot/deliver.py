@@ -5,12 +5,20 @@ At most once per recipient and channel. Rows are claimed before anything is sent
 status='pending'`` per batch, then the rows carrying this process's token are the
 ones it may send (a row another process claimed first keeps that process's token).
 That is correct on SQLite (writes serialise) and on PostgreSQL (a row updated
-concurrently is re-checked against ``status='pending'``). Afterwards the row says
-what became of it: sent; back to pending with a later ``not_before`` for a transient
-error that surely did not deliver; failed with the reason; or unknown when it may
-have been delivered (never sent again). A claim older than ``STALE_CLAIM`` belonged
-to a process that died: it becomes unknown ("interrupted"), never resent. A sender
-that is cancelled releases the rows it claimed but had not started to send.
+concurrently is re-checked against ``status='pending'``).
+
+A claimed row is handed to a client only once it is recorded as ``sending`` (with the
+real instant, ``claimed_at``), and it is recorded ``sent`` (``sent_at``) moments after
+the platform answers: the ``Gate`` writes both in groups (whatever arrived while its
+previous write ran), one statement each, so
+a process killed mid-batch leaves ``unknown`` only the rows truly in flight or just
+answered, never the rest of its batch. Afterwards a row says what became of it: sent;
+back to pending with a later ``not_before`` for a transient error that surely did not
+deliver; failed with the reason; or unknown when it may have been delivered (never sent
+again: the API counts these for a manual resend). A dead process's rows, once older than
+``STALE_CLAIM``: ``claimed`` ones were never handed over and go back to pending;
+``sending`` ones become unknown ("interrupted"). A sender that is cancelled releases the
+rows it claimed but had not started to send.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import F, Q
 
@@ -38,6 +46,71 @@ MAX_ATTEMPTS = 5
 RATE_PER_SECOND = 20.0
 STALE_CLAIM = timedelta(minutes=10)
 ROBOT_MAX_WAIT = 5.0
+# The gate writes as soon as it can; rows that arrive while a write runs go in the next
+# one, so groups grow with the rate and a row waits one write at the most.
+GATE_SECONDS = 0.0
+
+
+def _instant() -> datetime:
+    return datetime.now(UTC)
+
+
+class Gate:
+    """Records rows as ``sending`` before they are handed to a client, and ``sent`` just
+    after, a group at a time: one UPDATE per group instead of one per row."""
+
+    def __init__(self, wait: float = GATE_SECONDS) -> None:
+        self.wait = wait
+        self._starting: dict[int, asyncio.Future[None]] = {}
+        self._sent: list[int] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def start(self, row_id: int) -> None:
+        """Returns once the row is durably ``sending``; raises if the write failed."""
+        done = asyncio.get_running_loop().create_future()
+        self._starting[row_id] = done
+        self._schedule()
+        await done
+
+    def sent(self, row_id: int) -> None:
+        self._sent.append(row_id)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        # No await between the last check and the return: a row added meanwhile is seen.
+        while self._starting or self._sent:
+            await asyncio.sleep(self.wait)
+            try:
+                await self.flush()
+            except Exception:  # the waiting senders got the error; the next row retries
+                log.exception("recording notice deliveries failed")
+                return
+
+    async def flush(self) -> None:
+        starting, self._starting = self._starting, {}
+        sent, self._sent = self._sent, []
+        try:
+            if starting:
+                await Delivery.filter(id__in=list(starting), status="claimed").update(
+                    status="sending", claimed_at=_instant()
+                )
+            if sent:
+                await Delivery.filter(id__in=sent, status="sending").update(
+                    status="sent", sent_at=_instant()
+                )
+        except BaseException as exc:
+            for future in starting.values():
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else RuntimeError())
+            self._sent.extend(sent)  # they went out: written by the next flush or the settle
+            raise
+        for future in starting.values():
+            if not future.done():
+                future.set_result(None)
 
 
 class Pace:
@@ -92,6 +165,7 @@ class Sender:
         self.max_attempts = max_attempts
         self.paces = {"oa": Pace(rate_per_second), "robot": Pace(rate_per_second)}
         self._slots = asyncio.Semaphore(concurrency)
+        self.gate = Gate()
         self._notices: dict[int, Notice] = {}
         self._openids: dict[int, str | None] = {}
         self._groups: dict[int, Group | None] = {}
@@ -128,6 +202,7 @@ class Sender:
                 raise PermanentError("no_group")
             await self.paces["robot"].wait()
             started.add(row.id)
+            await self.gate.start(row.id)
             robot = self.robots_factory(group.webhook_key)
             await robot.send(robot_text(notice), markdown=True, max_wait=ROBOT_MAX_WAIT)
             return
@@ -139,6 +214,7 @@ class Sender:
             raise PermanentError("no_account")
         await self.paces["oa"].wait()
         started.add(row.id)
+        await self.gate.start(row.id)
         template = self.templates.get(notice.kind)
         if template:
             await client.send_template(
@@ -152,8 +228,13 @@ class Sender:
 
 
 async def recover_stale(now: datetime) -> int:
-    """Claims of dead processes → unknown ("interrupted"): they may have been sent."""
-    return await Delivery.filter(status="claimed", claimed_at__lt=now - STALE_CLAIM).update(
+    """A dead process's rows: never handed over → pending again; in flight → unknown
+    ("interrupted"), since they may have been sent. The number made unknown."""
+    before = now - STALE_CLAIM
+    await Delivery.filter(status="claimed", claimed_at__lt=before).update(
+        status="pending", claim=None, claimed_at=None, attempts=F("attempts") - 1
+    )
+    return await Delivery.filter(status="sending", claimed_at__lt=before).update(
         status="unknown", failure="interrupted"
     )
 
@@ -174,7 +255,7 @@ async def claim(now: datetime, batch: int, channels: list[str]) -> list[Delivery
         return []
     token = secrets.token_hex(8)
     await Delivery.filter(id__in=list(ids), status="pending").update(
-        status="claimed", claim=token, claimed_at=now, attempts=F("attempts") + 1
+        status="claimed", claim=token, claimed_at=_instant(), attempts=F("attempts") + 1
     )
     return await Delivery.filter(id__in=list(ids), claim=token, status="claimed").order_by("id")
 
@@ -202,13 +283,16 @@ async def _outcome(
             not_before=now + rules.backoff(row.attempts, exc.retry_after),
         )
         return "retry"
-    sent.append(row.id)  # written for the whole batch at once (``_mark_sent``)
+    sent.append(row.id)
+    sender.gate.sent(row.id)  # written with the gate's next group
     return "sent"
 
 
-async def _mark_sent(ids: list[int], now: datetime) -> None:
+async def _mark_sent(ids: list[int]) -> None:
     if ids:
-        await Delivery.filter(id__in=ids, status="claimed").update(status="sent", sent_at=now)
+        await Delivery.filter(id__in=ids, status__in=["claimed", "sending"]).update(
+            status="sent", sent_at=_instant()
+        )
 
 
 async def _release(ids: list[int]) -> None:
@@ -239,14 +323,15 @@ async def send_batch(sender: Sender, rows: list[Delivery], now: datetime) -> Cou
         await asyncio.gather(*tasks, return_exceptions=True)
         # Rows never handed to a client: nobody got them, they may go again.
         unstarted = [r.id for r in rows if r.id not in started]
-        await asyncio.shield(_settle(sent, unstarted, now))
+        await asyncio.shield(_settle(sent, unstarted))
         raise
-    await _mark_sent(sent, now)
+    await sender.gate.flush()
+    await _mark_sent(sent)  # any the gate's last write missed
     return done
 
 
-async def _settle(sent: list[int], unstarted: list[int], now: datetime) -> None:
-    await _mark_sent(sent, now)
+async def _settle(sent: list[int], unstarted: list[int]) -> None:
+    await _mark_sent(sent)
     await _release(unstarted)
 
 

@@ -15,6 +15,8 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
+from bot.replies import cdata_safe
+
 _ids = count(int(time.time() * 1000) % 10**9 * 1000)
 
 
@@ -33,7 +35,7 @@ def message_xml(
     msg_id: int | None = None,
 ) -> str:
     created = int(time.time()) if created is None else created
-    body = "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items())
+    body = "".join(f"<{k}><![CDATA[{cdata_safe(v)}]]></{k}>" for k, v in fields.items())
     ident = (
         "" if msg_type == "event" else f"<MsgId>{next(_ids) if msg_id is None else msg_id}</MsgId>"
     )

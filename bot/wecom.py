@@ -4,7 +4,10 @@ Community workers write to the community's WeCom application ("通知 3号楼 �
 WeCom pushes each message here encrypted (wechatpy's enterprise crypto). Forged,
 stale, oversized and dangerous requests are refused like the official-account
 callback's; a text message gets an encrypted passive text reply decided by
-``handlers.notices.broadcast``, anything else ``success``.
+``handlers.notices.broadcast``, anything else ``success``. Unlike the official
+account's, every push is encrypted and its ``msg_signature`` covers the ciphertext,
+so a captured query string signs no other body; an exact replay is the same
+message (``MsgId``) and gets the first answer.
 
 A worker is the resident linked to their WeCom userid (``FromUserName``) by a
 ``models.notices.WeComUser`` row of this corp.
@@ -21,11 +24,10 @@ from aiohttp import web
 from wechatpy.enterprise import parse_message
 from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
-from wechatpy.replies import TextReply
 
 from bot.callback import Refused
 from bot.messages import BadPayload, check_xml
-from bot.replies import SUCCESS
+from bot.replies import SUCCESS, render_text
 from handlers.notices import broadcast
 from handlers.residents.rules import pseudonym
 from models.notices import WeComUser
@@ -135,7 +137,7 @@ class WeComCallback:
         if not text:
             return web.Response(text=SUCCESS)
         log.info("wecom message from %s answered", pseudonym(userid))
-        reply = TextReply(message=message, content=text, time=message.time).render()
+        reply = render_text(message, text)
         reply = crypto.encrypt_message(reply, nonce, timestamp)
         return web.Response(text=reply, content_type="application/xml")
 

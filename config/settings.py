@@ -6,14 +6,17 @@ from globals at import time, so tests build the app with their own.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -33,6 +36,9 @@ class AccountSettings(BaseModel):
     appid: str = ""
     appsecret: str = ""
     aes_key: str = ""
+    # With an AES key, unencrypted pushes are refused unless this says otherwise: their
+    # body is not signed, so anyone holding a recent push's query string could forge one.
+    allow_plaintext: bool = False
     community: str = "demo"
 
 
@@ -60,6 +66,7 @@ class Settings(BaseSettings):
     wechat_appid: str = "wxlinlidemo000000"
     wechat_appsecret: str = ""
     wechat_aes_key: str = ""
+    wechat_allow_plaintext: bool = False
     wechat_community: str = "demo"
     accounts: dict[str, AccountSettings] = Field(default_factory=dict)
     wechat_api_base: str = "https://api.weixin.qq.com"
@@ -87,7 +94,12 @@ class Settings(BaseSettings):
     api_rate_per_resident: int | None = None
     api_rate_per_address: int = 600
     api_sign_in_rate_per_address: int = 20
-    # Behind our own reverse proxy, the client address is the last X-Forwarded-For hop.
+    # Polls of one QR sign-in ticket from one address a minute (the console polls every 2 s).
+    api_qr_polls_per_ticket: int = 60
+    # Our reverse proxies: addresses or CIDR networks, comma-separated or a JSON list. Only
+    # from them is X-Forwarded-For believed; the client is its right-most hop not theirs.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Deprecated: ``true`` with no ``trusted_proxies`` trusts loopback and private networks.
     trust_forwarded_for: bool = False
     default_language: str = "zh_Hans"
     reply_deadline_seconds: float = 4.0
@@ -110,6 +122,19 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
     log_level: str = "INFO"
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: Any) -> Any:
+        """``"10.0.0.2, 172.30.80.0/24"`` or a list; a bad network stops the start-up."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            value = [str(item).strip() for item in value if str(item).strip()]
+            for item in value:
+                ipaddress.ip_network(item, strict=False)
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -128,6 +153,7 @@ class Settings(BaseSettings):
             appid=self.wechat_appid,
             appsecret=self.wechat_appsecret,
             aes_key=self.wechat_aes_key,
+            allow_plaintext=self.wechat_allow_plaintext,
             community=self.wechat_community,
         )
         return {DEFAULT_ACCOUNT: default, **self.accounts}

@@ -230,7 +230,11 @@ def _parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
 
 
 async def _parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    """JSON only: a ``text/plain`` or form body is what a page of another site may send
+    without asking (no CORS preflight), so it is refused before anything acts on it."""
     raw = await request.read()
+    if raw and request.content_type != "application/json":
+        raise Refused("api.error.unsupported_media_type", 415)
     try:
         found = model.model_validate_json(raw or b"{}", strict=True)
     except ValidationError as exc:

@@ -32,6 +32,7 @@ STANDARD_ERRORS = {
     404: "Not found, or not visible to the caller",
     409: "Conflicts with the current state (already done, changed meanwhile)",
     413: "Body too large",
+    415: "The body is not application/json",
     422: "Well-formed but refused by a domain rule",
     429: "Too many requests: wait for Retry-After seconds",
     503: "The shared store or WeChat did not answer: try again after Retry-After seconds",
@@ -161,7 +162,7 @@ def _error_codes(operation: Operation, path_params: list[str]) -> list[int]:
     if path_params:
         codes.add(404)
     if operation.body is not None:
-        codes |= {400, 413}
+        codes |= {400, 413, 415}
     if operation.query is not None:
         codes.add(400)
     return sorted(codes)

@@ -56,7 +56,13 @@ TEAM_LEADERS = RoleSet(
     "community workers, admins and volunteer team leaders",
     admits=lambda who: who.leads_a_team,
 )
-NAMED = {s.name: s for s in (ADMINS, MANAGERS, CONSOLE, TICKET_STAFF, TEAM_LEADERS)}
+# Who reads a vote's live tally (赞成/反对/弃权 while it is open) and the statistics built on
+# it, in the proposals API and on the dashboard alike: the managers who run the vote; grid
+# workers and residents see the turnout only, until the count is published.
+TALLY_READERS = RoleSet(
+    "tally_readers", MANAGERS.roles, "who reads open votes' live tallies: community workers, admins"
+)
+NAMED = {s.name: s for s in (ADMINS, MANAGERS, CONSOLE, TICKET_STAFF, TEAM_LEADERS, TALLY_READERS)}
 
 
 def actor(resident: Resident) -> str:

@@ -103,6 +103,8 @@ class Activity(Model):
     )
     created_by_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
+    # The key of the site's QR codes (their HMAC), issued when a leader first asks for them.
+    scene_secret = fields.CharField(max_length=64, null=True)
 
     shifts: fields.ReverseRelation[Shift]
 

@@ -175,6 +175,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         wechat_token=TOKEN,
         wechat_appid=APPID,
         wechat_aes_key=AES_KEY,
+        wechat_allow_plaintext=True,
         wechat_community="test",
     )
 

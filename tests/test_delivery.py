@@ -106,7 +106,7 @@ async def test_store_outage_answers_busy_spools_and_replays(settings, aiohttp_cl
     """Redis down: the resident is told, nothing is lost, and a restart replays it once."""
     dead = RedisStore("redis://127.0.0.1:9/0", op_timeout=0.2, prefix="dead:")
     down = await aiohttp_client(await _server(settings, dead))
-    resident = Resident(down, "o_spooled_1")
+    resident = Resident(down, "o_spooled_1", "safe")
     status, xml = await resident.push(
         message_xml(resident.openid, APPID, "event", {"Event": "subscribe"})
     )
@@ -140,7 +140,7 @@ async def _server(settings, store, router=None) -> TestServer:  # type: ignore[n
 async def test_unreachable_store_still_answers_inside_the_window(settings, aiohttp_client):
     dead = RedisStore("redis://127.0.0.1:9/0", op_timeout=0.2, prefix="dead:")
     down: TestClient = await aiohttp_client(await _server(settings, dead))
-    resident = Resident(down, "o_spooled_2")
+    resident = Resident(down, "o_spooled_2", "safe")
     started = time.monotonic()
     answer = await resident.say("帮助")
     assert time.monotonic() - started < 4.0

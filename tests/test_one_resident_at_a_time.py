@@ -85,6 +85,7 @@ def settings(database_url, tmp_path, lock_wait) -> Settings:  # type: ignore[no-
         wechat_token=TOKEN,
         wechat_appid=APPID,
         wechat_aes_key=AES_KEY,
+        wechat_allow_plaintext=True,
         wechat_community="test",
         resident_lock_wait_seconds=lock_wait,
     )

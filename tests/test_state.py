@@ -64,6 +64,7 @@ def settings(database_url, tmp_path, conversation_ttl) -> Settings:  # type: ign
         wechat_token=TOKEN,
         wechat_appid=APPID,
         wechat_aes_key=AES_KEY,
+        wechat_allow_plaintext=True,
         wechat_community="test",
         conversation_ttl_seconds=conversation_ttl,
     )

@@ -34,6 +34,7 @@ MESSAGE_IDS: tuple[str, ...] = (
     N_("console.login.not_worker"),
     N_("console.login.qr"),
     N_("console.login.qr_hint"),
+    N_("console.login.qr_confirm_hint"),
     N_("console.dashboard.heading"),
     N_("console.dashboard.open_tickets"),
     N_("console.dashboard.overdue_tickets"),

@@ -144,13 +144,15 @@ class TicketView(BaseModel):
     resolution: str | None
     referral: str | None
     stars: int | None
-    duplicate_of: int | None = Field(description="The first report of the same matter")
+    duplicate_of: int | None = Field(
+        description="The first report of the same matter; for staff, null when anonymous"
+    )
     updates: list[TicketUpdateView]
     routing: Routing | None = Field(default=None, description="staff")
     reporters: int | None = Field(
         default=None, description="staff: residents who reported the same matter"
     )
-    building: str | None = Field(default=None, description="staff")
+    building: str | None = Field(default=None, description="staff; null when anonymous")
     reporter: Reporter | None = Field(default=None, description="staff; null when anonymous")
     due_at: datetime | None = Field(
         default=None, description="staff: the deadline of the step the ticket is on"

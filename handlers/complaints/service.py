@@ -220,7 +220,7 @@ async def intake(
             using_db=conn,
         )
         await record(
-            "anonymous" if anonymous else actor_name(resident),
+            reporter_name(ticket, resident),
             "ticket.created",
             "ticket",
             ticket.id,
@@ -232,6 +232,11 @@ async def intake(
         if routing.emergency:
             await _notify(ticket, "ticket.emergency", "on_duty", conn, emergency=routing.emergency)
     return ticket
+
+
+def reporter_name(ticket: Ticket, resident: Resident) -> str:
+    """How the ticket's trail names its reporter: ``anonymous`` on an anonymous ticket."""
+    return "anonymous" if ticket.anonymous else actor_name(resident)
 
 
 async def _primary_duplicate(
@@ -436,13 +441,14 @@ async def rate(
         raise Refused("ticket.error.not_resolved", 409)
     step = rules.after_rating(stars, ticket.reopened)
     comment = (comment or "").strip()[:TEXT_MAX]
+    by = reporter_name(ticket, resident)
     async with in_transaction() as conn:
         if step is Action.REOPEN:
             await _change(
                 ticket,
                 step,
                 Actor.REPORTER,
-                actor_name(resident),
+                by,
                 now,
                 conn,
                 reopened=ticket.reopened + 1,
@@ -456,7 +462,7 @@ async def rate(
                 ticket,
                 step,
                 Actor.REPORTER,
-                actor_name(resident),
+                by,
                 now,
                 conn,
                 stars=stars,
@@ -513,7 +519,9 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def view(ticket: Ticket, for_staff: bool) -> dict[str, Any]:
-    """Staff see the matter and its routing, never an anonymous reporter."""
+    """Staff see the matter and its routing, never an anonymous reporter: nor the building
+    (household, grid) it was routed by, nor the twin it duplicates (a report from the same
+    building, with its building and perhaps its reporter)."""
     data: dict[str, Any] = {
         "id": ticket.id,
         "number": ticket.number,
@@ -542,16 +550,18 @@ async def view(ticket: Ticket, for_staff: bool) -> dict[str, Any]:
     if for_staff:
         data["routing"] = ticket.routing
         data["reporters"] = await reporters_count(ticket)
+        data["building"] = data["reporter"] = None
+        if ticket.anonymous:
+            data["duplicate_of"] = None
+            return data
         data["building"] = (
             await Building.filter(id=ticket.building_id).first().values_list("name", flat=True)
         )
-        if not ticket.anonymous and ticket.reporter_id is not None:
+        if ticket.reporter_id is not None:
             reporter = await Resident.get_or_none(id=ticket.reporter_id)
             data["reporter"] = (
                 None if reporter is None else {"id": reporter.id, "name": reporter.name}
             )
-        else:
-            data["reporter"] = None
     return data
 
 

@@ -8,7 +8,7 @@ from handlers.api import now, require
 from handlers.dashboard import service
 from handlers.dashboard.schemas import DashboardView
 from handlers.openapi import doc
-from handlers.roles import CONSOLE
+from handlers.roles import CONSOLE, TALLY_READERS
 
 routes = web.RouteTableDef()
 
@@ -21,10 +21,15 @@ routes = web.RouteTableDef()
     response=DashboardView,
     description=(
         "Complaints per department and ISO week, time to resolve (median, p90), the latest "
-        "votes' turnout, volunteer hours per week and what is waiting now."
+        "votes' turnout, volunteer hours per week and what is waiting now. An open vote's "
+        "yes, no and abstain are null unless the caller reads live tallies (tally_readers: "
+        "community workers and admins), as in the proposals API."
     ),
     strict=True,
 )
 async def dashboard(request: web.Request) -> web.Response:
     who = await require(request, CONSOLE)
-    return web.json_response(await service.dashboard(who.community_id, now(request)))
+    figures = await service.dashboard(
+        who.community_id, now(request), live_tallies=who.has(TALLY_READERS)
+    )
+    return web.json_response(figures)

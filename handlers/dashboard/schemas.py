@@ -29,9 +29,11 @@ class VoteTurnout(BaseModel):
     id: int
     title: str
     status: str
-    yes: int = Field(ge=0)
-    no: int = Field(ge=0)
-    abstain: int = Field(ge=0)
+    yes: int | None = Field(ge=0, description="Null while the vote is open, but to tally readers")
+    no: int | None = Field(ge=0, description="Null while the vote is open, but to tally readers")
+    abstain: int | None = Field(
+        ge=0, description="Null while the vote is open, but to tally readers"
+    )
     voted: int = Field(ge=0, description="Electors who voted (yes, no or abstain)")
     eligible: int = Field(ge=0, description="Households (or residents, by rule) with a voice")
     turnout: float | None = Field(description="voted / eligible, 0 to 1; null without electors")

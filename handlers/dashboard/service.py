@@ -123,8 +123,14 @@ async def resolved_rows(community_id: int, since: datetime) -> list[tuple[str, d
     return [(d, created, resolved or closed) for d, created, resolved, closed in rows]
 
 
-async def vote_turnout(community_id: int, limit: int = VOTES_SHOWN) -> list[dict[str, Any]]:
-    """The latest votes, open or closed: a closed one from its stored count, an open one live."""
+async def vote_turnout(
+    community_id: int, limit: int = VOTES_SHOWN, *, live_tallies: bool = False
+) -> list[dict[str, Any]]:
+    """The latest votes, open or closed: a closed one from its stored count, an open one live.
+
+    An open vote's yes, no and abstain are given only with ``live_tallies`` (the reader holds
+    ``TALLY_READERS``, as in the proposals API); without, its turnout only.
+    """
     found = (
         await Proposal.filter(community_id=community_id, voting_opened_at__not_isnull=True)
         .order_by("-voting_opened_at", "-id")
@@ -149,14 +155,15 @@ async def vote_turnout(community_id: int, limit: int = VOTES_SHOWN) -> list[dict
         else:
             eligible = int(proposal.eligible_count or 0)
         voted = yes + no + abstain
+        shown = live_tallies or proposal.result is not None
         out.append(
             {
                 "id": proposal.id,
                 "title": proposal.title,
                 "status": proposal.status,
-                "yes": yes,
-                "no": no,
-                "abstain": abstain,
+                "yes": yes if shown else None,
+                "no": no if shown else None,
+                "abstain": abstain if shown else None,
                 "voted": voted,
                 "eligible": eligible,
                 "turnout": round(voted / eligible, 4) if eligible else None,
@@ -208,7 +215,10 @@ async def counts(community_id: int, now: datetime) -> dict[str, int]:
     }
 
 
-async def dashboard(community_id: int, now: datetime, weeks: int = WEEKS) -> dict[str, Any]:
+async def dashboard(
+    community_id: int, now: datetime, weeks: int = WEEKS, *, live_tallies: bool = False
+) -> dict[str, Any]:
+    """The figures; open votes' live tallies only with ``live_tallies`` (``vote_turnout``)."""
     starts = week_starts(now, weeks)
     labels = week_labels(starts)
     since = starts[0]
@@ -218,7 +228,7 @@ async def dashboard(community_id: int, now: datetime, weeks: int = WEEKS) -> dic
         "weeks": labels,
         "complaints": await complaints_by_week(community_id, labels, since),
         "resolve_times": resolve_times(await resolved_rows(community_id, since)),
-        "votes": await vote_turnout(community_id),
+        "votes": await vote_turnout(community_id, live_tallies=live_tallies),
         "volunteer_hours": await volunteer_hours(community_id, labels, since, now),
         "counts": await counts(community_id, now),
     }

@@ -11,7 +11,7 @@ SCOPE_KINDS = ("community", "grids", "buildings", "households", "volunteers", "r
 # Roles a notice may address by name (志愿者, 网格员, 社区工作者...).
 ROLE_NAMES = ("resident", "volunteer", "grid_worker", "community_worker", "admin", "handler")
 CHANNELS = ("oa", "robot")
-OPEN_STATUSES = ("pending", "claimed")
+OPEN_STATUSES = ("pending", "claimed", "sending")
 MAX_TITLE = 100
 MAX_BODY = 1500
 MAX_KIND = 32

@@ -103,7 +103,11 @@ class Progress(BaseModel):
     scheduled_at: str | None
     sent: int = Field(ge=0)
     failed: int = Field(ge=0)
-    unknown: int = Field(ge=0, description="Handed over, but the platform did not confirm it")
+    unknown: int = Field(
+        ge=0,
+        description="May need a manual resend: handed over, but the platform did not confirm "
+        "it, or the sender stopped while it was in flight (never resent by itself)",
+    )
     pending: int = Field(ge=0, description="Not yet sent (waiting or being sent)")
     total: int = Field(ge=0)
     finished: bool = Field(description="Nothing left to send")
@@ -171,7 +175,9 @@ class GroupMade(BaseModel):
 
 class Failure(BaseModel):
     channel: Channel
-    resident_id: int | None
+    resident_id: int | None = Field(
+        description="null for the relay's own notices (a ticket's reporter, a vote's households)"
+    )
     group_id: int | None
     status: str
     failure: str | None

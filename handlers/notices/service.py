@@ -394,7 +394,11 @@ async def progress(notice: Notice) -> dict[str, Any]:
 
 
 async def failures(notice_id: int, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
-    """Deliveries that failed or may not have arrived, oldest first."""
+    """Deliveries that failed or may not have arrived, oldest first.
+
+    A notice no worker wrote is the relay's word to the residents of a ticket or a vote
+    (an anonymous reporter among them): it names no recipient to the managers.
+    """
     query = Delivery.filter(notice_id=notice_id, status__in=["failed", "unknown"])
     total = await query.count()
     rows = (
@@ -403,6 +407,8 @@ async def failures(notice_id: int, page: int, per_page: int) -> tuple[list[dict[
         .limit(per_page)
         .values("channel", "resident_id", "group_id", "status", "failure", "attempts")
     )
+    if await Notice.filter(id=notice_id, author_id=None).exists():
+        rows = [{**row, "resident_id": None} for row in rows]
     return rows, total
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers.capability import Capability, Job
 from handlers.i18n import N_
 
-# What proposers and the households of a scope hear of a proposal.
+# What proposers, the households of a scope and a household's members hear of a proposal.
 TEXTS = {
     "proposal.published": N_("notify.proposal.published"),
     "proposal.rejected": N_("notify.proposal.rejected"),
@@ -13,6 +13,8 @@ TEXTS = {
     "proposal.voting_closed": N_("notify.proposal.voting_closed"),
     "proposal.progress": N_("notify.proposal.progress"),
     "proposal.completed": N_("notify.proposal.completed"),
+    # To a household's other bound residents: its vote was changed, never which way.
+    "proposal.vote_changed": N_("notify.proposal.vote_changed"),
 }
 
 

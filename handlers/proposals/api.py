@@ -9,7 +9,6 @@ own, so that each names its own role and body.
 from __future__ import annotations
 
 from aiohttp import web
-from tortoise.expressions import Q
 
 from handlers.api import (
     caller_id,
@@ -24,7 +23,6 @@ from handlers.api import (
 )
 from handlers.openapi import Paging, doc
 from handlers.proposals import service
-from handlers.proposals.rules import Status
 from handlers.proposals.schemas import (
     AuditPage,
     CommentBody,
@@ -44,20 +42,11 @@ from handlers.proposals.schemas import (
     VoteBody,
     VoteDone,
 )
-from handlers.refusal import Refused
 from handlers.roles import ADMINS, MANAGERS, Who
-from models.audit import AuditLog
 from models.proposals import Comment, Proposal
 
 routes = web.RouteTableDef()
 
-# Before publication a proposal is its proposer's and the workers' business.
-PUBLIC = [
-    s.value
-    for s in Status
-    if s
-    not in {Status.DRAFT, Status.SUBMITTED, Status.UNDER_REVIEW, Status.REJECTED, Status.WITHDRAWN}
-]
 TAG = "proposals"
 ACTIONS = "/api/v1/proposals/{id}/actions"
 
@@ -66,16 +55,9 @@ def _proposal_id(request: web.Request) -> int:
     return path_id(request, "id", "proposal.error.not_found", id=request.match_info["id"][:12])
 
 
-def _may_see(proposal: Proposal, who: Who) -> bool:
-    return who.is_manager or proposal.status in PUBLIC or proposal.proposer_id == who.id
-
-
 async def _visible(request: web.Request, who: Who) -> Proposal:
     """The path's proposal, if the caller may see it; else 404, as if it did not exist."""
-    proposal = await service.get(_proposal_id(request), who.community_id)
-    if not _may_see(proposal, who):
-        raise Refused("proposal.error.not_found", 404, id=proposal.id)
-    return proposal
+    return await service.get_visible(_proposal_id(request), who)
 
 
 async def _answer(proposal: Proposal, who: Who, status: int = 200) -> web.Response:
@@ -89,8 +71,8 @@ async def _answer(proposal: Proposal, who: Who, status: int = 200) -> web.Respon
     query=ProposalQuery,
     response=ProposalPage,
     description=(
-        "Residents see published and later proposals and their own; workers see all, "
-        "and while a vote is open also its live tally."
+        "Residents see published and later proposals and their own; managers see all, "
+        "and while a vote is open also its live tally (tally_readers)."
     ),
     strict=True,
 )
@@ -104,8 +86,7 @@ async def list_proposals(request: web.Request) -> web.Response:
         query = query.filter(category=asked.category.value)
     if asked.mine:
         query = query.filter(proposer_id=who.id)
-    if not who.is_manager:
-        query = query.filter(Q(status__in=PUBLIC) | Q(proposer_id=who.id))
+    query = service.visible_only(query, who)
     total, found = await slice_of(query, "-id", asked.page, asked.per_page)
     items = await service.views(found, who)
     return web.json_response(page_of(items, total, asked.page, asked.per_page))
@@ -268,15 +249,18 @@ async def report_progress(request: web.Request) -> web.Response:
     auth=ADMINS,
     query=Paging,
     response=AuditPage,
-    description="Who voted what is secret to everyone but an admin: community workers get 403.",
+    description=(
+        "Who voted what is secret to everyone but an admin: community workers get 403. "
+        "Each read is itself recorded in the trail (proposal.audit_read: who, when, page)."
+    ),
     strict=True,
 )
 async def audit_trail(request: web.Request) -> web.Response:
-    """Who voted what is secret to everyone but an admin, who reads it here (留档备查)."""
+    """Who voted what is secret to everyone but an admin, who reads it here (留档备查);
+    each read lands in the trail itself."""
     who = await require(request, ADMINS)
     asked = queried(request, Paging)
-    proposal = await service.get(_proposal_id(request), who.community_id)
-    query = AuditLog.filter(entity="proposal", entity_id=str(proposal.id))
+    query = await service.audit_trail(_proposal_id(request), who, asked.page)
     total, rows = await slice_of(query, "id", asked.page, asked.per_page)
     items = [
         {

@@ -231,12 +231,14 @@ async def detail(event: Event, ctx: Context) -> Reply:
     number = _number(ctx.args)
     if number is None:
         return Reply(ctx.t("proposal.chat.detail_hint"))
-    proposal = await service.get(number, ctx.resident.community_id)
-    return Reply(await describe(ctx, proposal))
+    who = await service.who(ctx.resident)
+    proposal = await service.get_visible(number, who)
+    return Reply(await describe(ctx, proposal, who))
 
 
-async def describe(ctx: Context, proposal: Proposal) -> str:
-    seen = await service.view(proposal, await service.who(ctx.resident))
+async def describe(ctx: Context, proposal: Proposal, who: service.Who) -> str:
+    """A proposal ``who`` may see (``service.get_visible``), as they may see it."""
+    seen = await service.view(proposal, who)
     lines = [
         ctx.t(
             "proposal.chat.detail",

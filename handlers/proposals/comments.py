@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
-from handlers.proposals.lifecycle import TEXT_MAX, clean_text, get
+from handlers.proposals.lifecycle import TEXT_MAX, clean_text
 from handlers.proposals.rules import Status
 from handlers.proposals.scope import in_scope
+from handlers.proposals.visibility import get_visible
 from handlers.refusal import Refused
 from handlers.roles import Who
 from models.audit import record
@@ -15,7 +16,7 @@ from models.proposals import Comment
 
 async def comment(proposal_id: int, who: Who, text: str) -> Comment:
     """Verified residents of the scope, and workers, comment while the proposal is public."""
-    proposal = await get(proposal_id, who.community_id)
+    proposal = await get_visible(proposal_id, who)
     if proposal.status != Status.PUBLISHED:
         raise Refused("proposal.error.not_in_publicity", 409)
     if not who.is_manager:

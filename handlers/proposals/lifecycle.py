@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 from handlers.proposals import rules
 from handlers.proposals.rules import Action, Actor, Category, Outcome, Status, TransitionError
 from handlers.proposals.scope import check_scope, suggested_scope
+from handlers.proposals.visibility import get_visible
 from handlers.refusal import Refused
 from handlers.roles import Who
 from models.audit import record
@@ -179,7 +180,7 @@ async def act(
     """The worker and proposer actions that need nothing but a status change."""
     if action not in SIMPLE_ACTIONS:
         raise Refused("proposal.error.illegal_transition", 409)
-    proposal = await get(proposal_id, who.community_id)
+    proposal = await get_visible(proposal_id, who)
     reason = (reason or "").strip() or None
     changes: dict[str, Any] = {}
     if action == "reject":

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
-from handlers.proposals.lifecycle import TEXT_MAX, get, move
+from handlers.proposals.lifecycle import TEXT_MAX, move
 from handlers.proposals.rules import Status
 from handlers.proposals.scope import in_scope
+from handlers.proposals.visibility import get_visible
 from handlers.refusal import Refused
 from handlers.roles import Who
 from models.audit import record
@@ -20,7 +21,7 @@ async def rate(proposal_id: int, who: Who, stars: int, text: str = "") -> Propos
         raise Refused("proposal.error.bad_stars", 400)
     if not resident.verified or resident.household_id is None:
         raise Refused("proposal.error.not_verified", 403)
-    proposal = await get(proposal_id, who.community_id)
+    proposal = await get_visible(proposal_id, who)
     if not await in_scope(proposal, resident.household_id):
         raise Refused("proposal.error.out_of_scope", 403)
     text = (text or "").strip()[:TEXT_MAX]

@@ -4,7 +4,8 @@ code imports (``from handlers.proposals import service``).
 The work lives in the package's modules, one per stage: ``scope`` (who a proposal
 concerns), ``lifecycle`` (draft to work done), ``comments`` (publicity, 公示),
 ``voting`` (opening and casting), ``counting`` (closing once), ``rating`` (after the
-work) and ``views`` (what each person may see). Every change lands in the audit log in
+work), ``visibility`` (which proposals each person may see at all, the same rule for
+every door) and ``views`` (what they see of one). Every change lands in the audit log in
 its own transaction; every refusal is a ``Refused`` with the status the API answers.
 """
 
@@ -15,7 +16,8 @@ from handlers.proposals.counting import close_due, close_voting, tally
 from handlers.proposals.lifecycle import TEXT_MAX, TITLE_MAX, act, add_progress, create, get
 from handlers.proposals.rating import rate
 from handlers.proposals.scope import check_scope, in_scope, suggested_scope
-from handlers.proposals.views import mine, open_votes_for, view, views
+from handlers.proposals.views import audit_trail, mine, open_votes_for, view, views
+from handlers.proposals.visibility import get_visible, visible_only, visible_to
 from handlers.proposals.voting import (
     CHOICES,
     RULES_FILE,
@@ -38,6 +40,7 @@ __all__ = [
     "Who",
     "act",
     "add_progress",
+    "audit_trail",
     "cast_vote",
     "check_scope",
     "check_voice",
@@ -46,6 +49,7 @@ __all__ = [
     "comment",
     "create",
     "get",
+    "get_visible",
     "hide_comment",
     "in_scope",
     "mine",
@@ -56,6 +60,8 @@ __all__ = [
     "tally",
     "view",
     "views",
+    "visible_only",
+    "visible_to",
     "vote_rules",
     "who",
 ]

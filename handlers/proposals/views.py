@@ -1,4 +1,5 @@
-"""What people may see of proposals: turnout for all while voting, the tally for workers."""
+"""What people may see of a proposal they may see at all (``visibility``): turnout for all
+while voting, the live tally for ``TALLY_READERS``."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.functions import Count
+from tortoise.queryset import QuerySet
 
 from handlers.proposals import rules
+from handlers.proposals.lifecycle import get
 from handlers.proposals.rules import Status
 from handlers.proposals.voting import elector_key
-from handlers.roles import Who
+from handlers.refusal import Refused
+from handlers.roles import ADMINS, TALLY_READERS, Who
+from models.audit import AuditLog, record
 from models.proposals import Proposal, Vote
 from models.residents import Resident
 
@@ -88,7 +93,7 @@ def _view(
         yes, no, abstain = (counted.get(c, 0) for c in ("yes", "no", "abstain"))
         data["turnout"] = yes + no + abstain
         data["my_vote"] = my_vote
-        if who.is_manager:
+        if who.has(TALLY_READERS):
             data["tally"] = {"yes": yes, "no": no, "abstain": abstain}
     if proposal.result is not None:
         data["result"] = proposal.result
@@ -117,3 +122,16 @@ async def open_votes_for(resident: Resident) -> list[Proposal]:
 
 async def mine(resident: Resident) -> list[Proposal]:
     return await Proposal.filter(proposer_id=resident.id).order_by("-id").limit(20)
+
+
+async def audit_trail(proposal_id: int, who: Who, page: int) -> QuerySet[AuditLog]:
+    """The proposal's audit trail, who voted what included (留档备查), for admins only.
+
+    Each read is itself an entry of the trail (who read it, when, which page), so reading
+    the secret of the ballot never goes unrecorded.
+    """
+    if not who.has(ADMINS):
+        raise Refused("proposal.error.forbidden", 403)
+    proposal = await get(proposal_id, who.community_id)
+    await record(who.name, "proposal.audit_read", "proposal", proposal.id, after={"page": page})
+    return AuditLog.filter(entity="proposal", entity_id=str(proposal.id))

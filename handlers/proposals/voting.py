@@ -21,12 +21,14 @@ from handlers.proposals import rules
 from handlers.proposals.lifecycle import get, move, notify
 from handlers.proposals.rules import Status, VoteRule
 from handlers.proposals.scope import scope_filter
+from handlers.proposals.visibility import PUBLIC, may_see
 from handlers.refusal import Refused
 from handlers.roles import Who
 from models import sql
 from models.community import Household
+from models.outbox import Notification
 from models.proposals import Elector, Proposal
-from models.residents import Resident
+from models.residents import Resident, Role
 
 RULES_FILE = Path(__file__).resolve().parents[2] / "config" / "vote_rules.toml"
 CHOICES = ("yes", "no", "abstain")
@@ -105,7 +107,8 @@ class VoteOutcome:
 
 # The voter, the proposal and the voter's elector (if any) in one read.
 _VOICE = (
-    "SELECT r.verified, r.household_id, p.status, p.rule, p.voting_ends_at,"
+    "SELECT r.verified, r.household_id, r.community_id, p.status, p.proposer_id, p.rule,"
+    " p.voting_ends_at,"
     " e.id AS elector_id, e.key AS elector_key"
     " FROM resident r JOIN proposal p ON p.community_id = r.community_id"
     " LEFT JOIN proposal_elector e ON e.proposal_id = p.id"
@@ -130,6 +133,8 @@ async def _voice(
     if not rows:
         raise Refused("proposal.error.not_found", 404, id=proposal_id)
     head = rows[0]
+    if head["status"] not in PUBLIC and not await _may_see(conn, head, resident_id):
+        raise Refused("proposal.error.not_found", 404, id=proposal_id)
     if not head["verified"] or head["household_id"] is None:
         raise Refused("proposal.error.not_verified", 403)
     ends = sql.as_datetime(head["voting_ends_at"])
@@ -141,6 +146,19 @@ async def _voice(
     if elector is None:
         raise Refused("proposal.error.out_of_scope", 403)
     return wanted, int(elector["elector_id"])
+
+
+async def _may_see(conn: Any, head: dict[str, Any], resident_id: int) -> bool:
+    """The visibility rule for a proposal not public: only then are the voter's roles read
+    (in the vote's own transaction), never on the hot path of an open vote."""
+    found = await sql.run(
+        conn,
+        "SELECT role FROM role_assignment WHERE resident_id = $1 AND community_id = $2",
+        [resident_id, head["community_id"]],
+    )
+    voter = Resident(id=resident_id, community_id=head["community_id"])
+    who = Who(voter, roles=frozenset(Role(row["role"]) for row in found))
+    return may_see(head["status"], head["proposer_id"], who)
 
 
 async def check_voice(proposal_id: int, resident_id: int, now: datetime) -> None:
@@ -167,7 +185,7 @@ async def cast_vote(proposal_id: int, resident_id: int, choice: str, now: dateti
             conn, proposal_id, elector_id, resident_id, choice, now, actor, after
         ):
             return VoteOutcome(choice, None)
-        previous = await _upsert_vote(
+        previous, previous_voter = await _upsert_vote(
             conn, postgres, proposal_id, elector_id, resident_id, choice, now
         )
         if previous != choice:
@@ -186,7 +204,34 @@ async def cast_vote(proposal_id: int, resident_id: int, choice: str, now: dateti
                     after,
                 ],
             )
+        if previous is not None and previous != choice and previous_voter != resident_id:
+            await _tell_household(conn, proposal_id, wanted, resident_id)
     return VoteOutcome(choice, previous)
+
+
+async def _tell_household(conn: Any, proposal_id: int, elector: str, changer: int) -> None:
+    """Another member changed the household's vote: its other bound residents hear that it
+    changed (``proposal.vote_changed``), in the vote's transaction; never which way."""
+    if not elector.startswith("h"):
+        return  # a resident's own voice: nobody else can change it
+    rows = await sql.run(
+        conn,
+        "SELECT r.id, p.community_id, p.title FROM proposal p"
+        " JOIN resident r ON r.community_id = p.community_id"
+        " WHERE p.id = $1 AND r.household_id = $2 AND r.id <> $3"
+        " AND r.verified = $4 AND r.active = $5 AND r.erased_at IS NULL ORDER BY r.id",
+        [proposal_id, int(elector[1:]), changer, True, True],
+    )
+    for row in rows:
+        await Notification.create(
+            community_id=row["community_id"],
+            kind="proposal.vote_changed",
+            audience=f"resident:{row['id']}",
+            subject="proposal",
+            subject_id=proposal_id,
+            payload={"id": proposal_id, "title": row["title"]},
+            using_db=conn,
+        )
 
 
 async def _first_vote_pg(
@@ -224,8 +269,9 @@ async def _upsert_vote(
     resident_id: int,
     choice: str,
     now: datetime,
-) -> str | None:
-    """The elector's one vote row, created or overwritten; returns the previous choice.
+) -> tuple[str | None, int | None]:
+    """The elector's one vote row, created or overwritten; returns the previous choice and
+    who made it (both ``None`` for a first vote).
 
     Two voters of one household at once: the unique (proposal, elector) key lets one
     insert win; the other finds that row on its second look and overwrites it.
@@ -233,8 +279,8 @@ async def _upsert_vote(
     for _ in range(2):
         found = await sql.run(
             conn,
-            "SELECT id, choice FROM proposal_vote WHERE proposal_id = $1 AND elector_id = $2"
-            + (" FOR UPDATE" if postgres else ""),
+            "SELECT id, choice, resident_id FROM proposal_vote"
+            " WHERE proposal_id = $1 AND elector_id = $2" + (" FOR UPDATE" if postgres else ""),
             [proposal_id, elector_id],
         )
         if found:
@@ -246,7 +292,8 @@ async def _upsert_vote(
                     " WHERE id = $4",
                     [choice, resident_id, sql.db_time(now, postgres), found[0]["id"]],
                 )
-            return previous
+            voter = found[0]["resident_id"]
+            return previous, None if voter is None else int(voter)
         made = await sql.run(
             conn,
             "INSERT INTO proposal_vote (proposal_id, elector_id, choice, resident_id, updated_at)"
@@ -255,5 +302,5 @@ async def _upsert_vote(
             [proposal_id, elector_id, choice, resident_id, sql.db_time(now, postgres)],
         )
         if made:
-            return None
+            return None, None
     raise Refused("proposal.error.changed_meanwhile", 409)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
+import json
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -28,7 +31,8 @@ LOGIN_QR_SCENE = "login_"
 LOGIN_QR_SECONDS = 300
 CODE_MEMORY_SECONDS = 600
 MIN_PASSWORD = 10
-LOCKOUT_FAILURES = 10
+LOCKOUT_FAILURES = 10  # from one address
+LOGIN_LOCKOUT_FAILURES = 100  # from every address together
 LOCKOUT_SECONDS = 15 * 60
 CODE_REFUSALS = {"used": "auth.error.code_used", "invalid": "auth.error.code_invalid"}
 _hasher = PasswordHasher()
@@ -66,23 +70,38 @@ async def set_password(resident: Resident, login: str, password: str, by: str = 
     await record(by, "console_login.set", "resident", resident.id)
 
 
-def _failures_key(login: str) -> str:
-    return "loginfail:" + hashlib.sha256(login.casefold().encode()).hexdigest()
+def _failures_keys(login: str, address: str) -> tuple[str, str]:
+    """The counters of one login from one address, and of the login from everywhere."""
+    name = login.casefold()
+    pair = hashlib.sha256(f"{name}\x00{address}".encode()).hexdigest()
+    return "loginfail-from:" + pair, "loginfail:" + hashlib.sha256(name.encode()).hexdigest()
 
 
-async def sign_in_with_password(store: KeyValueStore, login: str, password: str) -> Resident:
+def _locked() -> SignInRefused:
+    return SignInRefused(
+        "auth.error.locked", 429, retry_after=LOCKOUT_SECONDS, minutes=LOCKOUT_SECONDS // 60
+    )
+
+
+async def sign_in_with_password(
+    store: KeyValueStore, login: str, password: str, address: str = ""
+) -> Resident:
     """The worker behind a login and password, or ``SignInRefused`` with one message for all
     wrong cases (no such login, wrong password, no longer a worker).
 
-    The address limit slows one guesser; this per-login lockout stops many guessers
-    spread over addresses. It applies to logins that do not exist too, so it does not
-    tell which ones do.
+    Every attempt is counted before the password is checked (atomic increments in the
+    shared store), so attempts sent at once get no more checks than the limit. The address
+    limit slows one guesser; ``LOCKOUT_FAILURES`` attempts lock the login from that
+    ``address`` only, so a stranger cannot lock a worker out of their own office; the
+    login is locked everywhere only past ``LOGIN_LOCKOUT_FAILURES`` attempts from
+    addresses not yet locked. It applies to logins that do not exist too, so it does not
+    tell which ones do. A right password clears its address's count, not the login's.
     """
-    failures_key = _failures_key(login)
-    if int(await store.get(failures_key) or 0) >= LOCKOUT_FAILURES:
-        raise SignInRefused(
-            "auth.error.locked", 429, retry_after=LOCKOUT_SECONDS, minutes=LOCKOUT_SECONDS // 60
-        )
+    pair_key, login_key = _failures_keys(login, address)
+    if await store.incr(pair_key, ttl=LOCKOUT_SECONDS) > LOCKOUT_FAILURES:
+        raise _locked()
+    if await store.incr(login_key, ttl=LOCKOUT_SECONDS) > LOGIN_LOCKOUT_FAILURES:
+        raise _locked()
     found = await ConsoleLogin.get_or_none(login=login).prefetch_related("resident")
     hashed = found.password_hash if found is not None else _DUMMY_HASH
     try:
@@ -92,9 +111,8 @@ async def sign_in_with_password(store: KeyValueStore, login: str, password: str)
         ok = False
     resident = found.resident if ok and found is not None else None
     if resident is None or resident.erased_at is not None or not await is_worker(resident):
-        await store.incr(failures_key, ttl=LOCKOUT_SECONDS)
         raise SignInRefused("auth.error.bad_password")
-    await store.delete(failures_key)
+    await store.delete(pair_key)
     if _hasher.check_needs_rehash(hashed) and found is not None:
         found.password_hash = await asyncio.to_thread(_hasher.hash, password)
         await found.save(update_fields=["password_hash", "updated_at"])
@@ -180,35 +198,105 @@ def _ticket_key(ticket: str) -> str:
     return "loginqr:" + hashlib.sha256(ticket.encode()).hexdigest()
 
 
-async def start_qr_login(store: KeyValueStore) -> str:
-    """A fresh ticket; its QR scene is ``LOGIN_QR_SCENE + ticket``."""
-    ticket = secrets.token_urlsafe(18)
-    await store.set(_ticket_key(ticket), "pending", ttl=LOGIN_QR_SECONDS)
-    return ticket
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class QrLogin:
+    """A started QR sign-in: the ticket goes into the QR scene (anyone who sees the code
+    may know it), the secret only to the page that started it, which polls with it."""
+
+    ticket: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class QrScan:
+    """What a scan of the login QR came to: ``confirm`` (ask the worker, naming where the
+    sign-in came from), ``not_worker`` or ``expired``."""
+
+    outcome: str
+    address: str = ""
+    device: str = ""
+
+
+async def _ticket(store: KeyValueStore, ticket: str) -> dict[str, Any] | None:
+    raw = await store.get(_ticket_key(ticket))
+    if raw is None:
+        return None
+    try:
+        found = json.loads(raw)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+async def _keep(store: KeyValueStore, ticket: str, state: dict[str, Any]) -> None:
+    await store.set(_ticket_key(ticket), json.dumps(state), ttl=LOGIN_QR_SECONDS)
+
+
+async def start_qr_login(store: KeyValueStore, address: str = "", device: str = "") -> QrLogin:
+    """A fresh ticket (its QR scene is ``LOGIN_QR_SCENE + ticket``) and the secret its page
+    polls with. ``address`` (already masked) and ``device`` are what the worker who scans
+    is shown before confirming."""
+    ticket, secret = secrets.token_urlsafe(18), secrets.token_urlsafe(24)
+    state = {"state": "pending", "secret": _digest(secret), "address": address, "device": device}
+    await _keep(store, ticket, state)
+    return QrLogin(ticket, secret)
+
+
+async def scan_qr_login(store: KeyValueStore, ticket: str, resident: Resident) -> QrScan:
+    """A scan of the login QR: it releases nothing. The worker who scanned is asked to
+    confirm (``confirm_qr_login``); until then the ticket is theirs alone."""
+    async with store.lock("loginqr-lock:" + _ticket_key(ticket)):
+        state = await _ticket(store, ticket)
+        if state is None or state.get("state") not in {"pending", "scanned"}:
+            return QrScan("expired")
+        if state.get("state") == "scanned" and state.get("by") != resident.id:
+            return QrScan("expired")
+        if not await is_worker(resident):
+            return QrScan("not_worker")
+        await _keep(store, ticket, {**state, "state": "scanned", "by": resident.id})
+    await record(actor(resident), "console_login.qr_scanned", "resident", resident.id)
+    return QrScan("confirm", str(state.get("address", "")), str(state.get("device", "")))
 
 
 async def confirm_qr_login(store: KeyValueStore, ticket: str, resident: Resident) -> str:
-    """A scan of the login QR: ``ok``, ``not_worker`` or ``expired``."""
-    key = _ticket_key(ticket)
-    if await store.get(key) != "pending":
-        return "expired"
-    if not await is_worker(resident):
-        return "not_worker"
-    await store.set(key, f"resident:{resident.id}", ttl=LOGIN_QR_SECONDS)
-    await record(actor(resident), "console_login.qr_scanned", "resident", resident.id)
+    """The worker who scanned confirms in chat: ``ok`` (the page's next poll gets a session),
+    ``not_worker`` or ``expired``."""
+    async with store.lock("loginqr-lock:" + _ticket_key(ticket)):
+        state = await _ticket(store, ticket)
+        if state is None or state.get("state") != "scanned" or state.get("by") != resident.id:
+            return "expired"
+        if not await is_worker(resident):
+            return "not_worker"
+        await _keep(store, ticket, {**state, "state": "confirmed"})
+    await record(actor(resident), "console_login.qr_confirmed", "resident", resident.id)
     return "ok"
 
 
-async def poll_qr_login(store: KeyValueStore, ticket: str) -> int | None:
-    """The worker who scanned, once; ``None`` while nobody has. Unknown tickets refuse."""
+async def cancel_qr_login(store: KeyValueStore, ticket: str, resident: Resident) -> None:
+    """The worker who scanned said no: the ticket is gone, the page's poll answers 404."""
+    async with store.lock("loginqr-lock:" + _ticket_key(ticket)):
+        state = await _ticket(store, ticket)
+        if state is None or state.get("by") != resident.id:
+            return
+        await store.delete(_ticket_key(ticket))
+    await record(actor(resident), "console_login.qr_refused", "resident", resident.id)
+
+
+async def poll_qr_login(store: KeyValueStore, ticket: str, secret: str) -> int | None:
+    """The worker who scanned and confirmed, once; ``None`` until then. Unknown tickets,
+    and a secret that is not the starting page's, refuse alike."""
     key = _ticket_key(ticket)
-    value = await store.get(key)
-    if value is None:
+    state = await _ticket(store, ticket)
+    if state is None or not hmac.compare_digest(str(state.get("secret", "")), _digest(secret)):
         raise SignInRefused("auth.error.qr_expired", 404)
-    if not value.startswith("resident:"):
+    if state.get("state") != "confirmed":
         return None
-    # Single use even when two polls see the scan at once.
+    # Single use even when two polls see the confirmation at once.
     if not await store.set_if_absent(key + ":taken", "1", ttl=LOGIN_QR_SECONDS):
         raise SignInRefused("auth.error.qr_expired", 404)
     await store.delete(key)
-    return int(value.removeprefix("resident:"))
+    return int(state["by"])

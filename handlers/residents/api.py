@@ -14,9 +14,10 @@ from tortoise.functions import Count
 from handlers import sessions
 from handlers.api import caller, deps, now, page_of, parsed, path_id, queried, require
 from handlers.openapi import Done, doc
+from handlers.ratelimit import client_address
 from handlers.refusal import Refused
 from handlers.residents import accounts, service
-from handlers.residents.rules import CodeStatus
+from handlers.residents.rules import CodeStatus, device_of, masked_address
 from handlers.residents.schemas import (
     BindingCodeView,
     BindingRequest,
@@ -25,12 +26,12 @@ from handlers.residents.schemas import (
     HouseholdQuery,
     MeView,
     PasswordSignIn,
+    QrLoginPoll,
     QrLoginStarted,
     QrLoginStatus,
     SessionView,
 )
 from handlers.roles import CONSOLE, who_of
-from models.community import Household
 from models.residents import BindingCode, Resident, Role
 
 routes = web.RouteTableDef()
@@ -42,6 +43,11 @@ BIND_REFUSALS = {
     CodeStatus.EXPIRED: "bind.expired",
     CodeStatus.MALFORMED: "bind.malformed",
 }
+
+
+def _address(request: web.Request) -> str:
+    """The caller's address as the rate limits see it (behind our own proxies, the client's)."""
+    return client_address(request, deps(request).limits.proxies)
 
 
 async def _session(request: web.Request, resident: Resident) -> dict[str, object]:
@@ -69,13 +75,17 @@ async def _session(request: web.Request, resident: Resident) -> dict[str, object
     body=PasswordSignIn,
     response=SessionView,
     errors=(401,),
-    description="Ten wrong attempts on one login lock it for 15 minutes (429), whoever tries.",
+    description=(
+        "Ten attempts on one login from one address lock it there for 15 minutes (429); "
+        "a hundred from addresses not yet locked lock it everywhere. A right password "
+        "clears its address's count."
+    ),
     strict=True,
 )
 async def sign_in_password(request: web.Request) -> web.Response:
     signing_in = parsed(request, PasswordSignIn)
     resident = await accounts.sign_in_with_password(
-        deps(request).store, signing_in.login.strip(), signing_in.password
+        deps(request).store, signing_in.login.strip(), signing_in.password, _address(request)
     )
     return web.json_response(await _session(request, resident))
 
@@ -119,8 +129,12 @@ async def sign_in_miniprogram(request: web.Request) -> web.Response:
 )
 async def start_qr(request: web.Request) -> web.Response:
     wiring = deps(request)
-    ticket = await accounts.start_qr_login(wiring.store)
-    scene = accounts.LOGIN_QR_SCENE + ticket
+    started = await accounts.start_qr_login(
+        wiring.store,
+        masked_address(_address(request)),
+        device_of(request.headers.get("User-Agent", "")),
+    )
+    scene = accounts.LOGIN_QR_SCENE + started.ticket
     url, seconds = None, accounts.LOGIN_QR_SECONDS
     if wiring.login_qr is not None:
         try:
@@ -128,24 +142,37 @@ async def start_qr(request: web.Request) -> web.Response:
         except Exception as exc:  # the push client's typed errors: WeChat is unreachable
             raise Refused("auth.error.wechat_unavailable", 503) from exc
     return web.json_response(
-        {"ticket": ticket, "scene": scene, "qr_url": url, "expires_in": seconds}
+        {
+            "ticket": started.ticket,
+            "secret": started.secret,
+            "scene": scene,
+            "qr_url": url,
+            "expires_in": seconds,
+        }
     )
 
 
-@routes.get("/api/v1/auth/qr/{ticket}")
+@routes.post("/api/v1/auth/qr/{ticket}")
 @doc(
-    "Poll a QR sign-in: pending until a worker scans, then the session (once)",
+    "Poll a QR sign-in: pending until a worker scans and confirms in chat, then the session (once)",
     tag="auth",
     auth="public",
+    body=QrLoginPoll,
     response=QrLoginStatus,
     path=TICKET_PATH,
+    description=(
+        "Only the page that started the sign-in holds the secret; any other secret is the "
+        "same 404 as an unknown ticket. A scan alone releases nothing: the worker is shown "
+        "where the sign-in came from and replies 1 to confirm."
+    ),
     strict=True,
 )
 async def poll_qr(request: web.Request) -> web.Response:
     ticket = request.match_info["ticket"]
     if not re.fullmatch(TICKET_PATTERN, ticket):
         raise Refused("auth.error.qr_expired", 404)
-    resident_id = await accounts.poll_qr_login(deps(request).store, ticket)
+    secret = parsed(request, QrLoginPoll).secret
+    resident_id = await accounts.poll_qr_login(deps(request).store, ticket, secret)
     if resident_id is None:
         return web.json_response({"status": "pending", "session": None})
     resident = await Resident.get(id=resident_id)
@@ -210,7 +237,8 @@ async def bind(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/households")
 @doc(
-    "Households with their residents and open binding codes (to print)",
+    "Households with their residents and open binding codes (to print): every one of the "
+    "community for managers, those of their own grids for a grid worker",
     tag="residents",
     auth=CONSOLE,
     query=HouseholdQuery,
@@ -221,7 +249,7 @@ async def list_households(request: web.Request) -> web.Response:
     worker = await require(request, CONSOLE)
     asked = queried(request, HouseholdQuery)
     page, per_page = asked.page, asked.per_page
-    query = Household.filter(building__community_id=worker.community_id)
+    query = service.households_of(worker)
     if asked.building is not None:
         query = query.filter(building_id=asked.building)
     total = await query.count()
@@ -265,7 +293,8 @@ async def list_households(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/households/{id}/binding-code")
 @doc(
-    "Issue a fresh binding code for a household",
+    "Issue a fresh binding code for a household the caller looks after; its unused codes "
+    "stop working",
     tag="residents",
     auth=CONSOLE,
     response=BindingCodeView,
@@ -274,13 +303,9 @@ async def list_households(request: web.Request) -> web.Response:
 )
 async def issue_binding_code(request: web.Request) -> web.Response:
     worker = await require(request, CONSOLE)
-    household = await Household.get_or_none(
-        id=path_id(request, "id", "api.error.not_found"),
-        building__community_id=worker.community_id,
-    )
-    if household is None:
-        raise Refused("api.error.not_found", 404)
+    household_id = path_id(request, "id", "api.error.not_found")
     days = deps(request).binding_code_days
-    code = await service.issue_code(household, now(request), days, by=worker.name)
-    found = await BindingCode.get(code=code)
-    return web.json_response({"code": code, "expires_at": found.expires_at.isoformat()}, status=201)
+    issued = await service.issue_code_for(worker, household_id, now(request), days)
+    return web.json_response(
+        {"code": issued.code, "expires_at": issued.expires_at.isoformat()}, status=201
+    )

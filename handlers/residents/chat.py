@@ -15,6 +15,7 @@ router = Router(name="residents")
 BIND_STATE = "residents.bind"
 LANGUAGE_STATE = "residents.language"
 ERASE_STATE = "residents.erase"
+QR_CONFIRM_STATE = "residents.qr_confirm"
 BIND_SCENE = "bind_"
 
 LANGUAGE_CHOICES = {
@@ -56,6 +57,7 @@ QR_LOGIN_ANSWERS = {
     "not_worker": N_("auth.qr.not_worker"),
     "expired": N_("auth.qr.expired"),
 }
+QR_YES = frozenset({"1", "确认", "確認", "yes", "y", "confirm"})
 YES = frozenset({"1", "确认", "確認", "确认删除", "確認刪除", "是", "yes", "y", "confirm"})
 
 
@@ -77,8 +79,24 @@ async def unsubscribed(event: Event, ctx: Context) -> Reply:
 
 @router.scene(accounts.LOGIN_QR_SCENE)
 async def scanned_console_login(event: Event, ctx: Context) -> Reply:
-    """A worker at the console scanned its login QR code with the official account."""
+    """A worker scanned a console's login QR code: nothing is released until they confirm,
+    having read where the sign-in came from (a code someone else showed them is not theirs)."""
     ticket = event.key[len(accounts.LOGIN_QR_SCENE) :]
+    scan = await accounts.scan_qr_login(ctx.store, ticket, ctx.resident)
+    if scan.outcome != "confirm":
+        return Reply(ctx.t(QR_LOGIN_ANSWERS[scan.outcome]))
+    ctx.enter(QR_CONFIRM_STATE, ticket=ticket)
+    device = scan.device or ctx.t("auth.qr.unknown_device")
+    return Reply(ctx.t("auth.qr.confirm", address=scan.address or "*", device=device))
+
+
+@router.state(QR_CONFIRM_STATE)
+async def console_login_answered(event: Event, ctx: Context) -> Reply:
+    ctx.leave()
+    ticket = str(ctx.state_data.get("ticket", ""))
+    if normalize(event.text) not in QR_YES:
+        await accounts.cancel_qr_login(ctx.store, ticket, ctx.resident)
+        return Reply(ctx.t("auth.qr.cancelled"))
     outcome = await accounts.confirm_qr_login(ctx.store, ticket, ctx.resident)
     return Reply(ctx.t(QR_LOGIN_ANSWERS[outcome]))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 import unicodedata
 from datetime import datetime
@@ -61,3 +62,46 @@ def mask(value: str, keep: int = 4) -> str:
     if keep <= 0 or len(value) <= keep:
         return "*" * len(value)
     return "*" * (len(value) - keep) + value[-keep:]
+
+
+# Checked in order: Edge and WeChat's browser also call themselves Chrome and Safari.
+BROWSERS = (
+    ("MicroMessenger", "WeChat"),
+    ("Edg", "Edge"),
+    ("Firefox", "Firefox"),
+    ("Chrome", "Chrome"),
+    ("Safari", "Safari"),
+)
+SYSTEMS = (
+    ("Windows", "Windows"),
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iOS"),
+    ("Mac OS X", "macOS"),
+    ("Linux", "Linux"),
+)
+
+
+def masked_address(address: str) -> str:
+    """Enough of a client address to recognise one's own office, not to trace a person:
+    the first two parts of an IPv4 address, the /32 network of an IPv6 one."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "*"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv4Address):
+        first, second, *_ = str(ip).split(".")
+        return f"{first}.{second}.*.*"
+    return str(ipaddress.ip_network(f"{ip}/32", strict=False))
+
+
+def device_of(user_agent: str) -> str:
+    """A browser and system named from a fixed list ("Chrome · Windows"), or ``""``.
+
+    Never the header itself: whoever starts a sign-in writes it, and a worker must not be
+    shown words a stranger chose."""
+    browser = next((name for token, name in BROWSERS if token in user_agent), "")
+    system = next((name for token, name in SYSTEMS if token in user_agent), "")
+    return " · ".join(part for part in (browser, system) if part)

@@ -45,9 +45,14 @@ class SessionView(BaseModel):
 
 class QrLoginStarted(BaseModel):
     ticket: str
+    secret: str = Field(description="Only for the page that started: it polls with it")
     scene: str = Field(description="The QR scene the official account sends back on scan")
     qr_url: str | None = Field(description="The QR image, or null without an app secret")
     expires_in: int
+
+
+class QrLoginPoll(BaseModel):
+    secret: str = Field(min_length=1, max_length=64, description="From the start's answer")
 
 
 class QrLoginStatus(BaseModel):

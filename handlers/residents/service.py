@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from handlers.refusal import Refused
 from handlers.residents.rules import CodeStatus, code_status, new_code, normalize_code
-from handlers.roles import actor, who_of
+from handlers.roles import Who, actor, who_of
 from handlers.types import KeyValueStore
 from models.accounts import ConsoleLogin, MiniProgramUser
 from models.audit import record
 from models.community import Community, Household
+from models.outbox import Notification
 from models.residents import BindingCode, Resident, Role, RoleAssignment
 
 BIND_FAILURE_WINDOW = 600.0
@@ -87,6 +91,7 @@ async def bind(resident: Resident, typed: str, now: datetime) -> BindOutcome:
             await resident.save(
                 using_db=conn, update_fields=["household_id", "verified", "updated_at"]
             )
+            await _tell_the_household(found.household, resident, conn)
             await record(
                 actor(resident),
                 "resident.bound",
@@ -103,36 +108,101 @@ async def bind(resident: Resident, typed: str, now: datetime) -> BindOutcome:
 async def bind_guarded(
     store: KeyValueStore, resident: Resident, typed: str, now: datetime, limit: int
 ) -> BindOutcome | None:
-    """``bind`` behind a lockout shared by every channel; ``None`` while locked out."""
-    limit_key = f"bindfail:{resident.id}"
-    if int(await store.get(limit_key) or 0) >= limit:
+    """``bind`` behind a lockout shared by every channel; ``None`` while locked out.
+
+    Every attempt is counted before its code is looked at (one atomic increment in the
+    shared store), so attempts sent at once get ``limit`` checks between them, not one
+    each. A success is an attempt too; it is not refunded."""
+    attempts = await store.incr(f"bindfail:{resident.id}", ttl=BIND_FAILURE_WINDOW)
+    if attempts > limit:
         return None
-    outcome = await bind(resident, typed, now)
-    if outcome.status is not CodeStatus.OK:
-        await store.incr(limit_key, ttl=BIND_FAILURE_WINDOW)
-    return outcome
+    return await bind(resident, typed, now)
+
+
+async def _tell_the_household(household: Household, newcomer: Resident, conn: Any) -> None:
+    """Whoever binds can speak (and vote) for the household: its residents already bound
+    hear of it, in the transaction of the binding."""
+    others = (
+        await Resident.filter(household_id=household.id, verified=True, erased_at=None)
+        .exclude(id=newcomer.id)
+        .using_db(conn)
+        .values_list("id", flat=True)
+    )
+    label = _label(household)
+    for other in others:
+        await Notification.create(
+            community_id=newcomer.community_id,
+            kind="household.bound",
+            audience=f"resident:{other}",
+            subject="household",
+            subject_id=household.id,
+            payload={"household": label},
+            using_db=conn,
+        )
+
+
+def households_of(who: Who) -> QuerySet[Household]:
+    """The households a worker looks after: every one of the community for managers
+    (community workers and admins), those of their own grids for a grid worker."""
+    query = Household.filter(building__community_id=who.community_id)
+    if not who.is_manager:
+        query = query.filter(building__grid_id__in=list(who.grids))
+    return query
+
+
+async def issue_code_for(who: Who, household_id: int, now: datetime, days: int) -> BindingCode:
+    """A fresh code for a household the worker looks after (``households_of``); others are
+    the same 404 as a household that does not exist."""
+    household = await households_of(who).get_or_none(id=household_id)
+    if household is None:
+        raise Refused("api.error.not_found", 404)
+    code = await issue_code(household, now, days, by=who.name)
+    return await BindingCode.get(code=code)
 
 
 async def issue_code(household: Household, now: datetime, days: int, by: str = "system") -> str:
-    """A fresh code for a household; retried on the (rare) collision."""
+    """A fresh code for a household; the household's codes still unused stop working (a
+    code handed out earlier may have gone astray). Retried on the (rare) collision."""
     for _ in range(5):
         code = new_code()
         try:
-            await BindingCode.create(
-                code=code, household=household, expires_at=now + timedelta(days=days)
-            )
+            async with in_transaction() as conn:
+                revoked = (
+                    await BindingCode.filter(
+                        household_id=household.id, used_at=None, expires_at__gt=now
+                    )
+                    .using_db(conn)
+                    .update(expires_at=now)
+                )
+                await BindingCode.create(
+                    code=code,
+                    household=household,
+                    expires_at=now + timedelta(days=days),
+                    using_db=conn,
+                )
+                await record(
+                    by,
+                    "binding_code.issued",
+                    "household",
+                    household.id,
+                    after={"revoked": revoked},
+                    using_db=conn,
+                )
         except IntegrityError:
             continue
-        await record(by, "binding_code.issued", "household", household.id)
         return code
     raise RuntimeError("could not find a free binding code")
+
+
+def _label(household: Household) -> str:
+    return f"{household.building.name} {household.unit} {household.room}".replace("  ", " ")
 
 
 async def household_label(household_id: int | None) -> str:
     if household_id is None:
         return ""
     household = await Household.get(id=household_id).prefetch_related("building")
-    return f"{household.building.name} {household.unit} {household.room}".replace("  ", " ")
+    return _label(household)
 
 
 async def set_language(resident: Resident, language: str) -> None:

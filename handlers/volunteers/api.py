@@ -257,30 +257,24 @@ async def add_shift(request: web.Request) -> web.Response:
     errors=(403,),
     description=(
         "JSON, not an image: WeChat makes the picture from a scene key with the official "
-        "account's credentials, and until that client exists ``image`` is null."
+        "account's credentials, and until that client exists ``image`` is null. The keys "
+        "rotate: each works until ``expires_at``, so the code shown is made afresh."
     ),
     strict=True,
 )
 async def qr_codes(request: web.Request) -> web.Response:
     """The scene keys of the site's parametric QR codes: one for the activity, one per shift.
 
-    Scanning either checks a signed-up volunteer in or out. The image itself is made by
-    WeChat from a scene key with the official account's credentials (the notices issue's
-    WeChat client); until that client exists ``image`` is null and nothing calls WeChat.
+    Scanning either checks a signed-up volunteer in or out. The keys rotate: each works
+    until ``expires_at``, so the code shown at the site is made afresh from this answer.
+    The image itself is made by WeChat from a scene key with the official account's
+    credentials (the notices issue's WeChat client); until that client exists ``image``
+    is null and nothing calls WeChat.
     """
     who = await require(request, TEAM_LEADERS)
     activity_id = _id(request, "id", "volunteer.error.activity_not_found")
-    activity = await service.get_activity(activity_id, who.community_id)
-    if not who.leads(activity.team_id):
-        raise Refused("api.error.forbidden", 403)
-    shifts = await activity.shifts.all().order_by("starts_at", "id")
-    return web.json_response(
-        {
-            "activity": {"id": activity.id, "scene": rules.scene_key("activity", activity.id)},
-            "shifts": [{"id": s.id, "scene": rules.scene_key("shift", s.id)} for s in shifts],
-            "image": None,
-        }
-    )
+    codes = await service.site_codes(who, activity_id, now(request))
+    return web.json_response({**codes, "image": None})
 
 
 # --- sign-up --------------------------------------------------------------------------------------
@@ -360,7 +354,7 @@ async def my_shifts(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/volunteers/checkin")
 @doc(
-    "签到 or 签退 by a scanned scene key, or else by the caller's location",
+    "签到 or 签退 by the caller's location, with the scanned scene key if there is one",
     tag="volunteers",
     body=s.CheckBody,
     response=s.Checked,
@@ -368,14 +362,17 @@ async def my_shifts(request: web.Request) -> web.Response:
     strict=True,
 )
 async def check_in(request: web.Request) -> web.Response:
-    """签到 or 签退 by a scanned scene key (``{"scene": "shift_3"}``) or a location."""
+    """签到 or 签退 by a location, with the site code's current scene key or without.
+
+    A scene key is no proof of presence here (only WeChat's own scan event is): the
+    location is always asked for and checked against the activity's radius.
+    """
     resident = await caller(request)
     body = parsed(request, s.CheckBody)
     at = now(request)
     if body.scene is not None:
-        done = await service.check_by_scene(resident.id, body.scene, at)
+        done = await service.check_by_scene(resident.id, body.scene, at, body.lat, body.lng)
     else:
-        assert body.lat is not None and body.lng is not None  # the model asks for both
         found = await service.check_by_location(resident.id, body.lat, body.lng, at)
         if found is None:
             raise Refused("volunteer.error.no_shift_now", 409)
@@ -497,7 +494,7 @@ async def points(request: web.Request) -> web.Response:
     body=s.GrantBody,
     response=s.EntryView,
     status=201,
-    errors=(404,),
+    errors=(403, 404),
     strict=True,
 )
 async def grant_points(request: web.Request) -> web.Response:
@@ -604,21 +601,8 @@ async def leaderboard(request: web.Request) -> web.Response:
     who = await require(request)
     at = queried(request, s.LeaderboardQuery).at(now(request))
     start, _ = rules.month_bounds(at)
-    board = await service.leaderboard(who.community_id, at)
-    if not who.is_manager:  # an honour roll shows others as 王*明, as posted lists do
-        for row in board:
-            if row["volunteer"]["id"] != who.id:
-                row["volunteer"]["name"] = _masked(row["volunteer"]["name"])
+    board = await service.leaderboard(who, at)
     return web.json_response({"month": start.strftime("%Y-%m"), "items": board})
-
-
-def _masked(name: str | None) -> str | None:
-    """A name as public lists show it: its first and (from three characters) last kept."""
-    if not name:
-        return name
-    if len(name) < 3:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
 @routes.get("/api/v1/volunteers/registration")

@@ -13,6 +13,7 @@ from handlers.volunteers import rules
 from handlers.volunteers.activities import get_shift
 from handlers.volunteers.rules import LedgerKind, SignUpStatus
 from handlers.volunteers.shared import (
+    forbid_own_credit,
     forbid_unless,
     iso,
     policy,
@@ -51,6 +52,7 @@ async def attendance(who: Who, shift_id: int) -> tuple[Shift, list[dict[str, Any
 async def mark_no_show(who: Who, signup_id: int, reason: str | None, now: datetime) -> SignUp:
     """A confirmed volunteer who never checked in, once the shift has started."""
     signup = await signup_for_leader(who, signup_id)
+    forbid_own_credit(who, signup.volunteer_id)
     reason = required_reason(reason)
     if now < signup.shift.starts_at:
         raise Refused("volunteer.error.not_started", 409)
@@ -86,6 +88,7 @@ async def adjust(
     a balance below zero, and then nothing can be redeemed until it is positive again.
     """
     signup = await signup_for_leader(who, signup_id)
+    forbid_own_credit(who, signup.volunteer_id)
     reason = required_reason(reason)
     shift = signup.shift
     limit = rules.shift_minutes(shift.starts_at, shift.ends_at)

@@ -86,7 +86,7 @@ async def register(event: Event, ctx: Context) -> Reply:
 
 @router.text("最美志愿者", "最美志願者", "志愿排行", "志願排行", "leaderboard")
 async def leaderboard(event: Event, ctx: Context) -> Reply:
-    board = await service.leaderboard(ctx.resident.community_id, ctx.now())
+    board = await service.leaderboard(await service.who(ctx.resident), ctx.now())
     if not board:
         return Reply(ctx.t("volunteer.chat.leaderboard_empty"))
     lines = [ctx.t("volunteer.chat.leaderboard_title")]
@@ -280,12 +280,12 @@ async def scanned_site_code(event: Event, ctx: Context) -> Reply:
     the welcome here, not by the dispatcher (and, as there, the flow stays put).
     """
     if event.event != "subscribe":
-        done = await service.check_by_scene(ctx.resident.id, event.key, ctx.now())
+        done = await service.check_by_scene(ctx.resident.id, event.key, ctx.now(), scanned=True)
         return Reply(describe_check(ctx, done))
     await residents.set_active(ctx.resident, True)
     welcome = ctx.t("residents.welcome") + "\n\n"
     try:
-        done = await service.check_by_scene(ctx.resident.id, event.key, ctx.now())
+        done = await service.check_by_scene(ctx.resident.id, event.key, ctx.now(), scanned=True)
     except Refused as refused:
         ctx.next_state = ctx.state
         return Reply(welcome + ctx.t(refused.code, **refused.params))

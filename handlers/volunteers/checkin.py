@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,9 +11,10 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from handlers.refusal import Refused
+from handlers.roles import Who
 from handlers.volunteers import rules
 from handlers.volunteers.rules import LedgerKind, ScanAction, SignUpStatus, Window
-from handlers.volunteers.shared import ACTIVE, local_time, policy
+from handlers.volunteers.shared import ACTIVE, forbid_unless, local_time, policy
 from models.volunteers import Activity, CheckRecord, PointsEntry, Shift, SignUp
 
 
@@ -30,17 +32,81 @@ class CheckOutcome:
     distance: float | None = None
 
 
-async def check_by_scene(resident_id: int, key: str, now: datetime) -> CheckOutcome:
-    """签到 by scanning the site's QR code: a shift's (``shift_3``) or an activity's."""
-    parsed = rules.parse_scene(key)
-    if parsed is None:
+async def site_codes(who: Who, activity_id: int, now: datetime) -> dict[str, Any]:
+    """The scene keys of the site's QR codes at ``now``: the activity's and each shift's.
+
+    For the activity's leader and the community's workers only; each key works until
+    ``expires_at`` (its rotation window and the next), so the code shown is made afresh.
+    """
+    activity = await Activity.filter(id=activity_id, community_id=who.community_id).first()
+    if activity is None:
+        raise Refused("volunteer.error.activity_not_found", 404, id=activity_id)
+    forbid_unless(who.leads(activity.team_id))
+    secret = await _scene_secret(activity)
+    pol = policy()
+    shifts = await Shift.filter(activity_id=activity.id).order_by("starts_at", "id")
+    return {
+        "activity": {
+            "id": activity.id,
+            "scene": rules.scene_key("activity", activity.id, secret, now, pol),
+        },
+        "shifts": [
+            {"id": s.id, "scene": rules.scene_key("shift", s.id, secret, now, pol)} for s in shifts
+        ],
+        "expires_at": rules.scene_expires(now, pol).isoformat(),
+    }
+
+
+async def _scene_secret(activity: Activity) -> str:
+    """The activity's QR key, issued once (two first requests at once agree on one)."""
+    if activity.scene_secret is None:
+        await Activity.filter(id=activity.id, scene_secret=None).update(
+            scene_secret=secrets.token_hex(32)
+        )
+        await activity.refresh_from_db(fields=["scene_secret"])
+    assert activity.scene_secret is not None
+    return activity.scene_secret
+
+
+async def check_by_scene(
+    resident_id: int,
+    key: str,
+    now: datetime,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    *,
+    scanned: bool = False,
+) -> CheckOutcome:
+    """签到 by the site's QR code: a shift's or an activity's current scene key.
+
+    The key proves presence only when WeChat reports the scan (``scanned``: the official
+    account's subscribe or SCAN event); a key handed in any other way needs a location
+    within the activity's radius as well. A key nobody issued, or one past its window,
+    checks no one in.
+    """
+    scene = rules.parse_scene(key)
+    if scene is None:
         raise Refused("volunteer.error.bad_scene", 400)
-    kind, ident = parsed
-    where = Q(shift_id=ident) if kind == "shift" else Q(shift__activity_id=ident)
+    activity = await (
+        Activity.filter(id=scene.ident)
+        if scene.kind == "activity"
+        else Activity.filter(shifts__id=scene.ident)
+    ).first()
+    if activity is None or activity.scene_secret is None:
+        raise Refused("volunteer.error.bad_scene", 400)
+    if not rules.scene_genuine(scene, activity.scene_secret):
+        raise Refused("volunteer.error.bad_scene", 400)
+    if not rules.scene_current(scene, now, policy()):
+        raise Refused("volunteer.error.scene_expired", 409, title=activity.title)
+    if not scanned and (latitude is None or longitude is None):
+        raise Refused("volunteer.error.scene_needs_location", 400)
+    where = Q(shift_id=scene.ident) if scene.kind == "shift" else Q(shift__activity_id=scene.ident)
     found = await _candidates(resident_id, where)
     if not found:
         raise Refused("volunteer.error.not_on_shift", 403)
-    return await _check(found, now, "scan")
+    if scanned:
+        return await _check(found, now, "scan")
+    return await _check(found, now, "scan+location", latitude, longitude)
 
 
 async def check_by_location(

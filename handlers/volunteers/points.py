@@ -17,6 +17,7 @@ from handlers.volunteers.shared import (
     POINTS_MAX,
     TEXT_MAX,
     clean_text,
+    forbid_own_credit,
     forbid_unless,
     lock_volunteer,
     optional_text,
@@ -66,6 +67,7 @@ async def grant_points(
 ) -> PointsEntry:
     """A worker's bonus (表彰) or correction of a volunteer's points, with a reason."""
     forbid_unless(who.is_manager)
+    forbid_own_credit(who, resident_id)
     reason = required_reason(reason)
     if kind not in {LedgerKind.BONUS, LedgerKind.ADJUSTED}:
         raise Refused("volunteer.error.bad_points", 400)

@@ -9,14 +9,21 @@ from typing import Any
 
 from tortoise.functions import Sum
 
+from handlers.roles import Who
 from handlers.volunteers import rules
 from handlers.volunteers.rules import LOCAL, LedgerKind, SignUpStatus
 from models.residents import Resident
 from models.volunteers import PointsEntry, SignUp, VolunteerProfile
 
 
-async def leaderboard(community_id: int, now: datetime, limit: int = 10) -> list[dict[str, Any]]:
-    """最美志愿者: the month's points earned (not spent) and hours served, ranked."""
+async def leaderboard(viewer: Who, now: datetime, limit: int = 10) -> list[dict[str, Any]]:
+    """最美志愿者 of ``viewer``'s community: the month's points earned (not spent) and hours
+    served, ranked.
+
+    Others' names come masked (王*明, as posted honour rolls show them) unless the viewer
+    manages the community; the viewer's own name is theirs to see. Both doors use this.
+    """
+    community_id = viewer.community_id
     start, end = rules.month_bounds(now)
     earned = (
         await PointsEntry.filter(
@@ -51,12 +58,19 @@ async def leaderboard(community_id: int, now: datetime, limit: int = 10) -> list
     return [
         {
             "rank": s.rank,
-            "volunteer": {"id": s.volunteer, "name": names.get(s.volunteer)},
+            "volunteer": {"id": s.volunteer, "name": _shown(viewer, s.volunteer, names)},
             "points": s.points,
             "hours": round(s.minutes / 60, 2),
         }
         for s in ranked
     ]
+
+
+def _shown(viewer: Who, volunteer_id: int, names: dict[int, str | None]) -> str | None:
+    name = names.get(volunteer_id)
+    if viewer.is_manager or volunteer_id == viewer.id:
+        return name
+    return rules.masked_name(name)
 
 
 async def registration(community_id: int) -> dict[str, Any]:

@@ -7,6 +7,8 @@ leaderboard (最美志愿者) and the registration share. Every instant is passe
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -87,6 +89,7 @@ class Policy:
     default_radius_m: int = 200
     day_reminder: timedelta = timedelta(hours=24)
     hour_reminder: timedelta = timedelta(hours=1)
+    scene_rotates: timedelta = timedelta(minutes=10)
 
     def __post_init__(self) -> None:
         if self.points_per_hour < 0:
@@ -98,6 +101,8 @@ class Policy:
                 raise ValueError(f"{name} cannot be negative")
         if not timedelta(0) < self.hour_reminder < self.day_reminder:
             raise ValueError("the hour reminder must come after the day reminder")
+        if not timedelta(minutes=1) <= self.scene_rotates <= timedelta(hours=24):
+            raise ValueError("scene_rotates must be from 1 minute to 24 hours")
 
 
 _POLICY_KEYS = {
@@ -108,6 +113,7 @@ _POLICY_KEYS = {
     "default_radius_m": ("default_radius_m", None),
     "day_reminder_hours": ("day_reminder", "hours"),
     "hour_reminder_minutes": ("hour_reminder", "minutes"),
+    "scene_rotates_minutes": ("scene_rotates", "minutes"),
 }
 
 
@@ -400,20 +406,82 @@ def registration_share(volunteers: int, residents: int) -> Fraction | None:
     return Fraction(volunteers, residents)
 
 
+def masked_name(name: str | None) -> str | None:
+    """A name as public lists show it: its first and (from three characters) last kept."""
+    if not name:
+        return name
+    if len(name) < 3:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
 # --- QR scene keys --------------------------------------------------------------------------------
+#
+# A scene key is ``shift_3_<window>_<mac>`` (or ``activity_2_…``): the window is a count of
+# ``scene_rotates`` periods since the epoch and the mac an HMAC of kind, id and window under
+# the activity's own secret. Nobody can make one without the secret, and one seen once is
+# good only for its window and the next: a code photographed today checks no one in tomorrow.
+
+SCENE_MAC_HEX = 20  # 80 bits; the whole key stays within WeChat's 64 characters
 
 
-def scene_key(kind: str, ident: int) -> str:
-    """The parametric QR code's scene string for a shift or a whole activity."""
+@dataclass(frozen=True)
+class SceneKey:
+    kind: str  # "shift" or "activity"
+    ident: int
+    window: int
+    mac: str
+
+
+def scene_window(now: datetime, policy: Policy) -> int:
+    return int(now.timestamp() // policy.scene_rotates.total_seconds())
+
+
+def _scene_mac(secret: str, kind: str, ident: int, window: int) -> str:
+    message = f"{kind}:{ident}:{window}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:SCENE_MAC_HEX]
+
+
+def scene_key(kind: str, ident: int, secret: str, now: datetime, policy: Policy) -> str:
+    """The parametric QR code's scene string for a shift or a whole activity, made at ``now``."""
     prefix = {"shift": SHIFT_SCENE, "activity": ACTIVITY_SCENE}[kind]
-    return f"{prefix}{ident}"
+    window = scene_window(now, policy)
+    return f"{prefix}{ident}_{window}_{_scene_mac(secret, kind, ident, window)}"
 
 
-def parse_scene(key: str) -> tuple[str, int] | None:
-    """("shift", 3) from "shift_3"; None for anything else."""
+def scene_expires(now: datetime, policy: Policy) -> datetime:
+    """When a key made at ``now`` stops working: the end of the window after its own."""
+    ends = (scene_window(now, policy) + 2) * policy.scene_rotates.total_seconds()
+    return datetime.fromtimestamp(ends, tz=now.tzinfo)
+
+
+def parse_scene(key: str) -> SceneKey | None:
+    """The parts of ``shift_3_<window>_<mac>``; None for anything else (the mac unchecked)."""
     for kind, prefix in (("shift", SHIFT_SCENE), ("activity", ACTIVITY_SCENE)):
-        if key.startswith(prefix):
-            rest = key[len(prefix) :]
-            if rest.isascii() and rest.isdigit() and 0 < len(rest) <= 9 and int(rest) > 0:
-                return kind, int(rest)
+        if not key.startswith(prefix):
+            continue
+        parts = key[len(prefix) :].split("_")
+        if len(parts) != 3:
+            return None
+        ident, window, mac = parts
+        if not (_digits(ident, 9) and int(ident) > 0 and _digits(window, 12)):
+            return None
+        if len(mac) != SCENE_MAC_HEX or not all(c in "0123456789abcdef" for c in mac):
+            return None
+        return SceneKey(kind, int(ident), int(window), mac)
     return None
+
+
+def _digits(text: str, most: int) -> bool:
+    return text.isascii() and text.isdigit() and 0 < len(text) <= most
+
+
+def scene_genuine(scene: SceneKey, secret: str) -> bool:
+    """Whether the key was made with ``secret`` (compared in constant time)."""
+    expected = _scene_mac(secret, scene.kind, scene.ident, scene.window)
+    return hmac.compare_digest(expected, scene.mac)
+
+
+def scene_current(scene: SceneKey, now: datetime, policy: Policy) -> bool:
+    """A key works in its own window and the next one, never before it was made."""
+    return 0 <= scene_window(now, policy) - scene.window <= 1

@@ -19,8 +19,6 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     Field,
-    ValidationInfo,
-    field_validator,
 )
 
 from handlers.openapi import Page, Paging, absent_when_none
@@ -210,7 +208,6 @@ class ShiftView(BaseModel):
     waitlisted: int
     min_age: int | None
     skills: list[str]
-    scene: str = Field(description="The scene key of the shift's QR code")
 
 
 class MyShiftView(ShiftView):
@@ -231,7 +228,6 @@ class ActivityView(BaseModel):
     team_id: int | None
     required_skills: list[str]
     status: str
-    scene: str
 
 
 class ActivityListed(ActivityView):
@@ -254,6 +250,7 @@ class Scene(BaseModel):
 class QrCodes(BaseModel):
     activity: Scene
     shifts: list[Scene]
+    expires_at: str = Field(description="When these keys stop working: make the code afresh")
     image: str | None = Field(description="Not made yet: always null")
 
 
@@ -295,22 +292,16 @@ class MySignUpPage(Page):
 
 
 class CheckBody(BaseModel):
-    """A scanned scene key, or else a location: ``lat`` and ``lng`` both."""
+    """Where the caller is (``lat`` and ``lng``), with the site code's scene key if scanned.
 
-    scene: str | None = Field(default=None, max_length=64, description="shift_3 or activity_2")
-    lat: float | None = Field(
-        default=None, ge=-90, le=90, validate_default=True, description="Without a scene"
-    )
-    lng: float | None = Field(
-        default=None, ge=-180, le=180, validate_default=True, description="Without a scene"
-    )
+    A scene key alone proves no presence: only WeChat's own scan event does, in the chat.
+    """
 
-    @field_validator("lat", "lng")
-    @classmethod
-    def _a_scene_or_a_place(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if value is None and info.data.get("scene") is None:
-            raise ValueError("a scene, or else lat and lng")
-        return value
+    scene: str | None = Field(
+        default=None, max_length=64, description="The current key of the site's QR code"
+    )
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
 
 
 class Checked(BaseModel):

@@ -24,7 +24,12 @@ from handlers.volunteers.activities import (
     upcoming,
 )
 from handlers.volunteers.attendance import adjust, attendance, mark_no_show
-from handlers.volunteers.checkin import CheckOutcome, check_by_location, check_by_scene
+from handlers.volunteers.checkin import (
+    CheckOutcome,
+    check_by_location,
+    check_by_scene,
+    site_codes,
+)
 from handlers.volunteers.jobs import close_ended_shifts, send_reminders
 from handlers.volunteers.points import (
     RedeemOutcome,
@@ -126,6 +131,7 @@ __all__ = [
     "shift_view",
     "sign_up",
     "signup_view",
+    "site_codes",
     "span",
     "total_minutes",
     "upcoming",

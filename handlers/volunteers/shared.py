@@ -67,6 +67,13 @@ def forbid_unless(allowed: bool) -> None:
         raise Refused("volunteer.error.forbidden", 403)
 
 
+def forbid_own_credit(who: Who, volunteer_id: int) -> None:
+    """Nobody decides their own hours or points: a leader's or worker's own sign-up and
+    balance are another leader's or worker's to correct (attendance, adjustments, grants)."""
+    if who.id == volunteer_id:
+        raise Refused("volunteer.error.own_credit", 403)
+
+
 async def signup_for_leader(who: Who, signup_id: int) -> SignUp:
     """A sign-up of the community, if ``who`` leads its activity (workers lead all)."""
     signup = (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.volunteers import rules
 from handlers.volunteers.shared import iso
 from models.volunteers import Activity, PointsEntry, Reward, Shift, SignUp
 
@@ -20,7 +19,6 @@ def shift_view(shift: Shift, mine: SignUp | None = None) -> dict[str, Any]:
         "waitlisted": shift.waitlist_count,
         "min_age": shift.min_age,
         "skills": shift.skills,
-        "scene": rules.scene_key("shift", shift.id),
     }
     if mine is not None:
         data["mine"] = signup_view(mine)
@@ -52,7 +50,6 @@ def activity_view(activity: Activity) -> dict[str, Any]:
         "team_id": activity.team_id,
         "required_skills": activity.required_skills,
         "status": activity.status,
-        "scene": rules.scene_key("activity", activity.id),
     }
 
 

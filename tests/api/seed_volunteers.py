@@ -75,9 +75,10 @@ async def seed(world: World, people: dict[str, Resident]) -> None:
         **site,
     )
     [ended] = await past.shifts.all()
+    codes = await service.site_codes(boss, past.id, started)  # the code shown at the site
     for person in (resident, neighbour):
         await service.sign_up(ended.id, person.id, started - timedelta(days=1))
-        await service.check_by_scene(person.id, f"shift_{ended.id}", started)
+        await service.check_by_scene(person.id, codes["shifts"][0]["scene"], started, scanned=True)
     await service.close_ended_shifts(ended.ends_at)
 
     await service.grant_points(boss, resident.id, 50, "巡逻表彰", "bonus", now)

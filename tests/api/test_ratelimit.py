@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import pytest
 from aiohttp.test_utils import make_mocked_request
+from multidict import CIMultiDict
+from pydantic import ValidationError
 
+from config.settings import Settings
 from handlers.api import API_DEPS
 from handlers.ratelimit import Limits, buckets, client_address, window
 from handlers.sessions import issue
@@ -24,12 +27,94 @@ def test_window_and_seconds_to_wait(now, expected):
     assert window(now) == expected
 
 
-def test_forwarded_for_is_believed_only_when_configured():
-    request = make_mocked_request(
-        "GET", "/api/v1/me", headers={"X-Forwarded-For": "203.0.113.9, 198.51.100.7"}
+class Peer:
+    """A transport whose peer is ``address``: who opened the connection to us."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return (self.address, 40000) if name == "peername" else default
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def from_peer(address: str, path: str = "/api/v1/me", *forwarded: str, method: str = "GET"):  # type: ignore[no-untyped-def]
+    headers = CIMultiDict(("X-Forwarded-For", hop) for hop in forwarded)
+    return make_mocked_request(method, path, headers=headers, transport=Peer(address))
+
+
+def ours() -> Limits:
+    """Our proxies: one network and one IPv6 address."""
+    return Limits(trusted_proxies=("10.0.0.0/24", "fd00::1"))
+
+
+def test_forwarded_for_from_our_proxy_names_the_right_most_hop_not_ours():
+    # The client wrote "1.2.3.4" itself; our two proxies appended what they saw.
+    request = from_peer("10.0.0.2", "/api/v1/me", "1.2.3.4, 198.51.100.7, 10.0.0.3")
+    assert client_address(request, ours().proxies) == "198.51.100.7"
+    # Two header lines are one list; an IPv6 proxy is one of ours too.
+    request = from_peer("fd00::1", "/api/v1/me", "203.0.113.9", "198.51.100.8")
+    assert client_address(request, ours().proxies) == "198.51.100.8"
+    # Nothing forwarded: the proxy's own request.
+    assert client_address(from_peer("10.0.0.2"), ours().proxies) == "10.0.0.2"
+
+
+def test_forwarded_for_from_anyone_but_our_proxies_is_ignored():
+    request = from_peer("198.51.100.7", "/api/v1/me", "203.0.113.9")
+    assert client_address(request, ours().proxies) == "198.51.100.7"
+    assert client_address(request) == "198.51.100.7"  # no proxies configured: the peer
+    # Rotating the header buys no fresh bucket.
+    stems = {
+        buckets(from_peer("198.51.100.7", "/api/v1/me", f"203.0.113.{n}"), ours())[0][0]
+        for n in range(5)
+    }
+    assert len(stems) == 1
+
+
+def test_the_deprecated_flag_trusts_private_networks_only():
+    limits = Limits(trust_forwarded_for=True)
+    behind = from_peer("172.18.0.5", "/api/v1/me", "198.51.100.7")
+    assert client_address(behind, limits.proxies) == "198.51.100.7"
+    public = from_peer("198.51.100.9", "/api/v1/me", "203.0.113.1")
+    assert client_address(public, limits.proxies) == "198.51.100.9"
+    assert Limits().proxies == ()
+    # The old call, ``client_address(request, trust_forwarded_for)``, means the same.
+    assert client_address(behind, True) == "198.51.100.7"
+    assert client_address(public, True) == "198.51.100.9"
+    assert client_address(behind, False) == "172.18.0.5"
+
+
+def test_trusted_proxies_read_a_comma_list_and_refuse_a_bad_network(monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("LINLI_TRUSTED_PROXIES", "172.30.80.2, 10.1.0.0/16")
+    assert Settings(_env_file=None).trusted_proxies == ["172.30.80.2", "10.1.0.0/16"]
+    monkeypatch.setenv("LINLI_TRUSTED_PROXIES", '["fd00::/8"]')
+    assert Settings(_env_file=None).trusted_proxies == ["fd00::/8"]
+    monkeypatch.setenv("LINLI_TRUSTED_PROXIES", "proxy.local")
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)
+
+
+def test_the_trusted_proxies_setting_reaches_the_limiter(settings):  # type: ignore[no-untyped-def]
+    from bot.app import _limits
+
+    limits = _limits(
+        settings.model_copy(update={"trusted_proxies": ["10.0.0.2"], "api_qr_polls_per_ticket": 7})
     )
-    assert client_address(request, trust_forwarded_for=True) == "198.51.100.7"
-    assert client_address(request, trust_forwarded_for=False) != "198.51.100.7"
+    assert [str(network) for network in limits.proxies] == ["10.0.0.2/32"]
+    assert limits.qr_polls_per_ticket == 7
+
+
+def test_a_qr_poll_counts_against_its_ticket_not_the_sign_in_bucket():
+    limits = Limits(per_address=9, sign_in_per_address=2, qr_polls_per_ticket=40)
+    poll = buckets(from_peer("198.51.100.7", "/api/v1/auth/qr/abcdefgh123"), limits)
+    assert [(stem.split(":")[0], limit) for stem, limit in poll] == [("ip", 9), ("qrpoll", 40)]
+    other = buckets(from_peer("198.51.100.7", "/api/v1/auth/qr/zyxwvuts987"), limits)
+    assert poll[1][0] != other[1][0]
+    # Starting a QR sign-in is a sign-in attempt.
+    start = buckets(from_peer("198.51.100.7", "/api/v1/auth/qr", method="POST"), limits)
+    assert [stem.split(":")[0] for stem, _ in start] == ["ip", "signin"]
 
 
 def test_buckets_hash_tokens_and_add_a_sign_in_bucket():
@@ -208,3 +293,43 @@ def test_the_per_resident_setting_reaches_the_limiter(settings, store):  # type:
 
     assert _limits(settings).resident_limit == 6  # unset: twice the session's 3
     assert _limits(settings.model_copy(update={"api_rate_per_resident": 4})).resident_limit == 4
+
+
+async def test_rotating_forwarded_for_from_outside_our_proxies_buys_nothing(client, world):
+    """The test client connects from 127.0.0.1, which is not one of the proxies."""
+    client.server.app[API_DEPS].limits = Limits(per_address=8, trusted_proxies=("10.0.0.2",))
+    statuses = [
+        (
+            await client.get("/api/v1/openapi.json", headers={"X-Forwarded-For": f"203.0.113.{n}"})
+        ).status
+        for n in range(9)
+    ]
+    assert statuses == [200] * 8 + [429]
+
+
+async def poll(client, started):  # type: ignore[no-untyped-def]
+    """One poll as the console makes it (with the secret only the starting page holds)."""
+    path = f"/api/v1/auth/qr/{started['ticket']}"
+    if "secret" in started:
+        return await client.post(path, json={"secret": started["secret"]})
+    return await client.get(path)
+
+
+async def test_a_console_polling_its_qr_ticket_is_not_refused_nor_spends_sign_ins(client, world):
+    """A minute of the console's two-second polls; the address still has its password tries."""
+    client.server.app[API_DEPS].limits = Limits(sign_in_per_address=2)
+    started = await client.post("/api/v1/auth/qr")
+    assert started.status == 200
+    polls = [(await poll(client, await started.json())).status for _ in range(30)]
+    assert polls == [200] * 30
+    attempt = await client.post("/api/v1/auth/password", json={"login": "x", "password": "y"})
+    assert attempt.status == 401
+    attempt = await client.post("/api/v1/auth/password", json={"login": "x", "password": "y"})
+    assert attempt.status == 429
+
+
+async def test_polls_of_one_qr_ticket_have_a_budget_of_their_own(client, world):
+    client.server.app[API_DEPS].limits = Limits(sign_in_per_address=2, qr_polls_per_ticket=5)
+    started = await (await client.post("/api/v1/auth/qr")).json()
+    polls = [(await poll(client, started)).status for _ in range(6)]
+    assert polls == [200] * 5 + [429]

@@ -49,7 +49,7 @@ async def console(client, browser) -> Any:  # type: ignore[no-untyped-def]
     await context.close()
 
 
-async def test_a_worker_scans_the_login_qr_and_the_console_signs_in(
+async def test_a_worker_scans_the_login_qr_confirms_and_the_console_signs_in(
     client, world: World, console, fake, make_resident, shots
 ):
     phone = make_resident("o_worker_qr")
@@ -78,7 +78,12 @@ async def test_a_worker_scans_the_login_qr_and_the_console_signs_in(
         created=int(time.time()) + 1,
     )
     _, raw = await phone.push(xml)
-    assert reply_text(raw) == world.app_state.translate("zh_Hans", "auth.qr.signed_in")
+    # The scan alone signs nobody in: the worker reads where the sign-in came from first.
+    assert "127.0.*.*" in reply_text(raw)
+    await console.page.wait_for_timeout(4500)  # a poll or more: still on the QR card
+    assert await console.page.locator("#login-qr-card").is_visible()
+    assert await console.page.evaluate("sessionStorage.getItem('linli.console.token')") is None
+    assert await phone.say("1") == world.app_state.translate("zh_Hans", "auth.qr.signed_in")
 
     await console.ready("dashboard")
     token = await console.page.evaluate("sessionStorage.getItem('linli.console.token')")

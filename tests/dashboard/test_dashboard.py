@@ -230,7 +230,7 @@ async def test_vote_turnout_live_and_closed(world: World):
         scope=scope,
     )
 
-    votes = (await service.dashboard(world.community.id, NOW))["votes"]
+    votes = (await service.dashboard(world.community.id, NOW, live_tallies=True))["votes"]
 
     assert votes == [
         {
@@ -319,3 +319,52 @@ async def test_a_worker_of_another_community_is_refused(client, world: World):
     await RoleAssignment.create(resident=person, role=Role.ADMIN, community=other)
     resp = await client.get("/api/v1/dashboard", headers=bearer(await world.token(person)))
     assert resp.status == 403
+
+
+async def test_only_tally_readers_see_an_open_votes_tally_on_the_dashboard(client, world: World):
+    """The same role set as the proposals API: a grid worker sees the turnout of an open
+    vote, never its live 赞成/反对/弃权; the count of a closed vote is public anyway."""
+    homes = await world.add_households(world.buildings[0], 3)
+    scope = {"kind": "community", "ids": []}
+    now = datetime.now(UTC)
+    live = await Proposal.create(
+        community=world.community,
+        title="加装电梯",
+        description="d",
+        category="project",
+        status="voting",
+        scope=scope,
+        voting_opened_at=now - timedelta(days=1),
+        voting_ends_at=now + timedelta(days=5),
+        eligible_count=3,
+    )
+    for home, choice in zip(homes, ("yes", "no"), strict=False):
+        elector = await Elector.create(proposal=live, key=f"h{home.id}", household=home)
+        await Vote.create(proposal=live, elector=elector, choice=choice)
+    closed = await Proposal.create(
+        community=world.community,
+        title="修缮花坛",
+        description="d",
+        category="rectification",
+        status="approved",
+        scope=scope,
+        voting_opened_at=now - timedelta(days=20),
+        voting_ends_at=now - timedelta(days=13),
+        eligible_count=8,
+        result={"outcome": "approved", "eligible": 8, "yes": 5, "no": 1, "abstain": 0},
+    )
+    seen = {}
+    for role in (Role.GRID_WORKER, Role.COMMUNITY_WORKER, Role.ADMIN):
+        headers = bearer(await world.token(await world.worker(role)))
+        figures = await (await client.get("/api/v1/dashboard", headers=headers)).json()
+        seen[role] = {v["id"]: v for v in figures["votes"]}
+        proposal = await (await client.get(f"/api/v1/proposals/{live.id}", headers=headers)).json()
+        shown = seen[role][live.id]
+        # The dashboard and the proposals API agree on who reads the live tally.
+        assert ("tally" in proposal) == (shown["yes"] is not None), role
+        assert (shown["voted"], shown["eligible"], shown["turnout"]) == (2, 3, 0.6667)
+        assert (seen[role][closed.id]["yes"], seen[role][closed.id]["outcome"]) == (5, "approved")
+    grid = seen[Role.GRID_WORKER][live.id]
+    assert (grid["yes"], grid["no"], grid["abstain"]) == (None, None, None)
+    for role in (Role.COMMUNITY_WORKER, Role.ADMIN):
+        assert (seen[role][live.id]["yes"], seen[role][live.id]["no"]) == (1, 1)

@@ -308,3 +308,28 @@ async def test_the_document_names_each_actions_role_and_body(client):
     assert (days["minimum"], days["maximum"], days["default"]) == (1, 60, 7)
     audit = spec["paths"]["/api/v1/proposals/{id}/audit"]["get"]
     assert audit["x-roles"] == "admins"
+
+
+async def test_an_admin_reading_who_voted_what_leaves_an_audit_entry(client, world: World):
+    home = (await world.add_households(world.buildings[0], 1))[0]
+    voter, worker = await world.resident(home), await world.worker()
+    admin = await world.worker(Role.ADMIN)
+    proposal_id = await factories.voting(world, voter, worker)
+    await service.cast_vote(proposal_id, voter.id, "yes", datetime(2026, 11, 8, tzinfo=UTC))
+    url = f"/api/v1/proposals/{proposal_id}/audit"
+    refused = await client.get(url, headers=bearer(await world.token(worker)))
+    assert refused.status == 403
+    assert await AuditLog.filter(action="proposal.audit_read").count() == 0
+    for page in (1, 2):
+        resp = await client.get(f"{url}?page={page}", headers=bearer(await world.token(admin)))
+        assert resp.status == 200
+    reads = await AuditLog.filter(action="proposal.audit_read").order_by("id")
+    assert [(r.actor, r.entity, r.entity_id) for r in reads] == [
+        (f"resident:{admin.id}", "proposal", str(proposal_id))
+    ] * 2
+    assert [r.after for r in reads] == [{"page": 1}, {"page": 2}]
+    # The next reader of the trail sees who read it before them.
+    trail = await (await client.get(url, headers=bearer(await world.token(admin)))).json()
+    assert [e["actor"] for e in trail["items"] if e["action"] == "proposal.audit_read"][:2] == [
+        f"resident:{admin.id}"
+    ] * 2

@@ -315,7 +315,8 @@ async def test_lockout_lifts_after_the_failure_window(app_state, resident, store
     assert await resident.say(f"绑定 {code}") == t(app_state, "bind.locked")
     row = await resident_row(app_state, resident.openid)
     key = f"bindfail:{row.id}"
-    assert await store.get(key) == str(app_state.settings.binding_failures_per_10min)
+    # Every attempt counts, the refused one too (counted before it was refused).
+    assert await store.get(key) == str(app_state.settings.binding_failures_per_10min + 1)
     if backend == "real":
         # Redis expires it: the counter carries the 10-minute window.
         ttl_ms = await store.client.pttl(store._prefix + key)
@@ -341,6 +342,26 @@ async def test_failure_window_is_not_extended_by_later_failures(
     assert await resident.say(f"绑定 {code}") == t(app_state, "bind.locked")
     clock.offset += 61  # ten minutes after the first failure
     assert await resident.say(f"绑定 {code}") == bound_reply(app_state)
+
+
+async def test_wrong_codes_sent_at_once_get_no_more_checks_than_the_limit(app_state, resident):
+    limit = app_state.settings.binding_failures_per_10min
+    home = await household(app_state)
+    code = await issue(app_state, home)
+    await resident.say("你好")
+    row = await resident_row(app_state, resident.openid)
+    with using(app_state.db):
+        outcomes = await asyncio.gather(
+            *(
+                service.bind_guarded(app_state.store, row, "ABCD2345", datetime.now(UTC), limit)
+                for _ in range(40)
+            )
+        )
+        checked = [outcome for outcome in outcomes if outcome is not None]
+        assert len(checked) == limit
+        late = await service.bind_guarded(app_state.store, row, code, datetime.now(UTC), limit)
+        assert late is None
+    assert (await code_row(app_state, code)).used_at is None
 
 
 # --- QR scenes --------------------------------------------------------------------------------

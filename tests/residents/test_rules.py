@@ -12,7 +12,9 @@ from handlers.residents.rules import (
     CODE_LENGTH,
     CodeStatus,
     code_status,
+    device_of,
     mask,
+    masked_address,
     new_code,
     normalize_code,
     pseudonym,
@@ -212,3 +214,46 @@ def test_mask_default_keeps_four_and_hides_the_rest():
     assert masked.endswith(openid[-4:])
     assert set(masked[:-4]) == {"*"}
     assert openid not in masked
+
+
+# --- where a QR sign-in came from -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "shown"),
+    [
+        ("203.0.113.77", "203.0.*.*"),
+        ("2001:db8:85a3::8a2e:370:7334", "2001:db8::/32"),
+        ("::ffff:198.51.100.7", "198.51.*.*"),
+        ("::1", "::/32"),
+        ("unknown", "*"),
+        ("", "*"),
+    ],
+)
+def test_a_sign_in_address_is_shown_masked(address, shown):
+    assert masked_address(address) == shown
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "device"),
+    [
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/120.0 Safari/537.36 Edg/120.0",
+            "Edge · Windows",
+        ),
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) Version/17.1 Safari/605.1.15",
+            "Safari · macOS",
+        ),
+        ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) MicroMessenger/8.0", "WeChat · iOS"),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+            "Firefox · Linux",
+        ),
+        ("", ""),
+        ("放心确认，这是本机内网的安全页面", ""),
+    ],
+)
+def test_a_sign_in_device_is_named_from_a_fixed_list_never_quoted(user_agent, device):
+    assert device_of(user_agent) == device

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -122,7 +123,7 @@ async def test_a_worker_whose_role_was_withdrawn_can_no_longer_sign_in(client, w
     assert resp.status == 401
 
 
-async def test_ten_wrong_passwords_lock_the_login_whoever_tries(client, world, settings):
+async def test_ten_wrong_passwords_lock_the_login_from_that_address(client, world, settings):
     await worker_with_password(world)
     wrong = {"login": "wang.li", "password": "not the password"}
     for _ in range(accounts.LOCKOUT_FAILURES):
@@ -154,6 +155,47 @@ async def test_a_right_password_clears_earlier_failures(client, world):
     assert (await client.post("/api/v1/auth/password", json=CREDENTIALS)).status == 200
     assert (await client.post("/api/v1/auth/password", json=wrong)).status == 401
     assert (await client.post("/api/v1/auth/password", json=CREDENTIALS)).status == 200
+
+
+async def test_wrong_passwords_sent_at_once_get_no_more_checks_than_the_limit(client, world):
+    await worker_with_password(world)
+    wrong = {"login": "wang.li", "password": "not the password"}
+    answers = await asyncio.gather(
+        *(client.post("/api/v1/auth/password", json=wrong) for _ in range(20))
+    )
+    statuses = sorted(answer.status for answer in answers)
+    assert statuses == [401] * accounts.LOCKOUT_FAILURES + [429] * (20 - accounts.LOCKOUT_FAILURES)
+
+
+async def test_a_stranger_locks_a_login_only_from_their_own_address(world):
+    await worker_with_password(world)
+    store = world.app_state.store
+    with using(world.app_state.db):
+        for _ in range(accounts.LOCKOUT_FAILURES):
+            with pytest.raises(SignInRefused) as wrong:
+                await accounts.sign_in_with_password(store, "wang.li", "guess", "203.0.113.9")
+            assert wrong.value.code == "auth.error.bad_password"
+        with pytest.raises(SignInRefused) as locked:
+            await accounts.sign_in_with_password(store, "wang.li", PASSWORD, "203.0.113.9")
+        assert (locked.value.code, locked.value.status) == ("auth.error.locked", 429)
+        # The worker, from the office, is not locked out by the stranger.
+        person = await accounts.sign_in_with_password(store, "wang.li", PASSWORD, "198.51.100.7")
+    assert person.id
+
+
+async def test_a_login_locks_everywhere_only_past_a_much_higher_count(world, monkeypatch):
+    monkeypatch.setattr(accounts, "LOGIN_LOCKOUT_FAILURES", 3 * accounts.LOCKOUT_FAILURES)
+    await worker_with_password(world)
+    store = world.app_state.store
+    with using(world.app_state.db):
+        for n in range(3):
+            # Each address keeps trying past its own lock: those attempts add nothing more.
+            for _ in range(accounts.LOCKOUT_FAILURES + 5):
+                with pytest.raises(SignInRefused):
+                    await accounts.sign_in_with_password(store, "wang.li", "guess", f"10.0.0.{n}")
+        with pytest.raises(SignInRefused) as locked:
+            await accounts.sign_in_with_password(store, "wang.li", PASSWORD, "198.51.100.7")
+        assert locked.value.code == "auth.error.locked"
 
 
 # --- mini-program -----------------------------------------------------------------------------
@@ -347,20 +389,62 @@ async def test_a_binding_code_that_is_no_text_is_a_400(client, world, fake, payl
 # --- login QR ---------------------------------------------------------------------------------
 
 
-async def test_a_worker_signs_in_by_scanning_the_login_qr(client, world, fake, make_resident):
-    started = await (await client.post("/api/v1/auth/qr")).json()
-    assert started["qr_url"].startswith("https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=")
-    assert fake.qr_scenes == [started["scene"]]
-    poll = f"/api/v1/auth/qr/{started['ticket']}"
-    assert (await (await client.get(poll)).json())["status"] == "pending"
+CHROME_ON_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0 Safari/537.36"
+)
 
-    phone = make_resident("o_worker_scan")
+
+async def start_qr(client, user_agent: str = CHROME_ON_WINDOWS):  # type: ignore[no-untyped-def]
+    return await (await client.post("/api/v1/auth/qr", headers={"User-Agent": user_agent})).json()
+
+
+async def poll_qr(client, started, secret: str | None = None):  # type: ignore[no-untyped-def]
+    return await client.post(
+        f"/api/v1/auth/qr/{started['ticket']}",
+        json={"secret": started["secret"] if secret is None else secret},
+    )
+
+
+async def qr_worker(world, make_resident, openid: str):  # type: ignore[no-untyped-def]
+    phone = make_resident(openid)
     await phone.say("你好")  # following: the resident row exists
     with using(world.app_state.db):
+        from models.residents import Role, RoleAssignment
+
+        person = await Resident.get(openid=openid)
+        await RoleAssignment.create(
+            resident=person, role=Role.COMMUNITY_WORKER, community=world.community
+        )
+    return phone, person
+
+
+def scan_xml(phone, scene: str, later: int = 1) -> str:  # type: ignore[no-untyped-def]
+    # Seconds apart: WeChat deduplicates events by sender and second.
+    return message_xml(
+        phone.openid,
+        APPID,
+        "event",
+        {"Event": "SCAN", "EventKey": scene},
+        created=int(time.time()) + later,
+    )
+
+
+async def test_a_worker_signs_in_by_scanning_the_login_qr_and_confirming(
+    client, world, fake, make_resident
+):
+    started = await start_qr(client)
+    assert started["qr_url"].startswith("https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=")
+    assert fake.qr_scenes == [started["scene"]]
+    assert (await (await poll_qr(client, started)).json())["status"] == "pending"
+
+    phone = make_resident("o_worker_scan")
+    await phone.say("你好")
+    with using(world.app_state.db):
         person = await Resident.get(openid="o_worker_scan")
-        plain_reply = await phone.event("SCAN", started["scene"])
+    plain_reply = await phone.event("SCAN", started["scene"])
     assert plain_reply == world.app_state.translate("zh_Hans", "auth.qr.not_worker")
-    assert (await (await client.get(poll)).json())["status"] == "pending"
+    assert (await (await poll_qr(client, started)).json())["status"] == "pending"
 
     with using(world.app_state.db):
         from models.residents import Role, RoleAssignment
@@ -368,34 +452,132 @@ async def test_a_worker_signs_in_by_scanning_the_login_qr(client, world, fake, m
         await RoleAssignment.create(
             resident=person, role=Role.COMMUNITY_WORKER, community=world.community
         )
-    # A second later: WeChat deduplicates events by sender and second.
-    xml = message_xml(
-        phone.openid,
-        APPID,
-        "event",
-        {"Event": "SCAN", "EventKey": started["scene"]},
-        created=int(time.time()) + 1,
+    _, raw = await phone.push(scan_xml(phone, started["scene"]))
+    assert reply_text(raw) == world.app_state.translate(
+        "zh_Hans", "auth.qr.confirm", address="127.0.*.*", device="Chrome · Windows"
     )
-    _, raw = await phone.push(xml)
-    reply = reply_text(raw)
-    assert reply == world.app_state.translate("zh_Hans", "auth.qr.signed_in")
-    done = await (await client.get(poll)).json()
+    assert await phone.say("1") == world.app_state.translate("zh_Hans", "auth.qr.signed_in")
+    done = await (await poll_qr(client, started)).json()
     assert done["status"] == "signed_in"
     assert done["session"]["resident"]["id"] == person.id
     me = await client.get("/api/v1/me", headers=bearer(done["session"]["token"]))
     assert me.status == 200
     # The ticket is spent: nobody else can pick the session up.
-    assert (await client.get(poll)).status == 404
+    assert (await poll_qr(client, started)).status == 404
+
+
+async def test_a_scan_alone_releases_no_session(client, world, fake, make_resident):
+    started = await start_qr(client)
+    phone, _ = await qr_worker(world, make_resident, "o_worker_tricked")
+    _, raw = await phone.push(scan_xml(phone, started["scene"]))
+    assert "1" in reply_text(raw)
+    # However often the attacker's page asks, the scan gives it nothing.
+    for _ in range(3):
+        answer = await (await poll_qr(client, started)).json()
+        assert answer == {"status": "pending", "session": None}
+
+
+async def test_a_worker_who_does_not_confirm_cancels_the_sign_in(
+    client, world, fake, make_resident
+):
+    started = await start_qr(client)
+    phone, _ = await qr_worker(world, make_resident, "o_worker_says_no")
+    await phone.push(scan_xml(phone, started["scene"]))
+    assert await phone.say("不是我") == world.app_state.translate("zh_Hans", "auth.qr.cancelled")
+    resp = await poll_qr(client, started)
+    assert resp.status == 404
+    assert await error_of(resp) == "auth.error.qr_expired"
+    # A "1" after the cancellation confirms nothing.
+    assert await phone.say("1") != world.app_state.translate("zh_Hans", "auth.qr.signed_in")
+    assert (await poll_qr(client, started)).status == 404
+
+
+async def test_the_confirmation_shows_where_the_sign_in_came_from_not_what_it_claims(
+    client, world, fake, make_resident
+):
+    started = await start_qr(client, user_agent="请放心确认 本机内网安全页面")
+    phone, _ = await qr_worker(world, make_resident, "o_worker_reads")
+    _, raw = await phone.push(scan_xml(phone, started["scene"]))
+    unknown = world.app_state.translate("zh_Hans", "auth.qr.unknown_device")
+    assert reply_text(raw) == world.app_state.translate(
+        "zh_Hans", "auth.qr.confirm", address="127.0.*.*", device=unknown
+    )
+    assert "放心" not in reply_text(raw)
+
+
+async def test_only_the_worker_who_scanned_can_confirm(client, world, fake, make_resident):
+    started = await start_qr(client)
+    first, _ = await qr_worker(world, make_resident, "o_worker_first")
+    second, _ = await qr_worker(world, make_resident, "o_worker_second")
+    await first.push(scan_xml(first, started["scene"]))
+    _, raw = await second.push(scan_xml(second, started["scene"]))
+    assert reply_text(raw) == world.app_state.translate("zh_Hans", "auth.qr.expired")
+    assert await first.say("1") == world.app_state.translate("zh_Hans", "auth.qr.signed_in")
+    done = await (await poll_qr(client, started)).json()
+    with using(world.app_state.db):
+        first_id = (await Resident.get(openid="o_worker_first")).id
+    assert done["session"]["resident"]["id"] == first_id
+
+
+async def test_a_poll_without_the_starting_pages_secret_gets_nothing(
+    client, world, fake, make_resident
+):
+    started = await start_qr(client)
+    phone, _ = await qr_worker(world, make_resident, "o_worker_watched")
+    await phone.push(scan_xml(phone, started["scene"]))
+    await phone.say("1")
+    # Someone who saw the QR code (its scene holds the ticket) polls without the secret.
+    for wrong in ("guessed-secret", started["ticket"]):
+        resp = await poll_qr(client, started, secret=wrong)
+        assert resp.status == 404
+        assert await error_of(resp) == "auth.error.qr_expired"
+    bare = await client.post(f"/api/v1/auth/qr/{started['ticket']}", json={})
+    assert bare.status == 400
+    # The page that started it still gets its session.
+    assert (await (await poll_qr(client, started)).json())["status"] == "signed_in"
 
 
 async def test_an_unknown_qr_ticket_is_a_404(client, world):
-    resp = await client.get("/api/v1/auth/qr/NoSuchTicket123")
+    resp = await client.post("/api/v1/auth/qr/NoSuchTicket123", json={"secret": "x"})
     assert resp.status == 404
     assert await error_of(resp) == "auth.error.qr_expired"
 
 
 @pytest.mark.parametrize("ticket", ["short", "has.a.dot.in.it", "x" * 65, "%E4%BD%A0%E5%A5%BD" * 2])
 async def test_a_ticket_the_document_does_not_allow_is_a_404(client, world, ticket):
-    resp = await client.get(f"/api/v1/auth/qr/{ticket}")
+    resp = await client.post(f"/api/v1/auth/qr/{ticket}", json={"secret": "x"})
     assert resp.status == 404
     assert await error_of(resp) == "auth.error.qr_expired"
+
+
+# --- bodies other sites could send ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+async def test_a_body_that_is_not_declared_json_is_refused_before_it_counts(
+    client, world, content_type
+):
+    """A page of another site can post ``text/plain`` without asking: such wrong passwords
+    must not lock a worker out (nor anything else act on them)."""
+    await worker_with_password(world)
+    wrong = '{"login": "wang.li", "password": "not the password"}'
+    for _ in range(accounts.LOCKOUT_FAILURES + 1):
+        resp = await client.post(
+            "/api/v1/auth/password", data=wrong, headers={"Content-Type": content_type}
+        )
+        assert resp.status == 415
+        assert await error_of(resp) == "api.error.unsupported_media_type"
+    assert (await client.post("/api/v1/auth/password", json=CREDENTIALS)).status == 200
+
+
+async def test_a_json_body_with_a_charset_is_accepted(client, world):
+    await worker_with_password(world)
+    body = json.dumps(CREDENTIALS)
+    resp = await client.post(
+        "/api/v1/auth/password",
+        data=body,
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    assert resp.status == 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from handlers.volunteers import service
-from handlers.volunteers.service import ShiftPlan
+from handlers.volunteers.service import CheckOutcome, ShiftPlan
 from models.residents import Resident
 from models.volunteers import Activity, Shift
 from tests.world import World
@@ -50,3 +50,25 @@ async def patrol(
         shifts=[ShiftPlan(starts, starts + timedelta(hours=hours), capacity, **options)],
     )
     return activity, await Shift.get(activity_id=activity.id)
+
+
+async def site_code(
+    world: World, activity: Activity | int, now: datetime, shift: Shift | None = None
+) -> str:
+    """The scene key the site's QR code carries at ``now``: the shift's, else the activity's."""
+    activity_id = activity if isinstance(activity, int) else activity.id
+    made = await Activity.get(id=activity_id)  # by a worker, or a leader of its team
+    assert made.created_by_id is not None
+    maker = await service.who(await Resident.get(id=made.created_by_id))
+    codes = await service.site_codes(maker, activity_id, now)
+    if shift is None:
+        return str(codes["activity"]["scene"])
+    return next(str(s["scene"]) for s in codes["shifts"] if s["id"] == shift.id)
+
+
+async def scan_at(
+    world: World, resident_id: int, shift: Shift, at: datetime, *, whole_activity: bool = False
+) -> CheckOutcome:
+    """A WeChat scan at ``at`` of the code the site shows then: the shift's or the activity's."""
+    key = await site_code(world, shift.activity_id, at, None if whole_activity else shift)
+    return await service.check_by_scene(resident_id, key, at, scanned=True)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from handlers.volunteers import service
 from models.audit import AuditLog
 from models.volunteers import Reward, Shift, SignUp, VolunteerTeam
-from tests.volunteers.conftest import SITE, patrol, volunteer
+from tests.volunteers.conftest import SITE, patrol, scan_at, site_code, volunteer
 from tests.world import World
 
 
@@ -99,10 +99,8 @@ async def test_only_workers_and_their_own_team_leaders_create_activities(
     made = await client.post(url, json=payload, headers=bearer(await world.token(worker)))
     assert made.status == 201, await made.text()
     body = await made.json()
-    assert body["scene"] == f"activity_{body['id']}"
-    assert [(s["capacity"], s["scene"]) for s in body["shifts"]] == [
-        (8, f"shift_{body['shifts'][0]['id']}")
-    ]
+    assert "scene" not in body  # the site's codes are the leader's, not in what residents see
+    assert [s["capacity"] for s in body["shifts"]] == [8]
     leads = bearer(await world.token(leader))
     own = await client.post(url, json={**payload, "team_id": team.id}, headers=leads)
     assert own.status == 201
@@ -126,7 +124,8 @@ async def test_only_workers_and_their_own_team_leaders_create_activities(
     assert extra.status == 201
     qr = await client.get(f"{url}/{body['id']}/qr", headers=bearer(await world.token(worker)))
     codes = await qr.json()
-    assert codes["activity"]["scene"] == f"activity_{body['id']}" and codes["image"] is None
+    assert codes["activity"]["scene"].startswith(f"activity_{body['id']}_")
+    assert codes["image"] is None and codes["expires_at"]
     assert len(codes["shifts"]) == 2
     listed = await client.get(url, headers=bearer(await world.token(resident)))
     assert (await listed.json())["total"] == 2
@@ -159,8 +158,11 @@ async def test_sign_up_my_shifts_and_check_in_by_scene_and_location(client, worl
         "/api/v1/volunteers/checkin", json={"lat": SITE[0], "lng": SITE[1]}, headers=auth
     )
     assert (await near.json())["action"] == "check_in"
+    key = await site_code(world, activity, datetime.now(UTC), shift)
     scan = await client.post(
-        "/api/v1/volunteers/checkin", json={"scene": f"shift_{shift.id}"}, headers=auth
+        "/api/v1/volunteers/checkin",
+        json={"scene": key, "lat": SITE[0], "lng": SITE[1]},
+        headers=auth,
     )
     assert (await scan.json())["action"] == "already_in"
     nowhere = await client.post(
@@ -176,7 +178,7 @@ async def test_attendance_no_show_and_adjustment_through_the_api(client, world: 
     came, missed = await volunteer(world, "李阿姨"), await volunteer(world, "张叔")
     for p in (came, missed):
         await service.sign_up(shift.id, p.id, shift.starts_at - timedelta(days=1))
-    await service.check_by_scene(came.id, f"shift_{shift.id}", shift.starts_at)
+    await scan_at(world, came.id, shift, shift.starts_at)
     await service.close_ended_shifts(shift.ends_at)
     worker = bearer(await world.token(await world.worker()))
     outsider = bearer(await world.token(came))
@@ -458,13 +460,19 @@ async def test_registering_replaces_the_skills_sent_and_keeps_those_not(
     # Every field is optional, so the document lets the body be left out: it changes nothing.
     empty = await client.post(url, headers=auth)
     assert empty.status == 200 and (await empty.json())["birth_year"] == 1981
-    status, code, _ = await refusal(await client.post(url, data=b"[]", headers=auth))
+    as_json = {**auth, "Content-Type": "application/json"}
+    status, code, _ = await refusal(await client.post(url, data=b"[]", headers=as_json))
     assert (status, code) == (400, "api.error.bad_json")
 
 
-async def test_a_check_in_needs_a_scene_or_a_whole_location(client, world: World, bearer):
+async def test_a_check_in_needs_a_whole_location_scene_or_not(client, world: World, bearer):
     me = bearer(await world.token(await volunteer(world)))
-    for body, name in (({}, "lat"), ({"lat": SITE[0]}, "lng"), ({"lat": True, "lng": 1}, "lat")):
+    for body, name in (
+        ({}, "lat"),
+        ({"lat": SITE[0]}, "lng"),
+        ({"lat": True, "lng": 1}, "lat"),
+        ({"scene": "shift_1"}, "lat"),
+    ):
         resp = await client.post(f"{V}/checkin", json=body, headers=me)
         status, code, message = await refusal(resp)
         assert (status, code) == (400, "api.error.bad_field") and name in message, body

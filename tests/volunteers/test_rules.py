@@ -297,7 +297,10 @@ def test_registration_share():
 
 
 def test_scene_keys_round_trip_and_nothing_else_parses():
-    assert rules.parse_scene(rules.scene_key("shift", 3)) == ("shift", 3)
-    assert rules.parse_scene(rules.scene_key("activity", 12)) == ("activity", 12)
+    at, pol = datetime(2031, 11, 8, 1, 0, tzinfo=UTC), rules.Policy()
+    for kind, ident in (("shift", 3), ("activity", 12)):
+        scene = rules.parse_scene(rules.scene_key(kind, ident, "secret", at, pol))
+        assert scene is not None and (scene.kind, scene.ident) == (kind, ident)
+        assert scene.window == rules.scene_window(at, pol)
     for bad in ("shift_", "shift_abc", "shift_0", "shift_３", "bind_3", "shift_1234567890", ""):
         assert rules.parse_scene(bad) is None

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from handlers.refusal import Refused
 from handlers.volunteers import service
 from handlers.volunteers.rules import ScanAction, SignUpStatus
-from handlers.volunteers.service import ShiftPlan
+from handlers.volunteers.service import CheckOutcome, ShiftPlan
 from models.audit import AppendOnlyError, AuditLog
 from models.outbox import Notification
-from models.residents import Role, RoleAssignment
+from models.residents import Resident, Role, RoleAssignment
 from models.volunteers import Activity, PointsEntry, Reward, Shift, SignUp, VolunteerTeam
-from tests.volunteers.conftest import CREATED, DAY, SITE, patrol, volunteer
+from tests.volunteers.conftest import CREATED, DAY, SITE, patrol, scan_at, volunteer
 from tests.world import World
 
 
@@ -292,35 +292,35 @@ async def signed_up(world: World, **shift_options):  # type: ignore[no-untyped-d
 
 async def test_the_check_in_window_opens_30_minutes_before_and_closes_at_the_end(world: World):
     _, shift, me = await signed_up(world)
-    key = f"shift_{shift.id}"
     early = await refused(
         "volunteer.error.check_in_early",
-        service.check_by_scene(me.id, key, DAY - timedelta(minutes=30, seconds=1)),
+        scan_at(world, me.id, shift, DAY - timedelta(minutes=30, seconds=1)),
     )
     assert early.params["time"] == "11-08 08:30"
     await refused(
         "volunteer.error.check_in_closed",
-        service.check_by_scene(me.id, key, DAY + timedelta(hours=2, seconds=1)),
+        scan_at(world, me.id, shift, DAY + timedelta(hours=2, seconds=1)),
     )
-    done = await service.check_by_scene(me.id, key, DAY - timedelta(minutes=30))
+    done = await scan_at(world, me.id, shift, DAY - timedelta(minutes=30))
     assert done.action is ScanAction.CHECK_IN
 
 
 async def test_a_scan_checks_in_a_repeat_is_ignored_and_the_next_checks_out(world: World):
-    activity, _, me = await signed_up(world)
-    key = f"activity_{activity.id}"  # the activity's code works for its shifts too
-    assert (await service.check_by_scene(me.id, key, DAY - timedelta(minutes=10))).action is (
-        ScanAction.CHECK_IN
-    )
-    again = await service.check_by_scene(me.id, key, DAY - timedelta(minutes=5))
+    _, shift, me = await signed_up(world)
+
+    async def scan(at: datetime) -> CheckOutcome:  # the activity's code works for its shifts
+        return await scan_at(world, me.id, shift, at, whole_activity=True)
+
+    assert (await scan(DAY - timedelta(minutes=10))).action is ScanAction.CHECK_IN
+    again = await scan(DAY - timedelta(minutes=5))
     assert again.action is ScanAction.ALREADY_IN
-    out = await service.check_by_scene(me.id, key, DAY + timedelta(minutes=90))
+    out = await scan(DAY + timedelta(minutes=90))
     # Early arrival does not count: 09:00 to 10:30 is 90 minutes, 15 points at 10 an hour.
     assert (out.action, out.minutes, out.points) == (ScanAction.CHECK_OUT, 90, 15)
     row = await SignUp.get(id=out.signup.id)
     assert (row.status, row.minutes, row.points) == ("attended", 90, 15)
     assert await service.balance(me.id) == 15
-    done = await service.check_by_scene(me.id, key, DAY + timedelta(minutes=95))
+    done = await scan(DAY + timedelta(minutes=95))
     assert done.action is ScanAction.DONE
     kinds = await PointsEntry.filter(volunteer_id=me.id).values_list("kind", "points")
     assert kinds == [("earned", 15)]
@@ -331,9 +331,8 @@ async def test_scanning_someone_elses_shift_or_from_the_waitlist_is_refused(worl
     first, second, outsider = await volunteer(world), await volunteer(world), await volunteer(world)
     await service.sign_up(shift.id, first.id, CREATED)
     await service.sign_up(shift.id, second.id, CREATED)
-    key = f"shift_{shift.id}"
-    await refused("volunteer.error.not_on_shift", service.check_by_scene(outsider.id, key, DAY))
-    error = await refused("volunteer.error.waitlisted", service.check_by_scene(second.id, key, DAY))
+    await refused("volunteer.error.not_on_shift", scan_at(world, outsider.id, shift, DAY))
+    error = await refused("volunteer.error.waitlisted", scan_at(world, second.id, shift, DAY))
     assert error.params == {"position": 1}
     await refused("volunteer.error.bad_scene", service.check_by_scene(first.id, "shift_x", DAY))
 
@@ -359,7 +358,7 @@ async def test_location_check_in_within_the_radius_only(world: World):
 
 async def test_ended_shifts_check_out_at_their_end_once(world: World):
     _, shift, me = await signed_up(world)
-    await service.check_by_scene(me.id, f"shift_{shift.id}", DAY + timedelta(minutes=15))
+    await scan_at(world, me.id, shift, DAY + timedelta(minutes=15))
     assert await service.close_ended_shifts(DAY + timedelta(hours=1)) == 0
     ended = DAY + timedelta(hours=2, minutes=3)
     assert await asyncio.gather(
@@ -373,7 +372,7 @@ async def test_ended_shifts_check_out_at_their_end_once(world: World):
 
 async def test_the_points_ledger_is_append_only(world: World):
     _, shift, me = await signed_up(world)
-    await service.check_by_scene(me.id, f"shift_{shift.id}", DAY)
+    await scan_at(world, me.id, shift, DAY)
     await service.close_ended_shifts(DAY + timedelta(hours=3))
     entry = await PointsEntry.get(volunteer_id=me.id)
     entry.points = 1000
@@ -402,7 +401,7 @@ async def test_a_team_leader_marks_no_shows_and_adjusts_with_a_reason(world: Wor
     came, missed = await volunteer(world, "李阿姨"), await volunteer(world, "张叔")
     for p in (came, missed):
         await service.sign_up(shift.id, p.id, CREATED)
-    await service.check_by_scene(came.id, f"shift_{shift.id}", DAY)
+    await scan_at(world, came.id, shift, DAY)
     _, rows = await service.attendance(boss, shift.id)
     seen = {r["volunteer"]["name"]: r for r in rows}
     assert seen["李阿姨"]["checked_in_at"] and seen["张叔"]["checked_in_at"] is None
@@ -552,22 +551,24 @@ async def test_a_late_sign_up_gets_only_the_hour_reminder(world: World):
 
 
 async def test_the_monthly_leaderboard_and_the_registration_share(world: World):
-    _, shift = await patrol(world)
+    activity, shift = await patrol(world)
     a, b = await volunteer(world, "甲"), await volunteer(world, "乙")
     for p in (a, b):
         await service.sign_up(shift.id, p.id, CREATED)
-    await service.check_by_scene(a.id, f"shift_{shift.id}", DAY)
-    await service.check_by_scene(b.id, f"shift_{shift.id}", DAY + timedelta(minutes=30))
+    await scan_at(world, a.id, shift, DAY)
+    await scan_at(world, b.id, shift, DAY + timedelta(minutes=30))
     await service.close_ended_shifts(DAY + timedelta(hours=2))
     await grant(world, b, 5)  # granted in CREATED's month (November too)
     gift = await Reward.create(community=world.community, name="毛巾", cost=20, stock=5)
     await service.redeem(a.id, gift.id, DAY + timedelta(hours=3))  # spending does not lower rank
-    board = await service.leaderboard(world.community.id, DAY)
+    assert activity.created_by_id is not None
+    maker = await service.who(await Resident.get(id=activity.created_by_id))  # a worker
+    board = await service.leaderboard(maker, DAY)
     assert [(r["rank"], r["volunteer"]["name"], r["points"], r["hours"]) for r in board] == [
         (1, "甲", 20, 2.0),
         (2, "乙", 20, 1.5),
     ]
-    assert await service.leaderboard(world.community.id, DAY + timedelta(days=40)) == []
+    assert await service.leaderboard(await service.who(a), DAY + timedelta(days=40)) == []
     await world.resident()  # a resident who is not a volunteer
     share = await service.registration(world.community.id)
     # Residents: the two volunteers, the worker who made the patrol, the one who granted

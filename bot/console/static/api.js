@@ -18,10 +18,11 @@ export const session = {
 };
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, retryAfter = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -50,7 +51,9 @@ export async function api(method, path, body) {
   }
   if (!resp.ok) {
     const error = data && data.error;
-    throw new ApiError(resp.status, error ? error.code : 'http', error ? error.message : t('console.error.network'));
+    const retryAfter = Number(resp.headers.get('Retry-After')) || null;
+    throw new ApiError(resp.status, error ? error.code : 'http',
+      error ? error.message : t('console.error.network'), retryAfter);
   }
   return data;
 }

@@ -167,8 +167,10 @@ function loginPage() {
   name.focus();
 }
 
-// Scanning with the official account: the server knows when the worker has scanned,
-// the page asks every two seconds until then.
+// Scanning with the official account: the server knows when the worker has scanned and
+// confirmed in chat; the page asks every four seconds until then (the sign-in limit
+// allows twenty requests a minute per address), with the secret only it was given.
+const QR_POLL_MS = 4000;
 let qrPoll = null;
 
 async function qrSignIn() {
@@ -185,24 +187,31 @@ async function qrSignIn() {
     ? h('img', { id: 'login-qr-image', src: started.qr_url, alt: t('console.login.qr') })
     : h('code', { id: 'login-qr-scene' }, started.scene);
   const card = h('div', { id: 'login-qr-card', class: 'card login' },
-    h('h1', {}, t('console.login.qr')), picture, h('p', {}, t('console.login.qr_hint')));
+    h('h1', {}, t('console.login.qr')), picture, h('p', {}, t('console.login.qr_hint')),
+    h('p', {}, t('console.login.qr_confirm_hint')));
   main().replaceChildren(card);
   const poll = async () => {
     if (route() !== 'login') return;
+    let wait = QR_POLL_MS;
     try {
-      const state = await get(`/api/v1/auth/qr/${encodeURIComponent(started.ticket)}`);
+      const state = await post(`/api/v1/auth/qr/${encodeURIComponent(started.ticket)}`,
+        { secret: started.secret });
       if (state.status === 'signed_in') {
         session.set(state.session.token);
         location.hash = '#/dashboard';
         return;
       }
     } catch (error) {
-      showMessage(error.message);
-      return;
+      // Too many requests from this address for a moment: ask again later, not give up.
+      if (error.status !== 429) {
+        showMessage(error.message);
+        return;
+      }
+      wait = Math.max(QR_POLL_MS, (error.retryAfter || 10) * 1000);
     }
-    qrPoll = setTimeout(poll, 2000);
+    qrPoll = setTimeout(poll, wait);
   };
-  qrPoll = setTimeout(poll, 2000);
+  qrPoll = setTimeout(poll, QR_POLL_MS);
 }
 
 async function logout() {

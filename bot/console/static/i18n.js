@@ -71,5 +71,7 @@ export function formatPercent(share) {
 }
 
 export function formatNumber(value) {
+  // null: the server withholds the figure from this role (an open vote's tally): a dash, never 0.
+  if (value === null || value === undefined) return '—';
   return new Intl.NumberFormat(locale(), { maximumFractionDigits: 2 }).format(value);
 }
