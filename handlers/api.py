@@ -251,8 +251,6 @@ async def enforce(request: web.Request, operation: Operation) -> None:
         await caller_id(request)
     elif isinstance(operation.auth, RoleSet):
         await require(request, operation.auth)
-    if not operation.strict:
-        return
     if operation.query is not None:
         request[QUERY] = _parse_query(request, operation.query)
     if operation.body is not None:

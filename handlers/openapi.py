@@ -62,8 +62,6 @@ class Operation:
     path: dict[str, dict[str, Any]] = field(default_factory=dict)
     content_type: str = "application/json"
     description: str = ""
-    # The middleware parses query and body with the models above (``parsed``/``queried``).
-    strict: bool = False
 
 
 def doc(
@@ -80,7 +78,6 @@ def doc(
     path: dict[str, dict[str, Any]] | None = None,
     content_type: str = "application/json",
     description: str = "",
-    strict: bool = False,
 ) -> Callable[[H], H]:
     """Describe an endpoint for the OpenAPI document (see the module docstring).
 
@@ -99,7 +96,6 @@ def doc(
         path=dict(path or {}),
         content_type=content_type,
         description=description,
-        strict=strict,
     )
 
     def mark(handler: H) -> H:

@@ -86,6 +86,11 @@ class Who:
         return allowed.admits is not None and allowed.admits(self)
 
     @property
+    def held(self) -> list[Role]:
+        """The roles, each once, in ``Role`` order (what a person is shown of themselves)."""
+        return [role for role in Role if role in self.roles]
+
+    @property
     def sets(self) -> list[str]:
         """The names of the role sets held, for clients that show or hide what a set may do
         (the console asks for ``console``); the server still checks every request."""

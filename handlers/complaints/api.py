@@ -1,6 +1,6 @@
 """``/api/v1/complaints``: intake for residents, the ticket loop for handlers, stats for workers.
 
-Every route is ``strict``: its ``@doc`` role, query and body run before the handler (see
+Every route's ``@doc`` role, query and body run before the handler (see
 ``handlers.api``), and the service's ``Refused`` carries the status the caller gets.
 """
 
@@ -53,7 +53,6 @@ async def _staff_view(ticket: Ticket, now: datetime) -> dict[str, Any]:
     body=s.TicketCreate,
     response=s.TicketView,
     status=201,
-    strict=True,
 )
 async def create(request: web.Request) -> web.Response:
     resident = await caller(request)
@@ -79,7 +78,6 @@ async def create(request: web.Request) -> web.Response:
         "Staff get the staff fields, the current step's deadline (due_at) and whether it "
         "has passed (overdue); mine=true gives anyone their own reports as a reporter."
     ),
-    strict=True,
 )
 async def list_tickets(request: web.Request) -> web.Response:
     who = await require(request)
@@ -112,7 +110,6 @@ async def list_tickets(request: web.Request) -> web.Response:
     auth=MANAGERS,
     query=s.StatsQuery,
     response=s.Stats,
-    strict=True,
 )
 async def stats(request: web.Request) -> web.Response:
     who = await require(request, MANAGERS)
@@ -125,7 +122,6 @@ async def stats(request: web.Request) -> web.Response:
     "One ticket: its reporter's view, or the staff view for those handling it",
     tag=TAG,
     response=s.TicketView,
-    strict=True,
 )
 async def get_ticket(request: web.Request) -> web.Response:
     who = await require(request)
@@ -151,7 +147,6 @@ async def get_ticket(request: web.Request) -> web.Response:
         "and community workers; plain residents get 403. The body is optional; escalate "
         "is for workers only."
     ),
-    strict=True,
 )
 async def act(request: web.Request) -> web.Response:
     who = await require(request, TICKET_STAFF)
@@ -178,7 +173,6 @@ async def act(request: web.Request) -> web.Response:
     body=s.TicketRating,
     response=s.TicketView,
     errors=(409,),
-    strict=True,
 )
 async def rate(request: web.Request) -> web.Response:
     resident = await caller(request)

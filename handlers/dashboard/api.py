@@ -25,7 +25,6 @@ routes = web.RouteTableDef()
         "yes, no and abstain are null unless the caller reads live tallies (tally_readers: "
         "community workers and admins), as in the proposals API."
     ),
-    strict=True,
 )
 async def dashboard(request: web.Request) -> web.Response:
     who = await require(request, CONSOLE)

@@ -37,7 +37,6 @@ def _notice_id(request: web.Request) -> int:
         "With approval required (notices_need_approval) a worker's notice waits in "
         "pending_approval for an admin, whatever send says."
     ),
-    strict=True,
 )
 async def create(request: web.Request) -> web.Response:
     """``{"title", "body", "scope": {"kind", "ids"}, "kind"?, "emergency"?, "channels"?,
@@ -69,7 +68,6 @@ async def create(request: web.Request) -> web.Response:
     auth=MANAGERS,
     query=s.NoticeQuery,
     response=s.NoticePage,
-    strict=True,
 )
 async def list_notices(request: web.Request) -> web.Response:
     who = await require(request, MANAGERS)
@@ -85,7 +83,6 @@ async def list_notices(request: web.Request) -> web.Response:
     tag=TAG,
     body=s.MuteBody,
     response=s.Muted,
-    strict=True,
 )
 async def mute(request: web.Request) -> web.Response:
     """``{"kind": "...", "muted": true|false}``: the caller's muted kinds afterwards."""
@@ -102,7 +99,6 @@ async def mute(request: web.Request) -> web.Response:
     auth=MANAGERS,
     query=Paging,
     response=s.GroupPage,
-    strict=True,
 )
 async def groups(request: web.Request) -> web.Response:
     who = await require(request, MANAGERS)
@@ -121,7 +117,6 @@ async def groups(request: web.Request) -> web.Response:
     body=s.GroupBody,
     response=s.GroupMade,
     status=201,
-    strict=True,
 )
 async def register_group(request: web.Request) -> web.Response:
     """``{"name", "webhook_key", "scope"}``: the robot of a group chat (re-posting updates it)."""
@@ -132,7 +127,7 @@ async def register_group(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/notices/{id}")
-@doc("A notice and its delivery progress", tag=TAG, auth=MANAGERS, response=s.Progress, strict=True)
+@doc("A notice and its delivery progress", tag=TAG, auth=MANAGERS, response=s.Progress)
 async def show(request: web.Request) -> web.Response:
     notice = await service.visible_notice(await require(request, MANAGERS), _notice_id(request))
     return web.json_response(await service.progress(notice))
@@ -145,7 +140,6 @@ async def show(request: web.Request) -> web.Response:
     auth=MANAGERS,
     query=Paging,
     response=s.FailurePage,
-    strict=True,
 )
 async def failures(request: web.Request) -> web.Response:
     notice = await service.visible_notice(await require(request, MANAGERS), _notice_id(request))
@@ -161,7 +155,6 @@ async def failures(request: web.Request) -> web.Response:
     auth=ADMINS,
     response=s.Progress,
     errors=(409,),
-    strict=True,
 )
 async def approve(request: web.Request) -> web.Response:
     notice = await service.approve(await require(request, ADMINS), _notice_id(request))
@@ -175,7 +168,6 @@ async def approve(request: web.Request) -> web.Response:
     auth=MANAGERS,
     response=s.Progress,
     errors=(409,),
-    strict=True,
 )
 async def cancel(request: web.Request) -> web.Response:
     notice = await service.cancel(await require(request, MANAGERS), _notice_id(request))
@@ -189,7 +181,6 @@ async def cancel(request: web.Request) -> web.Response:
     auth=MANAGERS,
     response=s.Progress,
     errors=(409,),
-    strict=True,
 )
 async def send(request: web.Request) -> web.Response:
     who = await require(request, MANAGERS)

@@ -1,6 +1,6 @@
 """What ``/api/v1/notices`` reads and answers, for the OpenAPI document.
 
-The request models are what the API middleware validates (``@doc(..., strict=True)``):
+The request models are what the API middleware validates (``@doc(body=..., query=...)``):
 types, lengths and list sizes are refused here as ``api.error.bad_field``; what needs
 the community's data (do these buildings exist, is it in the future) is ``service``'s.
 """

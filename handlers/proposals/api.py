@@ -74,7 +74,6 @@ async def _answer(proposal: Proposal, who: Who, status: int = 200) -> web.Respon
         "Residents see published and later proposals and their own; managers see all, "
         "and while a vote is open also its live tally (tally_readers)."
     ),
-    strict=True,
 )
 async def list_proposals(request: web.Request) -> web.Response:
     who = await require(request)
@@ -93,7 +92,7 @@ async def list_proposals(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/proposals/{id}")
-@doc("One proposal", tag=TAG, response=ProposalView, strict=True)
+@doc("One proposal", tag=TAG, response=ProposalView)
 async def get_proposal(request: web.Request) -> web.Response:
     who = await require(request)
     return await _answer(await _visible(request, who), who)
@@ -108,7 +107,6 @@ async def get_proposal(request: web.Request) -> web.Response:
     status=201,
     errors=(403,),
     description="Verified residents and workers only (403 otherwise).",
-    strict=True,
 )
 async def create_proposal(request: web.Request) -> web.Response:
     who = await require(request)
@@ -161,7 +159,6 @@ def _note_action(action: str, summary: str, *, proposers: bool = False) -> None:
         body=NoteBody,
         response=ProposalView,
         errors=(403, 409) if proposers else (409,),
-        strict=True,
     )
     routes.post(f"{ACTIONS}/{action}")(described(take))
 
@@ -182,7 +179,6 @@ _note_action("complete", "Accept the finished work (验收): the scope may rate 
     body=RejectBody,
     response=ProposalView,
     errors=(409,),
-    strict=True,
 )
 async def reject_proposal(request: web.Request) -> web.Response:
     return await _workers_action(request, "reject", parsed(request, RejectBody).reason)
@@ -196,7 +192,6 @@ async def reject_proposal(request: web.Request) -> web.Response:
     body=OpenBody,
     response=ProposalView,
     errors=(409,),
-    strict=True,
 )
 async def open_vote(request: web.Request) -> web.Response:
     who = await require(request, MANAGERS)
@@ -212,7 +207,6 @@ async def open_vote(request: web.Request) -> web.Response:
     auth=MANAGERS,
     response=ProposalView,
     errors=(409,),
-    strict=True,
 )
 async def close_vote(request: web.Request) -> web.Response:
     who = await require(request, MANAGERS)
@@ -230,7 +224,6 @@ async def close_vote(request: web.Request) -> web.Response:
     body=ProgressBody,
     response=ProposalView,
     errors=(409,),
-    strict=True,
 )
 async def report_progress(request: web.Request) -> web.Response:
     who = await require(request, MANAGERS)
@@ -253,7 +246,6 @@ async def report_progress(request: web.Request) -> web.Response:
         "Who voted what is secret to everyone but an admin: community workers get 403. "
         "Each read is itself recorded in the trail (proposal.audit_read: who, when, page)."
     ),
-    strict=True,
 )
 async def audit_trail(request: web.Request) -> web.Response:
     """Who voted what is secret to everyone but an admin, who reads it here (留档备查);
@@ -282,7 +274,6 @@ async def audit_trail(request: web.Request) -> web.Response:
     body=VoteBody,
     response=VoteDone,
     errors=(403, 409),
-    strict=True,
 )
 async def vote(request: web.Request) -> web.Response:
     resident_id = await caller_id(request)  # the vote's own read checks the voter
@@ -297,7 +288,6 @@ async def vote(request: web.Request) -> web.Response:
     tag=TAG,
     query=Paging,
     response=CommentPage,
-    strict=True,
 )
 async def list_comments(request: web.Request) -> web.Response:
     who = await require(request)
@@ -327,7 +317,6 @@ async def list_comments(request: web.Request) -> web.Response:
     response=CommentMade,
     status=201,
     errors=(403, 409),
-    strict=True,
 )
 async def add_comment(request: web.Request) -> web.Response:
     who = await require(request)
@@ -343,7 +332,6 @@ async def add_comment(request: web.Request) -> web.Response:
     auth=MANAGERS,
     body=HideBody,
     response=CommentHidden,
-    strict=True,
 )
 async def hide_comment(request: web.Request) -> web.Response:
     who = await require(request, MANAGERS)
@@ -361,7 +349,6 @@ async def hide_comment(request: web.Request) -> web.Response:
     body=RatingBody,
     response=ProposalView,
     errors=(403, 409),
-    strict=True,
 )
 async def rate(request: web.Request) -> web.Response:
     who = await require(request)

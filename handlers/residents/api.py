@@ -32,7 +32,7 @@ from handlers.residents.schemas import (
     SessionView,
 )
 from handlers.roles import CONSOLE, who_of
-from models.residents import BindingCode, Resident, Role
+from models.residents import BindingCode, Resident
 
 routes = web.RouteTableDef()
 TICKET_PATTERN = "^[A-Za-z0-9_-]{8,64}$"
@@ -60,7 +60,7 @@ async def _session(request: web.Request, resident: Resident) -> dict[str, object
         "resident": {
             "id": resident.id,
             "name": resident.name,
-            "roles": [role.value for role in Role if role in who.roles],
+            "roles": [role.value for role in who.held],
             "may": who.sets,
             "verified": resident.verified,
         },
@@ -80,7 +80,6 @@ async def _session(request: web.Request, resident: Resident) -> dict[str, object
         "a hundred from addresses not yet locked lock it everywhere. A right password "
         "clears its address's count."
     ),
-    strict=True,
 )
 async def sign_in_password(request: web.Request) -> web.Response:
     signing_in = parsed(request, PasswordSignIn)
@@ -102,7 +101,6 @@ async def sign_in_password(request: web.Request) -> web.Response:
         "The code is exchanged through code2Session once. The resident is the same as the "
         "official account's when WeChat gives both the same unionid."
     ),
-    strict=True,
 )
 async def sign_in_miniprogram(request: web.Request) -> web.Response:
     code = parsed(request, CodeSignIn).code.strip()
@@ -125,7 +123,6 @@ async def sign_in_miniprogram(request: web.Request) -> web.Response:
     auth="public",
     response=QrLoginStarted,
     errors=(503,),
-    strict=True,
 )
 async def start_qr(request: web.Request) -> web.Response:
     wiring = deps(request)
@@ -165,7 +162,6 @@ async def start_qr(request: web.Request) -> web.Response:
         "same 404 as an unknown ticket. A scan alone releases nothing: the worker is shown "
         "where the sign-in came from and replies 1 to confirm."
     ),
-    strict=True,
 )
 async def poll_qr(request: web.Request) -> web.Response:
     ticket = request.match_info["ticket"]
@@ -180,7 +176,7 @@ async def poll_qr(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/auth/logout")
-@doc("Sign out: the session token stops working at once", tag="auth", response=Done, strict=True)
+@doc("Sign out: the session token stops working at once", tag="auth", response=Done)
 async def logout(request: web.Request) -> web.Response:
     await caller(request)
     _, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -193,7 +189,6 @@ async def logout(request: web.Request) -> web.Response:
     "The signed-in person: roles, language, own household",
     tag="residents",
     response=MeView,
-    strict=True,
 )
 async def me(request: web.Request) -> web.Response:
     return web.json_response(await _me_view(await caller(request)))
@@ -208,7 +203,7 @@ async def _me_view(resident: Resident) -> dict[str, object]:
         "language": resident.language,
         "verified": resident.verified,
         "household": household or None,
-        "roles": [role.value for role in Role if role in who.roles],
+        "roles": [role.value for role in who.held],
         "may": who.sets,
     }
 
@@ -220,7 +215,6 @@ async def _me_view(resident: Resident) -> dict[str, object]:
     body=BindingRequest,
     response=MeView,
     errors=(409, 422),
-    strict=True,
 )
 async def bind(request: web.Request) -> web.Response:
     resident = await caller(request)
@@ -243,7 +237,6 @@ async def bind(request: web.Request) -> web.Response:
     auth=CONSOLE,
     query=HouseholdQuery,
     response=HouseholdPage,
-    strict=True,
 )
 async def list_households(request: web.Request) -> web.Response:
     worker = await require(request, CONSOLE)
@@ -299,7 +292,6 @@ async def list_households(request: web.Request) -> web.Response:
     auth=CONSOLE,
     response=BindingCodeView,
     status=201,
-    strict=True,
 )
 async def issue_binding_code(request: web.Request) -> web.Response:
     worker = await require(request, CONSOLE)

@@ -221,8 +221,7 @@ async def set_language(resident: Resident, language: str) -> None:
 
 async def roles_of(resident: Resident) -> list[Role]:
     """The roles the resident holds in their own community, each once, in ``Role`` order."""
-    held = (await who_of(resident)).roles
-    return [role for role in Role if role in held]
+    return (await who_of(resident)).held
 
 
 async def grant(resident: Resident, role: Role, by: str = "system") -> None:

@@ -4,7 +4,7 @@ The same service functions as the chat. Workers (and team leaders, for their tea
 activities) create activities and shifts, see attendance, mark no-shows and adjust
 hours; volunteers sign up, check in, see their points and redeem rewards.
 
-Every route is ``strict``: its ``@doc`` role is checked and its query and body are parsed
+Every route's ``@doc`` role is checked and its query and body are parsed
 by the models of ``schemas`` before the handler runs; the service's ``Refused`` is
 answered by the API middleware.
 """
@@ -50,7 +50,6 @@ def _id(request: web.Request, name: str, not_found: str) -> int:
         "Answers 200 when the caller was registered already (the profile is updated) and "
         "201 with the same body when the profile is new. Send {} to change nothing."
     ),
-    strict=True,
 )
 async def register(request: web.Request) -> web.Response:
     resident = await caller(request)
@@ -69,7 +68,6 @@ async def register(request: web.Request) -> web.Response:
     tag="volunteers",
     response=s.MeView,
     errors=(404,),
-    strict=True,
 )
 async def me(request: web.Request) -> web.Response:
     resident = await caller(request)
@@ -97,7 +95,6 @@ async def me(request: web.Request) -> web.Response:
     tag="volunteers",
     query=Paging,
     response=s.TeamPage,
-    strict=True,
 )
 async def list_teams(request: web.Request) -> web.Response:
     resident = await caller(request)
@@ -121,7 +118,6 @@ async def list_teams(request: web.Request) -> web.Response:
     response=s.TeamMade,
     status=201,
     errors=(409,),
-    strict=True,
 )
 async def create_team(request: web.Request) -> web.Response:
     who = await require(request, MANAGERS)
@@ -137,7 +133,6 @@ async def create_team(request: web.Request) -> web.Response:
     response=s.Joined,
     errors=(403,),
     path={"team": ID_PATH},
-    strict=True,
 )
 async def join_team(request: web.Request) -> web.Response:
     resident = await caller(request)
@@ -155,7 +150,6 @@ async def join_team(request: web.Request) -> web.Response:
     tag="volunteers",
     query=s.ActivityQuery,
     response=s.ActivityPage,
-    strict=True,
 )
 async def list_activities(request: web.Request) -> web.Response:
     """Open activities with shifts still to come (``?all=true``: every activity)."""
@@ -193,7 +187,6 @@ async def list_activities(request: web.Request) -> web.Response:
     response=s.ActivityDetail,
     status=201,
     errors=(403, 404),
-    strict=True,
 )
 async def create_activity(request: web.Request) -> web.Response:
     who = await require(request, TEAM_LEADERS)
@@ -220,7 +213,6 @@ async def create_activity(request: web.Request) -> web.Response:
     "An activity with all its shifts and the caller's own sign-up on each",
     tag="volunteers",
     response=s.ActivityDetail,
-    strict=True,
 )
 async def get_activity(request: web.Request) -> web.Response:
     resident = await caller(request)
@@ -238,7 +230,6 @@ async def get_activity(request: web.Request) -> web.Response:
     response=s.ShiftView,
     status=201,
     errors=(403,),
-    strict=True,
 )
 async def add_shift(request: web.Request) -> web.Response:
     who = await require(request, TEAM_LEADERS)
@@ -260,7 +251,6 @@ async def add_shift(request: web.Request) -> web.Response:
         "account's credentials, and until that client exists ``image`` is null. The keys "
         "rotate: each works until ``expires_at``, so the code shown is made afresh."
     ),
-    strict=True,
 )
 async def qr_codes(request: web.Request) -> web.Response:
     """The scene keys of the site's parametric QR codes: one for the activity, one per shift.
@@ -288,7 +278,6 @@ async def qr_codes(request: web.Request) -> web.Response:
     status=201,
     errors=(403, 409),
     path={"shift": ID_PATH},
-    strict=True,
 )
 async def sign_up(request: web.Request) -> web.Response:
     """The hot path (an event opening at 8 pm): the session alone, then one transaction."""
@@ -313,7 +302,6 @@ async def sign_up(request: web.Request) -> web.Response:
     response=s.Cancelled,
     errors=(403, 409),
     path={"shift": ID_PATH},
-    strict=True,
 )
 async def cancel(request: web.Request) -> web.Response:
     resident_id = await caller_id(request)
@@ -330,7 +318,6 @@ async def cancel(request: web.Request) -> web.Response:
     tag="volunteers",
     query=s.MyShiftsQuery,
     response=s.MySignUpPage,
-    strict=True,
 )
 async def my_shifts(request: web.Request) -> web.Response:
     resident = await caller(request)
@@ -359,7 +346,6 @@ async def my_shifts(request: web.Request) -> web.Response:
     body=s.CheckBody,
     response=s.Checked,
     errors=(403, 409),
-    strict=True,
 )
 async def check_in(request: web.Request) -> web.Response:
     """签到 or 签退 by a location, with the site code's current scene key or without.
@@ -398,7 +384,6 @@ async def check_in(request: web.Request) -> web.Response:
     response=s.Attendance,
     errors=(403,),
     path={"shift": ID_PATH},
-    strict=True,
 )
 async def attendance(request: web.Request) -> web.Response:
     who = await require(request, TEAM_LEADERS)
@@ -416,7 +401,6 @@ async def attendance(request: web.Request) -> web.Response:
     response=s.SignUpView,
     errors=(403, 409),
     path={"signup": ID_PATH},
-    strict=True,
 )
 async def no_show(request: web.Request) -> web.Response:
     who = await require(request, TEAM_LEADERS)
@@ -435,7 +419,6 @@ async def no_show(request: web.Request) -> web.Response:
     response=s.SignUpView,
     errors=(403, 409),
     path={"signup": ID_PATH},
-    strict=True,
 )
 async def adjust(request: web.Request) -> web.Response:
     who = await require(request, TEAM_LEADERS)
@@ -454,7 +437,6 @@ async def adjust(request: web.Request) -> web.Response:
     response=s.Cancelled,
     errors=(403, 409),
     path={"signup": ID_PATH},
-    strict=True,
 )
 async def release(request: web.Request) -> web.Response:
     """The leader cancels a place for a volunteer (even within the 2-hour window), with a reason."""
@@ -476,7 +458,6 @@ async def release(request: web.Request) -> web.Response:
     tag="volunteers",
     query=Paging,
     response=s.PointsPage,
-    strict=True,
 )
 async def points(request: web.Request) -> web.Response:
     resident = await caller(request)
@@ -495,7 +476,6 @@ async def points(request: web.Request) -> web.Response:
     response=s.EntryView,
     status=201,
     errors=(403, 404),
-    strict=True,
 )
 async def grant_points(request: web.Request) -> web.Response:
     """A worker's bonus (``kind: bonus``) or correction (``adjusted``), always with a reason."""
@@ -513,7 +493,6 @@ async def grant_points(request: web.Request) -> web.Response:
     tag="volunteers",
     query=Paging,
     response=s.RewardPage,
-    strict=True,
 )
 async def list_rewards(request: web.Request) -> web.Response:
     resident = await caller(request)
@@ -533,7 +512,6 @@ async def list_rewards(request: web.Request) -> web.Response:
     body=s.RewardBody,
     response=s.RewardView,
     status=201,
-    strict=True,
 )
 async def create_reward(request: web.Request) -> web.Response:
     who = await require(request, MANAGERS)
@@ -550,7 +528,6 @@ async def create_reward(request: web.Request) -> web.Response:
     body=s.RewardUpdate,
     response=s.RewardUpdated,
     path={"reward": ID_PATH},
-    strict=True,
 )
 async def update_reward(request: web.Request) -> web.Response:
     """Restock (``{"stock": 20}``) or withdraw (``{"active": false}``) a reward; workers only."""
@@ -569,7 +546,6 @@ async def update_reward(request: web.Request) -> web.Response:
     status=201,
     errors=(403, 409),
     path={"reward": ID_PATH},
-    strict=True,
 )
 async def redeem(request: web.Request) -> web.Response:
     resident_id = await caller_id(request)
@@ -594,7 +570,6 @@ async def redeem(request: web.Request) -> web.Response:
     tag="volunteers",
     query=s.LeaderboardQuery,
     response=s.Leaderboard,
-    strict=True,
 )
 async def leaderboard(request: web.Request) -> web.Response:
     """最美志愿者 of a month (``?month=2026-11``, default this month) in the caller's community."""
@@ -611,7 +586,6 @@ async def leaderboard(request: web.Request) -> web.Response:
     tag="volunteers",
     auth=MANAGERS,
     response=s.Registration,
-    strict=True,
 )
 async def registration(request: web.Request) -> web.Response:
     """The registration share the plans set targets for; workers only."""
@@ -626,7 +600,6 @@ async def registration(request: web.Request) -> web.Response:
     auth=MANAGERS,
     query=s.HoursQuery,
     content_type="text/csv",
-    strict=True,
 )
 async def hours_csv(request: web.Request) -> web.Response:
     """Hours served per volunteer and shift (``?from=2026-11-01&to=2026-11-30``, local days)."""

@@ -495,7 +495,8 @@ async def test_robot_raises_instead_of_waiting_past_max_wait(
     results = await asyncio.gather(*(robot.send(f"{n}") for n in range(25)), return_exceptions=True)
 
     failed = [r for r in results if isinstance(r, BaseException)]
-    assert time.monotonic() - began < 0.5
+    # Waiting would take the 5 s window; well under it (a loaded CI machine is slow) is no wait.
+    assert time.monotonic() - began < 2.0
     assert len(failed) == 5
     assert all(isinstance(e, TransientError) and (e.retry_after or 0) > 0.1 for e in failed)
     assert len(fake.robot_messages[ROBOT_KEY]) == 20
