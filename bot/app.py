@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable
@@ -19,7 +20,7 @@ from bot.capabilities import capabilities
 from bot.capabilities import texts as notification_texts
 from bot.console import add_routes as add_console_routes
 from bot.deliver import deliver_notices
-from bot.dispatcher import Dispatcher
+from bot.dispatcher import Dispatcher, prune_ledger
 from bot.late import owe_reply
 from bot.once import Once
 from bot.owed import deliver_owed
@@ -42,8 +43,6 @@ from models.community import Community
 from models.db import close_database, open_database, using
 
 log = logging.getLogger(__name__)
-
-SPOOL_REPLAY_SECONDS = 15.0
 
 # Docker sends SIGKILL 10 s after SIGTERM. A request in flight gets SHUTDOWN_TIMEOUT_SECONDS
 # (``web.run_app``) to finish and as long again to unwind once cancelled (aiohttp waits
@@ -111,7 +110,9 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     state.dispatcher = Dispatcher(
         state.settings, state.store, state.translate, state.router, clock=lambda: state.clock()
     )
-    state.once = Once(state.store, state.settings.dedup_ttl_seconds)
+    state.once = Once(
+        state.store, state.settings.dedup_ttl_seconds, state.settings.message_lease_seconds
+    )
     app[API_DEPS] = ApiDeps(
         store=state.store,
         translate=state.translate,
@@ -133,18 +134,20 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
 
 
 async def replay_one(state: AppState, key: str, event: Event) -> None:
-    """Handle a spooled message at most once, then send its answer as a late reply."""
-    marker = f"msg:replay:{key}"
-    if not await state.store.set_if_absent(marker, "pending", ttl=state.settings.dedup_ttl_seconds):
-        return
-    try:
-        reply = await opened(state.dispatcher, "the dispatcher").dispatch(event)
-    except Exception:
-        await state.store.delete(marker)
-        raise
-    await state.store.set(marker, "done", ttl=state.settings.dedup_ttl_seconds)
+    """Handle a spooled message (the ledger makes it take effect once), then send its
+    answer as a late reply (once per message too: the reply is owed under its key)."""
+    reply = await opened(state.dispatcher, "the dispatcher").dispatch(event, key)
     if reply.text:
-        await owe_reply(event.account, event.openid, reply.text, "recovered")
+        await owe_reply(event.account, event.openid, reply.text, "recovered", key=key)
+
+
+async def _recovered(state: AppState) -> bool:
+    """Both the database and the store answer: replaying before would only fail."""
+    database_ok, store_ok = await asyncio.gather(
+        _answers("the database", _database_answers(state)),
+        _answers("the store", opened(state.store, "the store").ping()),
+    )
+    return database_ok and store_ok
 
 
 async def _spool(app: web.Application) -> AsyncIterator[None]:
@@ -158,8 +161,10 @@ async def _spool(app: web.Application) -> AsyncIterator[None]:
 
     async def replay_loop() -> None:
         while True:
-            await asyncio.sleep(SPOOL_REPLAY_SECONDS)
+            await asyncio.sleep(state.settings.spool_replay_seconds)
             try:
+                if not spool.files() or not await _recovered(state):
+                    continue
                 done = await spool.replay(lambda k, e: replay_one(state, k, e))
                 if done:
                     log.info("replayed %d spooled messages", done)
@@ -180,6 +185,7 @@ def job_round(state: AppState) -> list[Job]:
         *jobs,
         Job("owed replies", lambda job: deliver_owed(state.push_clients, job.now)),
         Job("notice deliveries", lambda job: send_notices(state, job.now)),
+        Job("handled-message ledger", lambda job: prune_ledger(job.now)),
     ]
 
 
@@ -323,21 +329,33 @@ async def _database_answers(state: AppState) -> bool:
     return True
 
 
+def _spool_writable(state: AppState) -> bool:
+    spool = opened(state.spool, "the spool")
+    spool.directory.mkdir(parents=True, exist_ok=True)
+    probe = spool.directory / f".probe-{os.getpid()}"
+    probe.write_bytes(b"")
+    probe.unlink()
+    return True
+
+
 async def ready(request: web.Request) -> web.Response:
-    """Readiness: the database and the store each answer within READY_DEADLINE_SECONDS;
-    503 names which one did not (true or false, nothing more)."""
+    """Readiness: the database and the store each answer within READY_DEADLINE_SECONDS
+    and the spool can be written (else a message that cannot be handled cannot be kept
+    either); 503 names which one did not (true or false, nothing more)."""
     state = request.app[APP_STATE]
     started = time.monotonic()
-    database_ok, store_ok = await asyncio.gather(
+    database_ok, store_ok, spool_ok = await asyncio.gather(
         _answers("the database", _database_answers(state)),
         _answers("the store", state.store.ping()),
+        _answers("the spool", asyncio.to_thread(_spool_writable, state)),
     )
-    ok = database_ok and store_ok
+    ok = database_ok and store_ok and spool_ok
     return web.json_response(
         {
             "ok": ok,
             "database": database_ok,
             "store": store_ok,
+            "spool": spool_ok,
             "ms": round((time.monotonic() - started) * 1000, 1),
         },
         status=200 if ok else 503,

@@ -27,8 +27,8 @@ from wechatpy.messages import BaseMessage
 from wechatpy.utils import check_signature
 
 from bot.dispatcher import ResidentBusy
-from bot.late import owe_reply
 from bot.messages import BadPayload, check_xml, dedup_key, parse, to_event
+from bot.once import BUSY, QUEUED, Outcome
 from bot.replies import SUCCESS, render_text
 from bot.store import StoreUnavailable
 from config.settings import AccountSettings
@@ -166,6 +166,8 @@ class Callback:
             return web.Response(status=400, text="bad request")
         event = to_event(account.name, message)
         text = await self._answer(account, message, event, started)
+        if text is None:
+            return web.Response(status=503, text="busy")
         if not text:
             return web.Response(text=SUCCESS)
         reply = render_text(message, text)
@@ -202,35 +204,53 @@ class Callback:
 
     async def _answer(
         self, account: Account, message: BaseMessage, event: Event, started: float
-    ) -> str:
-        """The reply text, once per message, within the window; ``""`` means ``success``."""
+    ) -> str | None:
+        """The reply text, once per message, within the window; ``""`` means ``success``.
+
+        None: the message could not be handled now and could not be kept either; the
+        caller answers 503 so that WeChat tries again.
+        """
         state = self.state
         key = f"{account.name}:{dedup_key(message)}"
+        spool = state.spool
 
-        async def work() -> str:
+        async def work() -> Outcome:
+            if spool.holds(event.account, event.openid):
+                # Earlier messages of theirs wait in the spool: this one goes behind them.
+                return QUEUED
             try:
-                return (await state.dispatcher.dispatch(event)).text
+                return (await state.dispatcher.dispatch(event, key)).text
             except ResidentBusy:
-                # Their previous message is still being handled: this one waits its turn
-                # in the spool, which replays it through the dispatcher and replies late.
-                log.info("resident %s busy: message spooled", pseudonym(event.openid))
-                await state.spool.append(key, event)
-                return state.translate("zh_Hans", "chat.queued")
+                # Their previous message is still being handled: this one waits its turn.
+                return QUEUED
             except Exception as exc:
                 log.warning(
-                    "handler failed for %s (%s): spooled",
-                    pseudonym(event.openid),
-                    type(exc).__name__,
+                    "handler failed for %s (%s)", pseudonym(event.openid), type(exc).__name__
                 )
-                await state.spool.append(key, event)
-                return state.translate("zh_Hans", "error.busy")
+                return BUSY
 
-        async def late(text: str) -> None:
-            await owe_reply(account.name, event.openid, text, "deadline")
-
+        claimed = True
         try:
-            return await state.once.run(key, work, started + self.window, late)
+            outcome = await state.once.run(key, work, started + self.window)
         except StoreUnavailable:
-            log.warning("store unavailable: message from %s spooled", pseudonym(event.openid))
-            await state.spool.append(key, event)
-            return state.translate("zh_Hans", "error.busy")
+            # No dedup without the store: keep it; the replay's ledger takes it once.
+            claimed, outcome = False, BUSY
+        if isinstance(outcome, str):
+            return outcome
+        try:
+            await spool.append(key, event)
+        except Exception as exc:
+            log.critical(
+                "ALERT: could not keep a message from %s in the spool (%s): answered 503 so "
+                "WeChat retries; check the spool directory",
+                pseudonym(event.openid),
+                type(exc).__name__,
+            )
+            if claimed:
+                await state.once.release(key)
+            return None
+        log.info("message from %s spooled (%s)", pseudonym(event.openid), outcome.msgid)
+        text = state.translate("zh_Hans", outcome.msgid)
+        if claimed:
+            await state.once.settle(key, text)
+        return text

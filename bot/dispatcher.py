@@ -4,9 +4,21 @@ One resident at a time: load, handle and save run under a lock on (account, open
 in the shared store, so two messages sent at once (two photos in the proposal's photo
 step) are handled one after the other, on whichever process they arrive, and neither
 overwrites the other's state.
+
+Once per message: given the message's key, load, handle and save are one database
+transaction that also writes the key to the ledger (``models.inbox.HandledMessage``).
+A message that comes back (WeChat's retry after a crash, the spool's replay, a copy on
+another process) finds its key and gets the same reply with no second effect; if two
+copies race, the ledger's unique key rolls the second back, effect and all.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from bot.capabilities import chat_router
 from bot.conversation import Conversations
@@ -19,6 +31,8 @@ from handlers.refusal import Refused
 from handlers.residents import service as residents
 from handlers.router import Router, Skip, normalize
 from handlers.types import NO_REPLY, Context, Event, KeyValueStore, Reply
+from models.inbox import HandledMessage
+from models.residents import Resident
 
 
 class ResidentBusy(Exception):
@@ -27,6 +41,16 @@ class ResidentBusy(Exception):
     The callback spools the event (the spool replays it through the dispatcher and
     sends the answer late) and tells the resident so (``chat.queued``).
     """
+
+
+# A message comes back within minutes (WeChat's retries) or once the spool replays it
+# (hours, when the database was down); a week covers both with room to spare.
+LEDGER_DAYS = 7
+
+
+async def prune_ledger(now: datetime) -> None:
+    """Forget handled messages no copy of which can still arrive."""
+    await HandledMessage.filter(handled_at__lt=now - timedelta(days=LEDGER_DAYS)).delete()
 
 
 def build_router() -> Router:
@@ -48,7 +72,7 @@ class Dispatcher:
         self.store = store
         self.translate = translator
         self.router = router or build_router()
-        self.conversations = Conversations(store, settings.conversation_ttl_seconds)
+        self.conversations = Conversations(settings.conversation_ttl_seconds, clock)
         self.menu = tuple((m.digit, m.key, m.label) for m in settings.menu())
         self._digits = {digit: key for digit, key, _ in self.menu}
         self._accounts = settings.all_accounts()
@@ -67,7 +91,8 @@ class Dispatcher:
             return self._digits.get(normalize(event.text), "")
         return ""
 
-    async def dispatch(self, event: Event) -> Reply:
+    async def dispatch(self, event: Event, key: str = "") -> Reply:
+        """The reply to ``event``; with ``key`` (the message's identity), at most one effect."""
         if event.kind == "event" and event.event in PASSIVE_EVENTS:
             return NO_REPLY
         lock = self.store.lock(
@@ -79,17 +104,40 @@ class Dispatcher:
         try:
             async with lock:
                 held = True
-                return await self._handle(event)
+                return await self._once(event, key)
         except LockTimeout:
             if held:  # a lock the handler itself took, not the resident's
                 raise
             raise ResidentBusy(event.account) from None
 
-    async def _handle(self, event: Event) -> Reply:
-        """Load → handle → save; the caller holds the resident's lock."""
+    async def _once(self, event: Event, key: str) -> Reply:
         slug, community = await self._community(event.account)
         resident = await residents.touch(community, event.openid)
-        state = await self.conversations.load(event.account, event.openid)
+        try:
+            async with in_transaction() as conn:
+                if key:
+                    done = await HandledMessage.filter(key=key).using_db(conn).first()
+                    if done is not None:
+                        return Reply(done.reply)
+                reply = await self._handle(event, slug, resident, conn)
+                if key:
+                    await HandledMessage.create(key=key, reply=reply.text, using_db=conn)
+                return reply
+        except IntegrityError:
+            if not key:
+                raise
+            # Another copy of this message committed first: ours rolled back; its reply.
+            done = await HandledMessage.get_or_none(key=key)
+            if done is None:
+                raise
+            return Reply(done.reply)
+
+    async def _handle(
+        self, event: Event, slug: str, resident: Resident, conn: BaseDBAsyncClient
+    ) -> Reply:
+        """Load → handle → save, in the caller's transaction; the caller holds the lock."""
+        account, openid = event.account, event.openid
+        state = await self.conversations.load(account, openid, conn)
         ctx = Context(
             event=event,
             community=slug,
@@ -113,13 +161,13 @@ class Dispatcher:
                 # The one translation of a service's refusal for chat; the flow stays put
                 # unless the handler said ``ctx.leave()`` before it.
                 if ctx.left and state is not None:
-                    await self.conversations.clear(event.account, event.openid)
+                    await self.conversations.clear(account, openid, conn)
                 return Reply(ctx.t(refused.code, **refused.params))
             break
         else:
             return NO_REPLY
         if ctx.next_state is not None:
-            await self.conversations.save(event.account, event.openid, ctx.next_state)
+            await self.conversations.save(account, openid, ctx.next_state, conn)
         elif state is not None:
-            await self.conversations.clear(event.account, event.openid)
+            await self.conversations.clear(account, openid, conn)
         return reply

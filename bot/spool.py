@@ -1,9 +1,10 @@
 """A local, durable spool for messages we could not handle when they came.
 
-When the database or the store is down, the resident is told we will come back
-to them, and the event is appended here (fsync'd JSON lines). A background task
-replays the spool through the same dispatcher once things recover, and sends
-the answer as a late reply. Nothing a resident sent is lost.
+When the database or the store is down or stalls past WeChat's window, the resident is
+told we will come back to them, and the event is appended here (fsync'd JSON lines). A
+background task replays the spool through the same dispatcher once things recover, in
+each resident's order, and sends the answer as a late reply. Nothing a resident sent is
+lost, and nothing takes effect twice (the dispatcher's ledger).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -53,17 +55,37 @@ class Spool:
     a file with an exclusive, non-blocking ``flock`` on its ``.claim`` file for as long as
     it works on it; another process finding it claimed leaves it, so each entry is offered
     once. The lock goes with the process, so a replayer that dies frees its claim.
+
+    Order per resident: while a resident has entries waiting, a marker file stands for
+    them in ``held/`` and ``holds`` says so (one ``stat``), so the callback spools their new
+    messages behind the old ones; the replay takes each resident's entries in the order
+    WeChat sent them, one at a time, and residents side by side. Nothing here is held while
+    a message is handled: appends never wait on a replay.
     """
 
-    def __init__(self, directory: Path, name: str) -> None:
+    def __init__(self, directory: Path, name: str, concurrency: int = 4) -> None:
         self.directory = directory
         self.path = directory / f"{name}{SUFFIX}"
-        self._lock = asyncio.Lock()
+        self.held = directory / "held"
+        self._keys: set[str] = set()
+        self._replaying = asyncio.Lock()
+        self._concurrency = concurrency
+
+    def holds(self, account: str, openid: str) -> bool:
+        """Whether this resident has messages waiting in the spool (on any process)."""
+        return _marker(self.held, account, openid).exists()
 
     async def append(self, key: str, event: Event) -> None:
+        """Keep ``event`` until it is replayed; a key already kept here is not kept twice.
+
+        Raises ``OSError`` when nothing could be written: the caller must not claim the
+        message was kept."""
+        if key in self._keys:
+            return
         entry = {"id": uuid.uuid4().hex, "key": key, "event": event_to_json(event), "attempts": 0}
-        async with self._lock:
-            await asyncio.to_thread(_append, self.path, [entry])
+        marker = _marker(self.held, event.account, event.openid)
+        await asyncio.to_thread(_append_held, self.path, [entry], [marker])
+        self._keys.add(key)
 
     def files(self) -> list[Path]:
         """Every spool file in the directory, whoever wrote it (not the dead letters)."""
@@ -75,26 +97,109 @@ class Spool:
 
     async def pending(self) -> int:
         """Entries waiting in the whole directory."""
-        async with self._lock:
-            return sum([len(await asyncio.to_thread(_read, p)) for p in self.files()])
+        return sum([len(await asyncio.to_thread(_locked_read, p)) for p in self.files()])
 
     async def replay(self, handle: Any) -> int:
         """Offer each entry of every unclaimed file to ``handle(key, event)``, drop those taken.
 
-        Entries leave a file only after they were handled, so a crash mid-replay
-        replays them again; ``handle`` must be idempotent per key.
+        Entries leave a file only after they were handled, so a crash mid-replay offers
+        them again; ``handle`` must be idempotent per key (the dispatcher's ledger is).
+        A resident's entries stop at the first that fails, so none overtakes it.
         """
-        async with self._lock:
-            done = 0
-            for path in await asyncio.to_thread(self.files):
-                claim = await asyncio.to_thread(_claim, path)
-                if claim is None:
-                    continue  # another process is replaying this file
-                try:
-                    done += await _replay_file(path, handle)
-                finally:
+        async with self._replaying:
+            claims: list[IO[str]] = []
+            try:
+                read: list[tuple[Path, list[dict[str, Any]]]] = []
+                for path in await asyncio.to_thread(self.files):
+                    claim = await asyncio.to_thread(_claim, path)
+                    if claim is None:
+                        continue  # another process is replaying this file
+                    claims.append(claim)
+                    read.append((path, await asyncio.to_thread(_locked_read, path)))
+                done, failed = await self._offer(read, handle)
+                for path, entries in read:
+                    if entries:
+                        await asyncio.to_thread(_settle, path, done, failed)
+                self._keys -= {e["key"] for _, entries in read for e in entries if e["id"] in done}
+            finally:
+                for claim in claims:
                     claim.close()  # closing the descriptor releases the flock
-            return done
+            await asyncio.to_thread(_sync_markers, self.directory, self.held, self.files())
+            return len(done)
+
+    async def _offer(
+        self, read: list[tuple[Path, list[dict[str, Any]]]], handle: Any
+    ) -> tuple[set[str], dict[str, int]]:
+        done: set[str] = set()
+        failed: dict[str, int] = {}
+        queues: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for position, entry in enumerate(e for _, entries in read for e in entries):
+            event = entry["event"]
+            entry["_order"] = (event["created_at"], _msg_order(event), position)
+            queues.setdefault((event["account"], event["openid"]), []).append(entry)
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def one_resident(entries: list[dict[str, Any]]) -> None:
+            async with gate:
+                taken: dict[str, bool] = {}
+                for entry in sorted(entries, key=lambda e: e["_order"]):
+                    if entry["key"] in taken:  # the same message spooled twice
+                        if taken[entry["key"]]:
+                            done.add(entry["id"])
+                        continue
+                    try:
+                        await handle(entry["key"], event_from_json(entry["event"]))
+                    except Exception as exc:
+                        failed[entry["id"]] = entry.get("attempts", 0) + 1
+                        log.warning("spooled message still failing (%s)", type(exc).__name__)
+                        return  # the rest of this resident's messages wait behind it
+                    taken[entry["key"]] = True
+                    done.add(entry["id"])
+
+        await asyncio.gather(*(one_resident(entries) for entries in queues.values()))
+        return done, failed
+
+
+def _msg_order(event: dict[str, Any]) -> int:
+    """WeChat's MsgIds grow with time: they order messages sent within one second."""
+    msg_id = str(event.get("msg_id") or "")
+    return int(msg_id) if msg_id.isdigit() else 0
+
+
+def _marker(held: Path, account: str, openid: str) -> Path:
+    digest = hashlib.sha256(f"{account}\n{openid}".encode()).hexdigest()[:32]
+    return held / digest
+
+
+def _held_lock(directory: Path) -> contextlib.AbstractContextManager[None]:
+    return _exclusive(directory / "held.lock")
+
+
+def _append_held(path: Path, entries: list[dict[str, Any]], markers: list[Path]) -> None:
+    """Write the entries, then their residents' markers, as one step against the sweep."""
+    with _held_lock(path.parent):
+        _append(path, entries)
+        for marker in markers:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+
+
+def _sync_markers(directory: Path, held: Path, files: list[Path]) -> None:
+    """Each resident with entries in a spool file has a marker (a restored or copied file
+    too); the markers of residents with nothing left go."""
+    with _held_lock(directory):
+        waiting = {
+            _marker(held, e["event"]["account"], e["event"]["openid"])
+            for path in files
+            for e in _locked_read(path)
+        }
+        for marker in waiting:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        if held.is_dir():
+            for marker in held.iterdir():
+                if marker not in waiting:
+                    marker.unlink(missing_ok=True)
 
 
 def _file_lock_path(path: Path) -> Path:
@@ -102,15 +207,19 @@ def _file_lock_path(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Appends and rewrites of one file exclude each other, across processes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _file_lock_path(path).open("a") as lock:
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _file_lock(path: Path) -> contextlib.AbstractContextManager[None]:
+    """Appends and rewrites of one file exclude each other, across processes."""
+    return _exclusive(_file_lock_path(path))
 
 
 def _claim(path: Path) -> IO[str] | None:
@@ -178,22 +287,6 @@ def _settle(path: Path, done: set[str], failed: dict[str, int]) -> None:
         os.replace(fresh, path)
     if dead:
         _append(path.with_name(path.name.removesuffix(SUFFIX) + DEAD), dead)
-
-
-async def _replay_file(path: Path, handle: Any) -> int:
-    entries = await asyncio.to_thread(_locked_read, path)
-    done: set[str] = set()
-    failed: dict[str, int] = {}
-    for entry in entries:
-        try:
-            await handle(entry["key"], event_from_json(entry["event"]))
-            done.add(entry["id"])
-        except Exception as exc:
-            failed[entry["id"]] = entry.get("attempts", 0) + 1
-            log.warning("spooled message still failing (%s)", type(exc).__name__)
-    if entries:
-        await asyncio.to_thread(_settle, path, done, failed)
-    return len(done)
 
 
 # --- backup and restore (``bot.backup``) -----------------------------------------------

@@ -27,6 +27,7 @@ from wechatpy.exceptions import InvalidSignatureException
 
 from bot.callback import Refused
 from bot.messages import BadPayload, check_xml
+from bot.once import Deferred, Outcome
 from bot.replies import SUCCESS, render_text
 from handlers.notices import broadcast
 from handlers.residents.rules import pseudonym
@@ -112,7 +113,7 @@ class WeComCallback:
             return web.Response(text=SUCCESS)
         userid = str(message.source)
 
-        async def work() -> str:
+        async def work() -> Outcome:
             return await broadcast.handle(
                 self.state.store,
                 self.state.translate,
@@ -123,17 +124,18 @@ class WeComCallback:
                 needs_approval=self.state.settings.notices_need_approval,
             )
 
-        async def late(text: str) -> None:  # WeCom has no reply path after the window
-            log.warning("wecom reply to %s missed the window", pseudonym(userid))
-
         # WeCom retries an unanswered push like WeChat does: a retried 确认 gets the first
         # answer, not "nothing pending".
-        text = await self.state.once.run(
-            f"wecom:{self.corp_id}:{message.id}",
-            work,
-            time.monotonic() + self.state.settings.reply_deadline_seconds,
-            late,
+        key = f"wecom:{self.corp_id}:{message.id}"
+        outcome = await self.state.once.run(
+            key, work, time.monotonic() + self.state.settings.reply_deadline_seconds
         )
+        if isinstance(outcome, Deferred):
+            # Past the window the command was rolled back: the worker is asked to send it
+            # again (WeCom has no late reply path), and the retry runs it.
+            await self.state.once.release(key)
+            outcome = self.state.translate("zh_Hans", outcome.msgid)
+        text = outcome
         if not text:
             return web.Response(text=SUCCESS)
         log.info("wecom message from %s answered", pseudonym(userid))

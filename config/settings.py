@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     # expires by itself after ``resident_lock_seconds`` should its holder die.
     resident_lock_wait_seconds: float = 2.5
     resident_lock_seconds: float = 10.0
+    # How often the spool is replayed (once the database and the store answer again).
+    spool_replay_seconds: float = 15.0
+    # The lease on a message being handled: renewed by its owner, lapsed within this long
+    # after the owner dies, so WeChat's next retry runs the message.
+    message_lease_seconds: float = 3.0
     jobs_interval_seconds: float = 30.0
     # False where an arq worker (``arq bot.worker.WorkerSettings``) runs the jobs instead.
     jobs_in_process: bool = True

@@ -8,6 +8,7 @@ MODEL_MODULES = [
     "models.residents",
     "models.audit",
     "models.outbox",
+    "models.inbox",
     "models.proposals",
     "models.complaints",
     "models.volunteers",

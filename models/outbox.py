@@ -21,6 +21,8 @@ class PendingMessage(Model):
     openid = fields.CharField(max_length=64)
     text = fields.TextField()
     reason = fields.CharField(max_length=32)
+    # The message this answers, when it answers one: a reply is owed once per message.
+    key = fields.CharField(max_length=160, null=True, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
     claimed_at = fields.DatetimeField(null=True)

@@ -32,7 +32,11 @@ def test_the_job_round_runs_every_declared_job_then_the_sending(app_state):
     names = [job.name for job in job_round(app_state)]
     declared = [job.name for c in capabilities() for job in c.jobs]
     assert names[: len(declared)] == declared
-    assert names[len(declared) :] == ["owed replies", "notice deliveries"]
+    assert names[len(declared) :] == [
+        "owed replies",
+        "notice deliveries",
+        "handled-message ledger",
+    ]
     # The relay words what the others recorded in the same round: it comes after them.
     assert names.index("notifications") > names.index("ticket deadlines")
 

@@ -86,20 +86,30 @@ class TestDeadline:
     def extra_router(self) -> Router:
         return counting_router(1.0)
 
-    async def test_a_slow_handler_gets_success_and_a_late_reply(self, resident, app_state):
+    async def test_a_handler_past_the_window_is_rolled_back_spooled_and_replayed(
+        self, resident, app_state
+    ):
+        """Past the deadline the work is cancelled (nothing half-done stays), the resident
+        is told we will come back, a retry gets the same answer without running it again,
+        and the replay does the work once and owes its answer."""
         xml = message_xml(resident.openid, APPID, "text", {"Content": "慢"}, msg_id=777010)
+        busy = app_state.translate("zh_Hans", "error.busy")
         started = time.monotonic()
         status, body = await resident.push(xml)
         elapsed = time.monotonic() - started
-        assert (status, body) == (200, "success")
+        assert (status, reply_text(body)) == (200, busy)
         assert elapsed < 0.9, elapsed
-        # A retry inside the window also gets success, and the work is not repeated.
-        assert await resident.push(xml) == (200, "success")
+        again = await resident.push(xml)
+        assert (again[0], reply_text(again[1])) == (200, busy)
         await app_state.once.drain()
+        assert calls == ["777010"]
+        assert await app_state.spool.pending() == 1
         with using(app_state.db):
+            replay = lambda k, e: replay_one(app_state, k, e)  # noqa: E731
+            assert await app_state.spool.replay(replay) == 1
             owed = await PendingMessage.filter(openid=resident.openid).all()
-        assert [(m.text, m.reason) for m in owed] == [("handled 1", "deadline")]
-        assert len(calls) == 1
+        assert [(m.text, m.reason) for m in owed] == [("handled 2", "recovered")]
+        assert calls == ["777010", "777010"]
 
 
 async def test_store_outage_answers_busy_spools_and_replays(settings, aiohttp_client, store):

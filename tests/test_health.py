@@ -62,7 +62,7 @@ async def test_readiness_is_503_naming_the_database_when_it_stalls(
     assert resp.status == 503
     body = await resp.json()
     assert (body["ok"], body["database"], body["store"]) == (False, False, True)
-    assert set(body) == {"ok", "database", "store", "ms"}
+    assert set(body) == {"ok", "database", "store", "spool", "ms"}
     text = await resp.text()
     assert settings.effective_database_url() not in text and "postgres" not in text
 

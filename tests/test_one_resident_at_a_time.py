@@ -143,7 +143,8 @@ async def photo(speaker: Resident, media_id: str) -> str:
 
 
 async def state_of(app_state, openid: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    state = await Conversations(app_state.store, 600).load("default", openid)
+    with using(app_state.db):
+        state = await Conversations(600).load("default", openid)
     assert state is not None
     return {"name": state.name, **state.data}
 
@@ -216,7 +217,8 @@ async def test_two_menu_digits_at_once_are_answered_in_sequence(speakers, app_st
     assert sorted(replies) == sorted([t("zh_Hans", "language.prompt"), t("en", "language.ok")])
     with using(app_state.db):
         assert (await ResidentRow.get(openid=one.openid)).language == "en"
-    assert await Conversations(app_state.store, 600).load("default", one.openid) is None
+    with using(app_state.db):
+        assert await Conversations(600).load("default", one.openid) is None
 
 
 # --- the lock held past the wait --------------------------------------------------------------

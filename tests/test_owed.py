@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.app import replay_one
 from bot.owed import deliver_owed
-from bot.simulator import message_xml
+from bot.simulator import message_xml, reply_text
 from handlers.router import Router
 from handlers.types import Context, Event, Reply
 from models.db import using
@@ -50,9 +51,14 @@ def extra_router() -> Router:
 
 
 async def owe(resident, app_state, msg_id: int) -> PendingMessage | None:  # type: ignore[no-untyped-def]
+    """A handler slower than the window: the resident is told we will come back, the
+    message is spooled, and its replay owes the answer."""
     xml = message_xml(resident.openid, APPID, "text", {"Content": "慢"}, msg_id=msg_id)
-    assert await resident.push(xml) == (200, "success")
+    status, text = await resident.push(xml)
+    assert (status, reply_text(text)) == (200, app_state.translate("zh_Hans", "error.busy"))
     await app_state.once.drain()
+    with using(app_state.db):
+        assert await app_state.spool.replay(lambda k, e: replay_one(app_state, k, e)) == 1
     with using(app_state.db):
         return await PendingMessage.filter(openid=resident.openid).order_by("-id").first()
 

@@ -6,14 +6,25 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from bot.conversation import Conversations
 from bot.store import LockTimeout, MemoryStore, RedisStore, StoreUnavailable, open_store
 from config.settings import Settings
+from handlers.clock import utc_now
 from handlers.types import ConversationState
+from models.db import using
+from models.inbox import ConversationRow
 from tests.conftest import AES_KEY, APPID, REDIS_URL, TOKEN
+
+
+async def forget_everything(store: Any) -> None:
+    """The store restarting empty: this test's keys go (other tests share the database)."""
+    async for key in store.client.scan_iter(match=store._prefix + "*"):
+        await store.client.delete(key)
 
 
 class OffsetClock:
@@ -97,58 +108,74 @@ def fallback(app_state) -> str:  # type: ignore[no-untyped-def]
     return t(app_state, "help.not_understood") + "\n\n" + "\n".join(menu)
 
 
-def state_key(openid: str) -> str:
-    return f"state:default:{openid}"
+async def saved_state(openid: str) -> ConversationRow | None:
+    return await ConversationRow.get_or_none(account="default", openid=openid)
 
 
-# --- conversation state through the callback --------------------------------------------------
+@pytest.fixture
+def later(app_state):  # type: ignore[no-untyped-def]
+    """Move the app's clock ``seconds`` ahead (conversation state expires by it)."""
+    offset = [0.0]
+    app_state.clock = lambda: utc_now() + timedelta(seconds=offset[0])
+
+    async def move(seconds: float) -> None:
+        offset[0] += seconds
+
+    return move
 
 
-async def test_flow_state_survives_between_two_messages(app_state, resident, store):
+# --- conversation state through the callback (kept in the database) --------------------------
+
+
+async def test_flow_state_survives_between_two_messages(app_state, resident):
     assert await resident.say("绑定") == t(app_state, "bind.prompt")
-    assert await store.get(state_key(resident.openid)) is not None
+    with using(app_state.db):
+        assert await saved_state(resident.openid) is not None
     # The second message is the flow's answer, not a fresh command.
     assert await resident.say("ABCD2345") == t(app_state, "bind.unknown")
     # A wrong code keeps the flow going.
-    assert await store.get(state_key(resident.openid)) is not None
+    with using(app_state.db):
+        assert await saved_state(resident.openid) is not None
     assert await resident.say("ABCD2346") == t(app_state, "bind.unknown")
 
 
-async def test_flow_state_survives_until_just_before_the_ttl(
-    app_state, resident, elapse, backend, conversation_ttl
-):
-    if backend != "embedded":
-        pytest.skip("waiting out 600 s needs the embedded clock")
+async def test_flow_state_survives_a_store_that_comes_back_empty(app_state, resident, store):
+    """The store restarting empty (finding 10) forgets no one's place in a flow."""
     assert await resident.say("绑定") == t(app_state, "bind.prompt")
-    await elapse(conversation_ttl - 1)
+    if isinstance(store, MemoryStore):
+        store._data.clear()
+    else:
+        await forget_everything(store)
+    assert await resident.say("ABCD2345") == t(app_state, "bind.unknown")
+
+
+async def test_flow_state_survives_until_just_before_the_ttl(
+    app_state, resident, later, conversation_ttl
+):
+    assert await resident.say("绑定") == t(app_state, "bind.prompt")
+    await later(conversation_ttl - 1)
     assert await resident.say("ABCD2345") == t(app_state, "bind.unknown")
 
 
 @pytest.mark.parametrize("conversation_ttl", [1])
 async def test_flow_state_expires_and_the_resident_gets_the_fallback(
-    app_state, resident, store, elapse, backend, conversation_ttl
+    app_state, resident, later, conversation_ttl
 ):
     assert await resident.say("绑定") == t(app_state, "bind.prompt")
-    if backend == "real":
-        ttl_ms = await store.client.pttl(store._prefix + state_key(resident.openid))
-        assert 0 < ttl_ms <= conversation_ttl * 1000
-    await elapse(conversation_ttl + 0.1)
-    assert await store.get(state_key(resident.openid)) is None
+    await later(conversation_ttl + 0.1)
     reply = await resident.say("ABCD2345")
     assert reply != t(app_state, "bind.unknown")
     assert reply == fallback(app_state)
 
 
 async def test_expired_state_is_per_resident_and_a_new_flow_starts_clean(
-    app_state, make_resident, store, elapse, backend, conversation_ttl
+    app_state, make_resident, later, conversation_ttl
 ):
-    if backend != "embedded":
-        pytest.skip("two residents a TTL apart need the embedded clock")
     early, late = make_resident("o_early"), make_resident("o_late")
     await early.say("绑定")
-    await elapse(conversation_ttl - 5)
+    await later(conversation_ttl - 5)
     await late.say("绑定")
-    await elapse(10)
+    await later(10)
     assert await early.say("ABCD2345") == fallback(app_state)
     assert await late.say("ABCD2345") == t(app_state, "bind.unknown")
     # Starting again after expiry works like the first time.
@@ -156,53 +183,55 @@ async def test_expired_state_is_per_resident_and_a_new_flow_starts_clean(
     assert await early.say("ABCD2345") == t(app_state, "bind.unknown")
 
 
-async def test_state_is_cleared_when_the_flow_ends(app_state, resident, store):
+async def test_state_is_cleared_when_the_flow_ends(app_state, resident):
     await resident.say("语言")
-    assert await store.get(state_key(resident.openid)) is not None
+    with using(app_state.db):
+        assert await saved_state(resident.openid) is not None
     assert await resident.say("2") == app_state.translate("zh_Hant", "language.ok")
-    assert await store.get(state_key(resident.openid)) is None
+    with using(app_state.db):
+        assert await saved_state(resident.openid) is None
     # "2" again is now the menu digit for my data, not a language choice.
     assert await resident.say("2") != app_state.translate("zh_Hant", "language.ok")
 
 
-async def test_every_saved_state_carries_the_ttl(app_state, resident, store, backend, clock):
+async def test_every_saved_state_carries_the_ttl(app_state, resident):
     await resident.say("语言")
     await resident.say("klingon")  # re-enters the state: saved again with a fresh TTL
-    key = state_key(resident.openid)
     ttl = app_state.settings.conversation_ttl_seconds
-    if backend == "real":
-        ttl_ms = await store.client.pttl(store._prefix + key)
-        assert ttl * 1000 - 5000 < ttl_ms <= ttl * 1000
-    else:
-        _value, expires = store._data[key]
-        assert expires is not None
-        assert 0 < expires - clock() <= ttl
+    with using(app_state.db):
+        row = await saved_state(resident.openid)
+    assert row is not None
+    left = (row.expires_at - utc_now()).total_seconds()
+    assert ttl - 5 < left <= ttl
 
 
-# --- Conversations (state in the store) -------------------------------------------------------
+# --- Conversations (state in the database) ----------------------------------------------------
 
 
-async def test_conversations_round_trip_and_clear():
-    memory = MemoryStore()
-    conversations = Conversations(memory, ttl=60)
-    assert await conversations.load("default", "o1") is None
-    state = ConversationState("proposals.draft", {"title": "加装电梯", "step": 2})
-    await conversations.save("default", "o1", state)
-    assert await conversations.load("default", "o1") == state
-    assert await conversations.load("riverside", "o1") is None
-    assert await conversations.load("default", "o2") is None
-    await conversations.clear("default", "o1")
-    assert await conversations.load("default", "o1") is None
+async def test_conversations_round_trip_and_clear(app_state):
+    conversations = Conversations(ttl=60)
+    with using(app_state.db):
+        assert await conversations.load("default", "o1") is None
+        state = ConversationState("proposals.draft", {"title": "加装电梯", "step": 2})
+        await conversations.save("default", "o1", state)
+        assert await conversations.load("default", "o1") == state
+        assert await conversations.load("riverside", "o1") is None
+        assert await conversations.load("default", "o2") is None
+        await conversations.save("default", "o1", ConversationState("x"))
+        assert await conversations.load("default", "o1") == ConversationState("x")
+        await conversations.clear("default", "o1")
+        assert await conversations.load("default", "o1") is None
 
 
-async def test_conversations_expire_after_their_ttl():
-    clock = OffsetClock()
-    conversations = Conversations(MemoryStore(clock=clock), ttl=30)
-    await conversations.save("default", "o1", ConversationState("x"))
-    clock.offset += 29.9
-    assert await conversations.load("default", "o1") == ConversationState("x")
-    clock.offset += 0.2
-    assert await conversations.load("default", "o1") is None
+async def test_conversations_expire_after_their_ttl(app_state):
+    offset = [0.0]
+    conversations = Conversations(ttl=30, clock=lambda: utc_now() + timedelta(seconds=offset[0]))
+    with using(app_state.db):
+        await conversations.save("default", "o1", ConversationState("x"))
+        offset[0] += 29.5
+        assert await conversations.load("default", "o1") == ConversationState("x")
+        offset[0] += 1
+        assert await conversations.load("default", "o1") is None
 
 
 # --- store units, on MemoryStore and (when given) RedisStore -----------------------------------

@@ -60,11 +60,14 @@ async def set_password(resident: Resident, login: str, password: str, by: str = 
     hashed = await asyncio.to_thread(_hasher.hash, password)
     existing = await ConsoleLogin.get_or_none(resident_id=resident.id)
     try:
-        if existing is None:
-            await ConsoleLogin.create(resident=resident, login=login, password_hash=hashed)
-        else:
-            existing.login, existing.password_hash = login, hashed
-            await existing.save()
+        async with in_transaction() as conn:
+            if existing is None:
+                await ConsoleLogin.create(
+                    resident=resident, login=login, password_hash=hashed, using_db=conn
+                )
+            else:
+                existing.login, existing.password_hash = login, hashed
+                await existing.save(using_db=conn)
     except IntegrityError:
         raise SignInRefused("auth.error.login_taken", 409) from None
     await record(by, "console_login.set", "resident", resident.id)

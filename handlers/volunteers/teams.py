@@ -146,6 +146,9 @@ async def join_team(resident: Resident, team_id: int) -> VolunteerTeam:
         raise Refused("volunteer.error.team_not_found", 404, id=team_id)
     if await profile_of(resident.id) is None:
         raise Refused("volunteer.error.not_registered", 403)
-    with contextlib.suppress(IntegrityError):  # already a member: joining twice is joining
-        await TeamMember.create(team_id=team.id, resident_id=resident.id)
+    # Already a member: joining twice is joining. Its own (nested) transaction, so the
+    # refused insert does not abort a transaction the chat holds around the message.
+    with contextlib.suppress(IntegrityError):
+        async with in_transaction() as conn:
+            await TeamMember.create(team_id=team.id, resident_id=resident.id, using_db=conn)
     return team
