@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -141,11 +141,10 @@ class Spool:
 
         async def one_resident(entries: list[dict[str, Any]]) -> None:
             async with gate:
-                taken: dict[str, bool] = {}
+                taken: set[str] = set()
                 for entry in sorted(entries, key=lambda e: e["_order"]):
                     if entry["key"] in taken:  # the same message spooled twice
-                        if taken[entry["key"]]:
-                            done.add(entry["id"])
+                        done.add(entry["id"])
                         continue
                     try:
                         await handle(entry["key"], event_from_json(entry["event"]))
@@ -153,7 +152,7 @@ class Spool:
                         failed[entry["id"]] = entry.get("attempts", 0) + 1
                         log.warning("spooled message still failing (%s)", type(exc).__name__)
                         return  # the rest of this resident's messages wait behind it
-                    taken[entry["key"]] = True
+                    taken.add(entry["key"])
                     done.add(entry["id"])
 
         await asyncio.gather(*(one_resident(entries) for entries in queues.values()))
@@ -175,13 +174,17 @@ def _held_lock(directory: Path) -> contextlib.AbstractContextManager[None]:
     return _exclusive(directory / "held.lock")
 
 
+def _touch(markers: Iterable[Path]) -> None:
+    for marker in markers:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+
+
 def _append_held(path: Path, entries: list[dict[str, Any]], markers: list[Path]) -> None:
     """Write the entries, then their residents' markers, as one step against the sweep."""
     with _held_lock(path.parent):
         _append(path, entries)
-        for marker in markers:
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.touch()
+        _touch(markers)
 
 
 def _sync_markers(directory: Path, held: Path, files: list[Path]) -> None:
@@ -193,9 +196,7 @@ def _sync_markers(directory: Path, held: Path, files: list[Path]) -> None:
             for path in files
             for e in _locked_read(path)
         }
-        for marker in waiting:
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.touch()
+        _touch(waiting)
         if held.is_dir():
             for marker in held.iterdir():
                 if marker not in waiting:
