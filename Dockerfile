@@ -1,6 +1,7 @@
 FROM python:3.11-slim
-# pg_dump/pg_restore for `linli backup` and `linli restore` (bookworm's 15, as the database).
-RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client \
+# pg_dump/pg_restore for `linli backup` and `linli restore` (bookworm's 15, as the database);
+# Noto CJK for the printed vote posters (PDF).
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client fonts-noto-cjk \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./

@@ -34,6 +34,8 @@ from config.settings import DEFAULT_ACCOUNT, Settings
 from handlers.api import API_DEPS, ApiDeps, api_errors
 from handlers.capability import Job, JobContext
 from handlers.i18n import default_translator
+from handlers.media.store import MEDIA_STORE
+from handlers.media.store import open_store as open_media_store
 from handlers.openapi import add_routes as add_openapi_routes
 from handlers.ratelimit import Limits
 from handlers.residents.accounts import LOGIN_QR_SECONDS
@@ -249,6 +251,7 @@ async def _push(app: web.Application) -> AsyncIterator[None]:
     state = app[APP_STATE]
     async with aiohttp.ClientSession() as session:
         state.push_session = session
+        state.media = app[MEDIA_STORE] = open_media_store(state.settings, session)
         state.push_clients = {
             name: OfficialAccountClient.for_account(
                 session, state.store, account, base_url=state.settings.wechat_api_base

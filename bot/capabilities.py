@@ -12,12 +12,35 @@ from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import Any
 
-from handlers import complaints, dashboard, notices, proposals, residents, volunteers
+from handlers import (
+    canvass,
+    complaints,
+    dashboard,
+    households,
+    media,
+    notices,
+    proposals,
+    records,
+    residents,
+    volunteers,
+)
 from handlers import help as menu_help
 from handlers.capability import Capability
 from handlers.router import Router
 
-MODULES = (complaints, menu_help, volunteers, residents, proposals, notices, dashboard)
+MODULES = (
+    complaints,
+    menu_help,
+    volunteers,
+    residents,
+    proposals,
+    canvass,
+    media,
+    households,
+    records,
+    notices,
+    dashboard,
+)
 
 
 @cache

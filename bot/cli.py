@@ -1,4 +1,5 @@
-"""``linli``: serve, chat (a terminal WeChat), seed-demo, issue-code, migrate, backup, restore."""
+"""``linli``: serve, chat (a terminal WeChat), seed-demo, issue-code, migrate, backup, restore,
+import-households and export-households (the register, 台账), verify-vote."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import os
 import secrets
 import sys
 from datetime import UTC, datetime
+from typing import Literal
 
 import aiohttp
 from aiohttp import web
@@ -331,6 +333,77 @@ async def _restore(settings: Settings, archive: str, force: bool) -> int:
     return 0
 
 
+async def _verify_vote(settings: Settings, proposal_id: int) -> int:
+    """Exit 0 when every answer's chain holds, the votes counted are the chains' last
+    answers, and the digest is the one stored (and printed on the poster)."""
+    from handlers.canvass.verify import verify_vote
+
+    async with database(settings.effective_database_url(), settings.auto_migrate):
+        checked = await verify_vote(proposal_id)
+    if checked is None:
+        print(f"no proposal {proposal_id}", file=sys.stderr)
+        return 2
+    print(f"digest    {checked.digest}")
+    print(f"published {checked.stored or '-'}")
+    for entry in checked.broken:
+        print(f"broken audit entry {entry}")
+    for elector in checked.mismatched:
+        print(f"vote of {elector} differs from its last recorded answer")
+    print("OK" if checked.ok else "MISMATCH")
+    return 0 if checked.ok else 1
+
+
+async def _import_households(settings: Settings, path: str, slug: str, apply: bool) -> int:
+    """The register (台账) from a spreadsheet: the report, row by row; written with --apply."""
+    from pathlib import Path
+
+    from handlers.households import report, service
+    from handlers.i18n import FALLBACK, default_translator
+    from handlers.refusal import Refused
+
+    translate = default_translator()
+    try:
+        data = await asyncio.to_thread(Path(path).read_bytes)
+    except OSError as error:
+        print(f"cannot read {path}: {error.strerror}", file=sys.stderr)
+        return 1
+    async with database(settings.effective_database_url(), settings.auto_migrate):
+        try:
+            community = await service.community_of(slug)
+            if apply:
+                plan = await service.apply_import(None, community, data, path)
+            else:
+                plan = await service.plan_import(community, data, path)
+        except service.NotApplied as refused:
+            plan = refused.plan
+        except Refused as refused:
+            print(translate(FALLBACK, refused.code, **refused.params), file=sys.stderr)
+            return 1
+    for line in report.lines(plan, translate, FALLBACK):
+        print(line)
+    return 1 if plan.refused else 0
+
+
+async def _export_households(settings: Settings, path: str, slug: str) -> int:
+    """The register as .xlsx or .csv, by the file's extension."""
+    from pathlib import Path
+
+    from handlers.households import service
+    from handlers.i18n import FALLBACK, default_translator
+    from handlers.refusal import Refused
+
+    fmt: Literal["xlsx", "csv"] = "csv" if path.lower().endswith(".csv") else "xlsx"
+    async with database(settings.effective_database_url(), settings.auto_migrate):
+        try:
+            data = await service.export_register(await service.community_of(slug), fmt)
+        except Refused as refused:
+            print(default_translator()(FALLBACK, refused.code, **refused.params), file=sys.stderr)
+            return 1
+    await asyncio.to_thread(Path(path).write_bytes, data)
+    print(f"{path}: {len(data)} bytes")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="linli", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -371,6 +444,19 @@ def main(argv: list[str] | None = None) -> int:
     link = sub.add_parser("link-wecom", help="let a WeCom userid broadcast as a worker")
     link.add_argument("userid", help="the worker's WeCom userid (FromUserName)")
     link.add_argument("resident", type=int, help="the worker's resident id")
+    households = sub.add_parser(
+        "import-households", help="check (or with --apply, import) the register from .xlsx/.csv"
+    )
+    households.add_argument("file")
+    households.add_argument("--community", required=True, help="the community's slug")
+    households.add_argument("--apply", action="store_true", help="write it (all rows or none)")
+    register = sub.add_parser("export-households", help="the register as .xlsx or .csv")
+    register.add_argument("file", help="where to write it; .csv for CSV, else .xlsx")
+    register.add_argument("--community", required=True, help="the community's slug")
+    verify = sub.add_parser(
+        "verify-vote", help="recompute a closed vote's digest (the poster's) from the database"
+    )
+    verify.add_argument("proposal", type=int, help="the proposal's number")
     args = parser.parse_args(argv)
     settings = load_settings()
     logging.basicConfig(
@@ -407,6 +493,12 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_restore(settings, args.archive, args.force))
     elif command == "link-wecom":
         return asyncio.run(_link_wecom(settings, args.userid, args.resident))
+    elif command == "import-households":
+        return asyncio.run(_import_households(settings, args.file, args.community, args.apply))
+    elif command == "export-households":
+        return asyncio.run(_export_households(settings, args.file, args.community))
+    elif command == "verify-vote":
+        return asyncio.run(_verify_vote(settings, args.proposal))
     elif command == "migrate":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         asyncio.run(migrate(settings.effective_database_url()))

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bot.push import OfficialAccountClient
     from bot.spool import Spool
     from bot.store import MemoryStore, RedisStore
+    from handlers.media.store import MediaStore
     from handlers.router import Router
 
 
@@ -41,6 +42,8 @@ class AppState:
     db: TortoiseContext | None = None
     push_clients: dict[str, OfficialAccountClient] = field(default_factory=dict)
     push_session: aiohttp.ClientSession | None = None
+    # Where uploads' bytes live (a folder, or S3 over the push session): opened with it.
+    media: MediaStore | None = None
     # The one clock of both doors: the chat's ctx.now, the API's, the job round's.
     clock: Clock = utc_now
 

@@ -4,7 +4,8 @@ Community workers write to the community's WeCom application ("通知 3号楼 �
 WeCom pushes each message here encrypted (wechatpy's enterprise crypto). Forged,
 stale, oversized and dangerous requests are refused like the official-account
 callback's; a text message gets an encrypted passive text reply decided by
-``handlers.notices.broadcast``, anything else ``success``. Unlike the official
+``handlers.notices.broadcast`` (or, for ``走访 N`` and its flow, by the chat router as
+the linked resident), anything else ``success``. Unlike the official
 account's, every push is encrypted and its ``msg_signature`` covers the ciphertext,
 so a captured query string signs no other body; an exact replay is the same
 message (``MsgId``) and gets the first answer.
@@ -26,11 +27,14 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 
 from bot.callback import Refused
+from bot.dispatcher import ResidentBusy
 from bot.messages import BadPayload, check_xml
-from bot.once import Deferred, Outcome
+from bot.once import BUSY, Deferred, Outcome
 from bot.replies import SUCCESS, render_text
+from handlers.canvass.chat import VISIT_WORDS
 from handlers.notices import broadcast
 from handlers.residents.rules import pseudonym
+from handlers.types import Event
 from models.notices import WeComUser
 from models.residents import Resident
 
@@ -112,13 +116,31 @@ class WeComCallback:
         if message.type != "text":
             return web.Response(text=SUCCESS)
         userid = str(message.source)
+        key = f"wecom:{self.corp_id}:{message.id}"
 
         async def work() -> Outcome:
+            worker = await self._worker(userid)
+            account = await self._chat_account(worker, message.content or "")
+            if account and worker is not None and worker.openid:
+                # 走访 and its flow: the same chat router the official account reaches, as
+                # the resident the WeCom userid is linked to.
+                event = Event(
+                    account=account,
+                    openid=worker.openid,
+                    kind="text",
+                    created_at=datetime.now(UTC),
+                    text=message.content or "",
+                    msg_id=str(message.id),
+                )
+                try:
+                    return (await self.state.dispatcher.dispatch(event, key)).text
+                except ResidentBusy:
+                    return BUSY
             return await broadcast.handle(
                 self.state.store,
                 self.state.translate,
                 f"{self.corp_id}:{userid}",
-                await self._worker(userid),
+                worker,
                 message.content or "",
                 datetime.now(UTC),
                 needs_approval=self.state.settings.notices_need_approval,
@@ -126,7 +148,6 @@ class WeComCallback:
 
         # WeCom retries an unanswered push like WeChat does: a retried 确认 gets the first
         # answer, not "nothing pending".
-        key = f"wecom:{self.corp_id}:{message.id}"
         outcome = await self.state.once.run(
             key, work, time.monotonic() + self.state.settings.reply_deadline_seconds
         )
@@ -142,6 +163,26 @@ class WeComCallback:
         reply = render_text(message, text)
         reply = crypto.encrypt_message(reply, nonce, timestamp)
         return web.Response(text=reply, content_type="application/xml")
+
+    async def _chat_account(self, worker: Resident | None, text: str) -> str:
+        """The official account whose chat a worker's WeCom text goes to: the door-to-door
+        survey's (``走访 N`` and the flow it starts); anything else stays with broadcasting."""
+        if worker is None or not worker.openid:
+            return ""
+        account = next(
+            (
+                n
+                for n, a in self.state.settings.all_accounts().items()
+                if a.community == self.community
+            ),
+            "",
+        )
+        if not account:
+            return ""
+        if text.strip().lower().startswith(VISIT_WORDS):
+            return account
+        state = await self.state.dispatcher.conversations.load(account, worker.openid)
+        return account if state is not None and state.name.startswith("canvass.") else ""
 
     async def _worker(self, userid: str) -> Resident | None:
         link = await WeComUser.get_or_none(

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     data_dir: Path = Path("data")
+    # Uploads (photos, voice): this folder (default: media/ under data_dir), or an
+    # S3-compatible bucket when an endpoint and a bucket are set (MinIO, COS, OSS).
+    media_dir: Path | None = None
+    media_s3_endpoint: str = ""
+    media_s3_bucket: str = ""
+    media_s3_access_key: str = ""
+    media_s3_secret_key: str = ""
+    media_s3_region: str = "us-east-1"
     database_url: str = ""
     redis_url: str = ""
     callback_path: str = "/wechat"

@@ -60,8 +60,15 @@ class Operation:
     also: tuple[int, ...] = ()
     errors: tuple[int, ...] = ()
     path: dict[str, dict[str, Any]] = field(default_factory=dict)
-    content_type: str = "application/json"
+    content_type: str | tuple[str, ...] = "application/json"
     description: str = ""
+    # The multipart field of an uploaded file; the handler reads that body itself.
+    upload: str = ""
+
+    @property
+    def content_types(self) -> tuple[str, ...]:
+        found = self.content_type
+        return (found,) if isinstance(found, str) else found
 
 
 def doc(
@@ -76,12 +83,15 @@ def doc(
     also: Iterable[int] = (),
     errors: Iterable[int] = (),
     path: dict[str, dict[str, Any]] | None = None,
-    content_type: str = "application/json",
+    content_type: str | tuple[str, ...] = "application/json",
     description: str = "",
+    upload: str = "",
 ) -> Callable[[H], H]:
     """Describe an endpoint for the OpenAPI document (see the module docstring).
 
-    ``also`` names further success statuses with the same body (201 beside 200, say).
+    ``also`` names further success statuses with the same body (201 beside 200, say);
+    ``content_type`` may name several (a file as .xlsx or .csv); ``upload`` names the
+    multipart field of a file the route takes (``multipart/form-data``, or the raw file).
     """
     operation = Operation(
         summary=summary,
@@ -96,6 +106,7 @@ def doc(
         path=dict(path or {}),
         content_type=content_type,
         description=description,
+        upload=upload,
     )
 
     def mark(handler: H) -> H:
@@ -157,7 +168,7 @@ def _error_codes(operation: Operation, path_params: list[str]) -> list[int]:
         codes.add(403)
     if path_params:
         codes.add(404)
-    if operation.body is not None:
+    if operation.body is not None or operation.upload:
         codes |= {400, 413, 415}
     if operation.query is not None:
         codes.add(400)
@@ -184,6 +195,20 @@ def _schema_refs(app: web.Application) -> tuple[dict[tuple[type, str], str], dic
         (model, mode): value["$ref"] for (model, mode), value in keys.items()
     }
     return refs, definitions.get("$defs", {})
+
+
+def _upload_body(name: str) -> dict[str, Any]:
+    """A file as a multipart field, or as the whole body."""
+    binary = {"type": "string", "format": "binary"}
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {"type": "object", "required": [name], "properties": {name: binary}}
+            },
+            "application/octet-stream": {"schema": binary},
+        },
+    }
 
 
 def build(app: web.Application, *, title: str, version: str) -> dict[str, Any]:
@@ -227,12 +252,15 @@ def build(app: web.Application, *, title: str, version: str) -> dict[str, Any]:
                     "application/json": {"schema": {"$ref": refs[(operation.body, "validation")]}}
                 },
             }
+        if operation.upload:
+            entry["requestBody"] = _upload_body(operation.upload)
         ok: dict[str, Any] = {"description": "OK"}
+        types = operation.content_types
         if operation.response is not None:
             ref = refs[(operation.response, "serialization")]
-            ok["content"] = {operation.content_type: {"schema": {"$ref": ref}}}
-        elif operation.content_type != "application/json":
-            ok["content"] = {operation.content_type: {"schema": {"type": "string"}}}
+            ok["content"] = {kind: {"schema": {"$ref": ref}} for kind in types}
+        elif types != ("application/json",):
+            ok["content"] = {kind: {"schema": {"type": "string"}} for kind in types}
         for success in (operation.status, *operation.also):
             entry["responses"][str(success)] = ok
         error_ref = {"$ref": refs[(Error, "serialization")]}

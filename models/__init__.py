@@ -14,4 +14,6 @@ MODEL_MODULES = [
     "models.volunteers",
     "models.notices",
     "models.accounts",
+    "models.canvass",
+    "models.media",
 ]

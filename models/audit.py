@@ -21,6 +21,11 @@ class AuditLog(Model):
     entity_id = fields.CharField(max_length=64)
     before: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
     after: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
+    # Tamper evidence for answers: the entries of one chain (a household's voice in one
+    # vote) each carry the digest of the one before and their own.
+    chain = fields.CharField(max_length=48, null=True, db_index=True)
+    prev = fields.CharField(max_length=64, null=True)
+    digest = fields.CharField(max_length=64, null=True)
 
     class Meta:
         table = "audit_log"

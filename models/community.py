@@ -66,6 +66,9 @@ class Household(Model):
     unit = fields.CharField(max_length=16, default="")
     room = fields.CharField(max_length=16)
     floor_area = fields.DecimalField(max_digits=8, decimal_places=2, null=True)
+    # The household's head as the register (台账) names them: personal data, never logged.
+    head_name = fields.CharField(max_length=64, null=True)
+    head_phone = fields.CharField(max_length=32, null=True)
 
     class Meta:
         table = "household"

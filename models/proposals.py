@@ -95,6 +95,13 @@ class Vote(Model):
         "models.Resident", related_name="votes", null=True, on_delete=fields.SET_NULL
     )
     resident_id: int | None
+    # "online" (chat, mini-program) or "in_person" (入户走访, recorded by a worker). NULL on
+    # rows from before the column (all online): a NOT NULL column cannot be added to them.
+    channel = fields.CharField(max_length=12, null=True, default="online")
+    recorded_by: fields.ForeignKeyNullableRelation[Resident] = fields.ForeignKeyField(
+        "models.Resident", related_name="votes_recorded", null=True, on_delete=fields.SET_NULL
+    )
+    recorded_by_id: int | None
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.skipif(not REDIS_URL, reason="the arq worker needs Redi
 
 async def test_a_queued_tick_closes_a_due_vote(world: World, app_state, settings):
     home = (await world.add_households(world.buildings[0], 1))[0]
-    proposal_id = await factories.voting(world, await world.resident(home), await world.worker())
+    proposal_id = await factories.voting(
+        world, await world.resident(home), await world.worker(), category="project"
+    )
     # world.voting opened it in early November for 7 days: it is overdue now.
     redis_settings = RedisSettings.from_dsn(REDIS_URL)
     queue = f"linli-test:{uuid.uuid4().hex[:8]}"

@@ -138,6 +138,7 @@ async def _submit(ctx: Context, data: dict[str, Any], anonymous: bool, prefix: s
         media=data.get("media") or [],
         location=data.get("location"),
         anonymous=anonymous,
+        channel="chat",
     )
     ctx.leave()
     msgid = "ticket.chat.submitted_anonymous" if anonymous else "ticket.chat.submitted"

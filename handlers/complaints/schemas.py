@@ -16,6 +16,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from handlers.clock import LOCAL
 from handlers.complaints import service
 from handlers.complaints.rules import Status
 from handlers.openapi import Page, Paging, absent_when_none
@@ -177,3 +178,20 @@ class StatsWeek(BaseModel):
 
 class Stats(BaseModel):
     weeks: list[StatsWeek]
+
+
+class RegisterQuery(BaseModel):
+    month: str | None = Field(
+        default=None,
+        pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$",
+        description="The month received, like 2026-11 (Beijing time); this month by default",
+        json_schema_extra=absent_when_none,
+    )
+
+    def year_month(self, now: datetime) -> tuple[int, int]:
+        """The month asked for, as (year, month); ``now``'s local month when none was."""
+        if self.month is None:
+            local = now.astimezone(LOCAL)
+            return local.year, local.month
+        year, month = self.month.split("-")
+        return int(year), int(month)

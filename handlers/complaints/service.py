@@ -17,6 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from handlers.complaints import rules
@@ -141,6 +143,15 @@ def sees(who: Who, ticket: Ticket) -> bool:
     return actor_for(who, ticket) is not None
 
 
+def staff_tickets(who: Who) -> QuerySet[Ticket]:
+    """The tickets ``who`` lists as staff: every one of the community's for managers, else
+    those of their departments and grids. The list and the register both ask this."""
+    query = Ticket.filter(community_id=who.community_id)
+    if who.is_manager:
+        return query
+    return query.filter(Q(department__in=list(who.departments)) | Q(grid_id__in=list(who.grids)))
+
+
 # --- intake ----------------------------------------------------------------------------
 
 
@@ -181,7 +192,10 @@ async def intake(
     media: list[str] | None = None,
     location: dict[str, Any] | None = None,
     anonymous: bool = False,
+    channel: str | None = None,
 ) -> Ticket:
+    """A new ticket, routed and numbered. ``channel`` is the door it came by (``chat``,
+    ``miniprogram``), kept with the routing for the register (诉求登记台账)."""
     text = checked_text(text)
     if not text and not media:
         raise Refused("ticket.error.empty", 400)
@@ -210,6 +224,7 @@ async def intake(
                 "department": routing.department,
                 "confidence": round(routing.confidence, 3),
                 "terms": list(routing.terms),
+                **({"channel": channel} if channel else {}),
             },
             emergency=routing.emergency,
             status=Status.ASSIGNED.value,

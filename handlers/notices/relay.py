@@ -46,6 +46,8 @@ async def _audience(note: Notification, audiences: Mapping[str, Audience]) -> Ta
     audience, community = note.audience, note.community_id
     if audience.startswith("resident:"):
         return [int(audience.split(":", 1)[1])]
+    if audience == "residents":  # named residents, listed in the payload (a reminder's)
+        return [int(i) for i in (note.payload or {}).get("residents", ())]
     owner = audiences.get(note.subject)
     if owner is not None:
         found = await owner(note, audience)

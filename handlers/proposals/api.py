@@ -21,10 +21,12 @@ from handlers.api import (
     require,
     slice_of,
 )
+from handlers.media.service import attach_own
 from handlers.openapi import Paging, doc
 from handlers.proposals import service
 from handlers.proposals.schemas import (
     AuditPage,
+    CloseBody,
     CommentBody,
     CommentHidden,
     CommentMade,
@@ -122,6 +124,7 @@ async def create_proposal(request: web.Request) -> web.Response:
         funding=None if body.funding is None else body.funding.value,
         submit=body.submit,
     )
+    await attach_own(list(proposal.photos), who, "proposal", proposal.id)
     return await _answer(proposal, who, status=201)
 
 
@@ -205,13 +208,19 @@ async def open_vote(request: web.Request) -> web.Response:
     "Close the vote and count it; before its end only when the outcome is certain",
     tag=TAG,
     auth=MANAGERS,
+    body=CloseBody,
     response=ProposalView,
     errors=(409,),
+    description=(
+        'A rule with coverage "all" closes only once every eligible household is reached; '
+        "an admin may close before with `override_reason` (audited, printed on the poster)."
+    ),
 )
 async def close_vote(request: web.Request) -> web.Response:
     who = await require(request, MANAGERS)
+    override = parsed(request, CloseBody).override_reason
     proposal = await service.close_voting(
-        _proposal_id(request), who, now(request), deps(request).lock
+        _proposal_id(request), who, now(request), deps(request).lock, override=override
     )
     return await _answer(proposal, who)
 

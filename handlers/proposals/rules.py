@@ -243,6 +243,16 @@ class Basis(StrEnum):
     CAST = "cast"  # against the votes cast (for + against + abstain)
 
 
+class Coverage(StrEnum):
+    NONE = "none"  # the vote closes on time, whoever answered
+    ALL = "all"  # 全覆盖: every eligible household reached before it can be decided
+
+
+class Vacant(StrEnum):
+    EXCLUDE = "exclude"  # a household a worker found vacant leaves the denominator
+    COUNT = "count"  # it stays in, as a household that did not say yes
+
+
 @dataclass(frozen=True)
 class VoteRule:
     """How a category's votes are decided; data, so a community can configure it.
@@ -255,6 +265,9 @@ class VoteRule:
     for a double majority: the same quorum and threshold must also hold for floor
     area, as owners decide common property under Civil Code art. 278. ``unit``
     tells the caller what to count; the arithmetic is the same for both.
+    ``coverage`` "all" keeps the vote from being decided until every eligible household
+    is reached (answered, or a visit recorded with a reason); ``vacant`` says whether a
+    household found vacant at the door stays in the denominator (see README).
     """
 
     unit: Unit
@@ -263,10 +276,14 @@ class VoteRule:
     strict: bool = False
     quorum: Fraction | None = None
     area: bool = False
+    coverage: Coverage = Coverage.NONE
+    vacant: Vacant = Vacant.EXCLUDE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "unit", _member(Unit, self.unit, "unit"))
         object.__setattr__(self, "basis", _member(Basis, self.basis, "basis"))
+        object.__setattr__(self, "coverage", _member(Coverage, self.coverage, "coverage"))
+        object.__setattr__(self, "vacant", _member(Vacant, self.vacant, "vacant"))
         object.__setattr__(self, "threshold", _share(self.threshold, "threshold"))
         if self.quorum is not None:
             object.__setattr__(self, "quorum", _share(self.quorum, "quorum"))
@@ -279,7 +296,11 @@ class VoteRule:
 
 # 整不整，社区居民代表会议定: 60%以上 of all households of the scope, not of the votes cast.
 RECTIFICATION = VoteRule(
-    unit=Unit.HOUSEHOLD, basis=Basis.ELIGIBLE, threshold=Fraction(3, 5), strict=False
+    unit=Unit.HOUSEHOLD,
+    basis=Basis.ELIGIBLE,
+    threshold=Fraction(3, 5),
+    strict=False,
+    coverage=Coverage.ALL,
 )
 # Half of the households take part, and more than half of those taking part agree.
 PROJECT = VoteRule(
@@ -316,6 +337,8 @@ def rule_from_mapping(data: object) -> VoteRule:
         strict=data.get("strict", False),
         quorum=None if quorum is None else _share(quorum, "quorum"),
         area=data.get("area", False),
+        coverage=data.get("coverage", Coverage.NONE),
+        vacant=data.get("vacant", Vacant.EXCLUDE),
     )
 
 
@@ -327,6 +350,8 @@ def rule_to_mapping(rule: VoteRule) -> dict[str, object]:
         "threshold": str(rule.threshold),
         "strict": rule.strict,
         "area": rule.area,
+        "coverage": str(rule.coverage),
+        "vacant": str(rule.vacant),
     }
     if rule.quorum is not None:
         data["quorum"] = str(rule.quorum)
@@ -488,3 +513,49 @@ def decided_early(rule: VoteRule, tally: Tally) -> Outcome | None:
     if _decide(rule, tally, None) == _decide(rule, tally, "no") == Outcome.APPROVED:
         return Outcome.APPROVED
     return None
+
+
+# --- Coverage (全覆盖) ----------------------------------------------------------
+
+
+class Reach(StrEnum):
+    """Where one eligible household stands in a vote's survey."""
+
+    ONLINE = "online"  # answered over chat or the mini-program
+    IN_PERSON = "in_person"  # answered at the door, recorded by a worker
+    VISITED = "visited"  # a visit recorded with a reason, no answer
+    NOT_REACHED = "not_reached"
+
+
+class VisitOutcome(StrEnum):
+    ANSWERED = "answered"
+    NOT_HOME = "not_home"
+    REFUSED = "refused"
+    VACANT = "vacant"
+    MOVED_OUT = "moved_out"
+    OTHER = "other"
+
+
+def reach(channel: str | None, last_visit: str | None) -> Reach:
+    """A household's state from its current vote's channel (None: no vote) and the outcome
+    of its latest visit (None: never visited). An answer, whatever the channel, wins."""
+    if channel is not None:
+        return Reach.IN_PERSON if channel == Reach.IN_PERSON else Reach.ONLINE
+    if last_visit is not None and last_visit != VisitOutcome.ANSWERED:
+        return Reach.VISITED
+    return Reach.NOT_REACHED
+
+
+def not_reached(rule: VoteRule, states: Mapping[Reach, int]) -> int:
+    """How many households keep a coverage rule from being decided (0 when it has none)."""
+    if rule.coverage != Coverage.ALL:
+        return 0
+    return states.get(Reach.NOT_REACHED, 0)
+
+
+def counted_eligible(rule: VoteRule, frozen: int, vacant_unanswered: int) -> int:
+    """The denominator at close: the electorate frozen at opening, less the households a
+    worker found vacant and nobody answered for, when the rule leaves them out."""
+    if vacant_unanswered < 0 or vacant_unanswered > frozen:
+        raise ValueError(f"{vacant_unanswered} vacant of {frozen} eligible")
+    return frozen - vacant_unanswered if rule.vacant == Vacant.EXCLUDE else frozen

@@ -101,6 +101,13 @@ class OpenBody(BaseModel):
     days: int = Field(default=7, ge=1, le=60, description="How many days the vote runs")
 
 
+class CloseBody(BaseModel):
+    """Closing needs nothing, but an admin may close a coverage vote before every household
+    is reached with a written reason (it is audited and printed on the result)."""
+
+    override_reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+
 class ProgressBody(BaseModel):
     text: str | None = Field(
         default=None,
@@ -154,6 +161,40 @@ class VoteRuleView(BaseModel):
     strict: bool
     area: bool
     quorum: str | None = None
+    coverage: Literal["none", "all"] = Field(
+        default="none", description='"all": decided only once every household is reached'
+    )
+    vacant: Literal["exclude", "count"] = Field(
+        default="exclude", description="Whether households found vacant stay in the denominator"
+    )
+
+
+class Reached(BaseModel):
+    """How the eligible households were reached (全覆盖)."""
+
+    online: int
+    in_person: int
+    visited: int = Field(description="Visited, no answer (the reason recorded)")
+    not_reached: int
+    vacant_excluded: int = Field(description="Found vacant: out of the denominator if so ruled")
+    reasons: dict[str, int] = Field(default_factory=dict)
+
+
+class BuildingResult(BaseModel):
+    building: str
+    eligible: int
+    online: int
+    in_person: int
+    visited: int
+    not_reached: int
+    yes: int
+    no: int
+    abstain: int
+
+
+class Override(BaseModel):
+    by: str
+    reason: str
 
 
 class VoteResult(BaseModel):
@@ -169,6 +210,15 @@ class VoteResult(BaseModel):
     no_area: str
     rule: VoteRuleView
     early: bool = Field(description="Closed before the end because the outcome was certain")
+    coverage: Reached | None = None
+    buildings: list[BuildingResult] = Field(default_factory=list)
+    disputes: int = Field(default=0, description="In-person answers disputed and not resolved")
+    digest: str | None = Field(
+        default=None, description="Seals every answer: `linli verify-vote ID` recomputes it"
+    )
+    override: Override | None = Field(
+        default=None, description="An admin closed it before every household was reached"
+    )
 
 
 class ProposalView(BaseModel):

@@ -17,6 +17,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from handlers.canvass.chain import chain_of, genesis, link
 from handlers.proposals import rules
 from handlers.proposals.lifecycle import get, move, notify
 from handlers.proposals.rules import Status, VoteRule
@@ -177,36 +178,90 @@ async def cast_vote(proposal_id: int, resident_id: int, choice: str, now: dateti
     if choice not in CHOICES:
         raise Refused("proposal.error.bad_choice", 400)
     async with in_transaction() as conn:
-        postgres = conn.capabilities.dialect == "postgres"
         wanted, elector_id = await _voice(conn, proposal_id, resident_id, now, lock=True)
-        actor = f"resident:{resident_id}"
-        after = json.dumps({"elector": wanted, "choice": choice})
-        if postgres and await _first_vote_pg(
-            conn, proposal_id, elector_id, resident_id, choice, now, actor, after
-        ):
-            return VoteOutcome(choice, None)
-        previous, previous_voter = await _upsert_vote(
-            conn, postgres, proposal_id, elector_id, resident_id, choice, now
+        previous, previous_voter = await write_voice(
+            conn,
+            Voice(proposal_id, elector_id, wanted, choice, now, f"resident:{resident_id}"),
+            resident_id=resident_id,
         )
-        if previous != choice:
-            # The audit entry written directly: the ORM's model layer costs more than the vote.
-            await sql.run(
-                conn,
-                "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                [
-                    sql.db_time(now, postgres),
-                    actor,
-                    "vote.changed" if previous else "vote.cast",
-                    "proposal",
-                    str(proposal_id),
-                    json.dumps({"elector": wanted, "choice": previous}) if previous else None,
-                    after,
-                ],
-            )
         if previous is not None and previous != choice and previous_voter != resident_id:
             await _tell_household(conn, proposal_id, wanted, resident_id)
     return VoteOutcome(choice, previous)
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One answer to write: whose elector row, which choice, when, and who acts."""
+
+    proposal_id: int
+    elector_id: int
+    elector: str
+    choice: str
+    now: datetime
+    actor: str
+    channel: str = "online"
+
+
+async def write_voice(
+    conn: Any, voice: Voice, *, resident_id: int | None = None, recorded_by: int | None = None
+) -> tuple[str | None, int | None]:
+    """The elector's one vote row, created or overwritten, and its chained audit entry.
+
+    Returns the previous choice and who made it (both ``None`` for a first vote). An
+    answer goes to the audit log whenever it changes the choice or the channel, and
+    every answer recorded in person does (each is a worker's statement). Online and in
+    person meet here, on the same row lock, so the last to commit is the voice counted.
+    """
+    postgres = conn.capabilities.dialect == "postgres"
+    chain = chain_of(voice.proposal_id, voice.elector)
+    after = {
+        "elector": voice.elector,
+        "choice": voice.choice,
+        "channel": voice.channel,
+        "at": voice.now.isoformat(),
+    }
+    if postgres:
+        prev = genesis(chain)
+        digest = link(prev, voice.actor, "vote.cast", after)
+        if await _first_vote_pg(conn, voice, resident_id, recorded_by, chain, prev, digest, after):
+            return None, None
+    found = await _upsert_vote(conn, postgres, voice, resident_id, recorded_by)
+    previous, previous_channel, previous_voter = found
+    if (
+        previous == voice.choice
+        and (previous_channel or "online") == voice.channel
+        and voice.channel != "in_person"
+    ):
+        return previous, previous_voter
+    heads = await sql.run(
+        conn,
+        "SELECT digest FROM audit_log WHERE chain = $1 ORDER BY id DESC LIMIT 1",
+        [chain],
+    )
+    prev = heads[0]["digest"] if heads and heads[0]["digest"] else genesis(chain)
+    action = "vote.changed" if previous else "vote.cast"
+    # The audit entry written directly: the ORM's model layer costs more than the vote.
+    await sql.run(
+        conn,
+        "INSERT INTO audit_log"
+        " (at, actor, action, entity, entity_id, before, after, chain, prev, digest)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        [
+            sql.db_time(voice.now, postgres),
+            voice.actor,
+            action,
+            "proposal",
+            str(voice.proposal_id),
+            json.dumps({"elector": voice.elector, "choice": previous, "channel": previous_channel})
+            if previous
+            else None,
+            json.dumps(after),
+            chain,
+            prev,
+            link(prev, voice.actor, action, after),
+        ],
+    )
+    return previous, previous_voter
 
 
 async def _tell_household(conn: Any, proposal_id: int, elector: str, changer: int) -> None:
@@ -236,13 +291,13 @@ async def _tell_household(conn: Any, proposal_id: int, elector: str, changer: in
 
 async def _first_vote_pg(
     conn: Any,
-    proposal_id: int,
-    elector_id: int,
-    resident_id: int,
-    choice: str,
-    now: datetime,
-    actor: str,
-    after: str,
+    voice: Voice,
+    resident_id: int | None,
+    recorded_by: int | None,
+    chain: str,
+    prev: str,
+    digest: str,
+    after: dict[str, Any],
 ) -> bool:
     """The common case in one round trip: the elector's first vote and its audit entry.
 
@@ -250,13 +305,29 @@ async def _first_vote_pg(
     """
     made = await conn.execute_query_dict(
         "WITH made AS (INSERT INTO proposal_vote"
-        " (proposal_id, elector_id, choice, resident_id, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5)"
+        " (proposal_id, elector_id, choice, resident_id, updated_at, channel, recorded_by_id)"
+        " VALUES ($1, $2, $3, $4, $5, $9, $10)"
         " ON CONFLICT (proposal_id, elector_id) DO NOTHING RETURNING id),"
-        " audited AS (INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after)"
-        " SELECT $5, $6, 'vote.cast', 'proposal', $7, NULL, $8 FROM made RETURNING id)"
+        " audited AS (INSERT INTO audit_log"
+        " (at, actor, action, entity, entity_id, before, after, chain, prev, digest)"
+        " SELECT $5, $6, 'vote.cast', 'proposal', $7, NULL, $8, $11, $12, $13"
+        " FROM made RETURNING id)"
         " SELECT id FROM made",
-        [proposal_id, elector_id, choice, resident_id, now, actor, str(proposal_id), after],
+        [
+            voice.proposal_id,
+            voice.elector_id,
+            voice.choice,
+            resident_id,
+            voice.now,
+            voice.actor,
+            str(voice.proposal_id),
+            json.dumps(after),
+            voice.channel,
+            recorded_by,
+            chain,
+            prev,
+            digest,
+        ],
     )
     return bool(made)
 
@@ -264,43 +335,54 @@ async def _first_vote_pg(
 async def _upsert_vote(
     conn: Any,
     postgres: bool,
-    proposal_id: int,
-    elector_id: int,
-    resident_id: int,
-    choice: str,
-    now: datetime,
-) -> tuple[str | None, int | None]:
-    """The elector's one vote row, created or overwritten; returns the previous choice and
-    who made it (both ``None`` for a first vote).
+    voice: Voice,
+    resident_id: int | None,
+    recorded_by: int | None,
+) -> tuple[str | None, str | None, int | None]:
+    """The elector's one vote row, created or overwritten; returns the previous choice,
+    channel and voter (all ``None`` for a first vote).
 
     Two voters of one household at once: the unique (proposal, elector) key lets one
     insert win; the other finds that row on its second look and overwrites it.
     """
+    when = sql.db_time(voice.now, postgres)
     for _ in range(2):
         found = await sql.run(
             conn,
-            "SELECT id, choice, resident_id FROM proposal_vote"
+            "SELECT id, choice, channel, resident_id FROM proposal_vote"
             " WHERE proposal_id = $1 AND elector_id = $2" + (" FOR UPDATE" if postgres else ""),
-            [proposal_id, elector_id],
+            [voice.proposal_id, voice.elector_id],
         )
         if found:
-            previous = found[0]["choice"]
-            if previous != choice:
-                await sql.run(
-                    conn,
-                    "UPDATE proposal_vote SET choice = $1, resident_id = $2, updated_at = $3"
-                    " WHERE id = $4",
-                    [choice, resident_id, sql.db_time(now, postgres), found[0]["id"]],
-                )
-            voter = found[0]["resident_id"]
-            return previous, None if voter is None else int(voter)
+            row = found[0]
+            same = row["choice"] == voice.choice and (row["channel"] or "online") == voice.channel
+            if same and voice.channel != "in_person":
+                voter = row["resident_id"]
+                return row["choice"], row["channel"], None if voter is None else int(voter)
+            await sql.run(
+                conn,
+                "UPDATE proposal_vote SET choice = $1, resident_id = $2, updated_at = $3,"
+                " channel = $4, recorded_by_id = $5 WHERE id = $6",
+                [voice.choice, resident_id, when, voice.channel, recorded_by, row["id"]],
+            )
+            voter = row["resident_id"]
+            return row["choice"], row["channel"], None if voter is None else int(voter)
         made = await sql.run(
             conn,
-            "INSERT INTO proposal_vote (proposal_id, elector_id, choice, resident_id, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5)"
+            "INSERT INTO proposal_vote"
+            " (proposal_id, elector_id, choice, resident_id, updated_at, channel, recorded_by_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)"
             " ON CONFLICT (proposal_id, elector_id) DO NOTHING RETURNING id",
-            [proposal_id, elector_id, choice, resident_id, sql.db_time(now, postgres)],
+            [
+                voice.proposal_id,
+                voice.elector_id,
+                voice.choice,
+                resident_id,
+                when,
+                voice.channel,
+                recorded_by,
+            ],
         )
         if made:
-            return None, None
+            return None, None, None
     raise Refused("proposal.error.changed_meanwhile", 409)

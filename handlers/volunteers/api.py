@@ -11,12 +11,24 @@ answered by the API middleware.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from aiohttp import web
 
-from handlers.api import caller, caller_id, now, page_of, parsed, path_id, queried, require
+from handlers.api import (
+    caller,
+    caller_id,
+    deps,
+    now,
+    page_of,
+    parsed,
+    path_id,
+    queried,
+    request_language,
+    require,
+)
 from handlers.openapi import Paging, doc
+from handlers.records.workbook import XLSX
 from handlers.refusal import Refused
 from handlers.roles import MANAGERS, TEAM_LEADERS
 from handlers.volunteers import rules, service
@@ -593,6 +605,20 @@ async def registration(request: web.Request) -> web.Response:
     return web.json_response(await service.registration(who.community_id))
 
 
+def _hours_span(request: web.Request) -> tuple[date, date, datetime, datetime]:
+    """The local days an hours export covers (``?from=&to=``, this month by default) and
+    their [since, until) instants."""
+    q = queried(request, s.HoursQuery)
+    month_start, month_end = rules.month_bounds(now(request))
+    first = q.from_ or month_start.date()
+    last = q.to or (month_end - timedelta(days=1)).date()
+    if last < first or (last - first).days > HOURS_DAYS:
+        raise Refused("api.error.bad_filter", 400, name="to")
+    since = datetime.combine(first, datetime.min.time(), LOCAL)
+    until = datetime.combine(last + timedelta(days=1), datetime.min.time(), LOCAL)
+    return first, last, since, until
+
+
 @routes.get("/api/v1/volunteers/hours.csv")
 @doc(
     "Hours served per volunteer and shift, as CSV for the records (UTF-8 with a BOM)",
@@ -604,14 +630,7 @@ async def registration(request: web.Request) -> web.Response:
 async def hours_csv(request: web.Request) -> web.Response:
     """Hours served per volunteer and shift (``?from=2026-11-01&to=2026-11-30``, local days)."""
     who = await require(request, MANAGERS)
-    q = queried(request, s.HoursQuery)
-    month_start, month_end = rules.month_bounds(now(request))
-    first = q.from_ or month_start.date()
-    last = q.to or (month_end - timedelta(days=1)).date()
-    if last < first or (last - first).days > HOURS_DAYS:
-        raise Refused("api.error.bad_filter", 400, name="to")
-    since = datetime.combine(first, datetime.min.time(), LOCAL)
-    until = datetime.combine(last + timedelta(days=1), datetime.min.time(), LOCAL)
+    first, last, since, until = _hours_span(request)
     text = await service.hours_csv(who.community_id, since, until)
     # A byte-order mark, so spreadsheet programs used in community offices read UTF-8.
     return web.Response(
@@ -623,4 +642,29 @@ async def hours_csv(request: web.Request) -> web.Response:
                 f'attachment; filename="volunteer-hours-{first.isoformat()}-{last.isoformat()}.csv"'
             )
         },
+    )
+
+
+@routes.get("/api/v1/volunteers/hours.xlsx")
+@doc(
+    "The same hours as the CSV, as an .xlsx sheet with typed dates, times and numbers",
+    tag="volunteers",
+    auth=MANAGERS,
+    query=s.HoursQuery,
+    content_type=XLSX,
+)
+async def hours_xlsx(request: web.Request) -> web.Response:
+    """The rows of ``hours.csv``, headings and states in the caller's language."""
+    who = await require(request, MANAGERS)
+    first, last, since, until = _hours_span(request)
+    language = request_language(request)
+    translate = deps(request).translate
+    body = await service.hours_xlsx(
+        who.community_id, since, until, lambda msgid: translate(language, msgid)
+    )
+    name = f"volunteer-hours-{first.isoformat()}-{last.isoformat()}.xlsx"
+    return web.Response(
+        body=body,
+        content_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -1,14 +1,20 @@
-"""Recognition and records: the month's 最美志愿者, the registration share, the hours CSV."""
+"""Recognition and records: the month's 最美志愿者, the registration share, the hours
+exports (CSV and .xlsx, from one row source)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.functions import Sum
 
+from handlers.i18n import N_
+from handlers.records.workbook import table_workbook
 from handlers.roles import Who
 from handlers.volunteers import rules
 from handlers.volunteers.rules import LOCAL, LedgerKind, SignUpStatus
@@ -110,41 +116,126 @@ CSV_COLUMNS = (
 )
 
 
-async def hours_csv(community_id: int, since: datetime, until: datetime) -> str:
-    """Attended and missed places of shifts starting in [since, until), for the records."""
+@dataclass(frozen=True)
+class HoursRow:
+    """One volunteer's place on one shift, as both exports show it."""
+
+    start: datetime  # the shift's start, local time
+    end: datetime
+    activity: str
+    volunteer_id: int
+    name: str
+    status: str
+    checked_in_at: datetime | None
+    checked_out_at: datetime | None
+    minutes: int
+    points: int
+
+
+async def hours_rows(community_id: int, since: datetime, until: datetime) -> list[HoursRow]:
+    """Attended and missed places of shifts starting in [since, until), for the records.
+
+    The bounds go to the database in UTC: the embedded one compares times as text, and
+    a local midnight (``+08:00``) would let the next day's first hours in.
+    """
     rows = await (
         SignUp.filter(
             shift__activity__community_id=community_id,
-            shift__starts_at__gte=since,
-            shift__starts_at__lt=until,
+            shift__starts_at__gte=since.astimezone(UTC),
+            shift__starts_at__lt=until.astimezone(UTC),
             status__in=[SignUpStatus.ATTENDED, SignUpStatus.NO_SHOW],
         )
         .select_related("shift__activity", "volunteer")
         .order_by("shift__starts_at", "shift_id", "id")
     )
+    return [
+        HoursRow(
+            start=s.shift.starts_at.astimezone(LOCAL),
+            end=s.shift.ends_at.astimezone(LOCAL),
+            activity=s.shift.activity.title,
+            volunteer_id=s.volunteer.id,
+            name=s.volunteer.name or "",
+            status=s.status,
+            checked_in_at=_local(s.checked_in_at),
+            checked_out_at=_local(s.checked_out_at),
+            minutes=s.minutes or 0,
+            points=s.points or 0,
+        )
+        for s in rows
+    ]
+
+
+async def hours_csv(community_id: int, since: datetime, until: datetime) -> str:
+    """The hours as CSV: text cells, times as local ``YYYY-MM-DD HH:MM``."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    for s in rows:
-        start = s.shift.starts_at.astimezone(LOCAL)
-        minutes = s.minutes or 0
+    for row in await hours_rows(community_id, since, until):
         writer.writerow(
             [
-                start.date().isoformat(),
-                _cell(s.shift.activity.title),
-                start.strftime("%Y-%m-%d %H:%M"),
-                s.shift.ends_at.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M"),
-                s.volunteer.id,
-                _cell(s.volunteer.name or ""),
-                s.status,
-                _local_or_blank(s.checked_in_at),
-                _local_or_blank(s.checked_out_at),
-                minutes,
-                f"{minutes / 60:.2f}",
-                s.points or 0,
+                row.start.date().isoformat(),
+                _cell(row.activity),
+                row.start.strftime("%Y-%m-%d %H:%M"),
+                row.end.strftime("%Y-%m-%d %H:%M"),
+                row.volunteer_id,
+                _cell(row.name),
+                row.status,
+                _minute_or_blank(row.checked_in_at),
+                _minute_or_blank(row.checked_out_at),
+                row.minutes,
+                f"{row.minutes / 60:.2f}",
+                row.points,
             ]
         )
     return out.getvalue()
+
+
+# The .xlsx headings, one per CSV column, and the places' states, in the worker's words.
+XLSX_COLUMNS = (
+    N_("records.hours.date"),
+    N_("records.hours.activity"),
+    N_("records.hours.starts_at"),
+    N_("records.hours.ends_at"),
+    N_("records.hours.volunteer_id"),
+    N_("records.hours.name"),
+    N_("records.hours.status"),
+    N_("records.hours.checked_in_at"),
+    N_("records.hours.checked_out_at"),
+    N_("records.hours.minutes"),
+    N_("records.hours.hours"),
+    N_("records.hours.points"),
+)
+STATUS_NAMES = {
+    SignUpStatus.ATTENDED.value: N_("records.hours.attended"),
+    SignUpStatus.NO_SHOW.value: N_("records.hours.no_show"),
+}
+
+
+async def hours_xlsx(
+    community_id: int, since: datetime, until: datetime, t: Callable[[str], str]
+) -> bytes:
+    """The same rows as the CSV in an .xlsx sheet: dates, times and numbers typed, headings
+    and states worded by ``t`` (the caller's language)."""
+    rows: list[list[object]] = [
+        [
+            row.start.date(),
+            row.activity,
+            row.start,
+            row.end,
+            row.volunteer_id,
+            row.name,
+            t(STATUS_NAMES[row.status]) if row.status in STATUS_NAMES else row.status,
+            row.checked_in_at,
+            row.checked_out_at,
+            row.minutes,
+            round(row.minutes / 60, 2),
+            row.points,
+        ]
+        for row in await hours_rows(community_id, since, until)
+    ]
+    headers = [t(msgid) for msgid in XLSX_COLUMNS]
+    # Writing a long span's sheet is CPU work: off the event loop.
+    return await asyncio.to_thread(table_workbook, t("records.hours.title"), headers, rows)
 
 
 def _cell(text: str) -> str:
@@ -152,5 +243,9 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
-def _local_or_blank(value: datetime | None) -> str:
-    return "" if value is None else value.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")
+def _local(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(LOCAL)
+
+
+def _minute_or_blank(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M")

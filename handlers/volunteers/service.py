@@ -42,7 +42,7 @@ from handlers.volunteers.points import (
     total_minutes,
     update_reward,
 )
-from handlers.volunteers.recognition import hours_csv, leaderboard, registration
+from handlers.volunteers.recognition import hours_csv, hours_xlsx, leaderboard, registration
 from handlers.volunteers.rules import LOCAL
 from handlers.volunteers.shared import (
     POINTS_MAX,
@@ -112,6 +112,7 @@ __all__ = [
     "get_shift",
     "grant_points",
     "hours_csv",
+    "hours_xlsx",
     "join_team",
     "leaderboard",
     "ledger",

@@ -43,6 +43,7 @@ EVERY = [
     ("GET", f"{V}/leaderboard"),
     ("GET", f"{V}/registration"),
     ("GET", f"{V}/hours.csv"),
+    ("GET", f"{V}/hours.xlsx"),
 ]
 WORKER_ONLY = [
     ("POST", f"{V}/teams"),
@@ -51,6 +52,7 @@ WORKER_ONLY = [
     ("POST", f"{V}/rewards/999999"),
     ("GET", f"{V}/registration"),
     ("GET", f"{V}/hours.csv"),
+    ("GET", f"{V}/hours.xlsx"),
 ]
 # Workers, and team leaders for their own team's activities.
 LEADERS_ONLY = [

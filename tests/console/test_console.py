@@ -267,6 +267,8 @@ async def test_live_tally_then_close_the_vote(client, world: World, console, sho
     await proposals.cast_vote(proposal_id, voters[3].id, "yes", during)
     await expect(tally.locator(".yes")).to_have_text(re.compile(r" 3$"), timeout=TIMEOUT)
     await shots(console.page, "live-tally")
+    # 全覆盖: the last household is visited (not at home) before the vote can be decided.
+    await factories.visited(world, proposal_id, worker, voters[4:], during, "not_home")
 
     # The vote ended (14 November); closing counts it against the rule: 3 of 5 is 60%.
     ends = (await Proposal.get(id=proposal_id)).voting_ends_at

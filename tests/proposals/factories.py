@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from handlers.canvass import service as canvass
+from handlers.canvass.rules import VisitForm
 from handlers.proposals import service
 from models.residents import Resident
 from tests.world import T0, World
@@ -43,3 +45,24 @@ async def voting(
         proposal_id, await world.who(worker), T0 + timedelta(days=5), days=days
     )
     return proposal_id
+
+
+async def visited(
+    world: World,
+    proposal_id: int,
+    worker: Resident,
+    residents: list[Resident],
+    when: datetime,
+    outcome: str = "not_home",
+    choice: str | None = None,
+) -> None:
+    """Door-to-door visits to the residents' households, as a worker records them."""
+    who = await world.who(worker)
+    form = (
+        VisitForm("answered", choice, "户主本人", "oral")
+        if choice is not None
+        else VisitForm(outcome, note="" if outcome != "other" else "门口无人应答")
+    )
+    for person in residents:
+        assert person.household_id is not None
+        await canvass.record_visit(who, proposal_id, person.household_id, form, when)

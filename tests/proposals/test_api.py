@@ -130,7 +130,12 @@ async def test_only_an_admin_reads_who_voted_what(client, world: World):
             "actor": f"resident:{voter.id}",
             "action": "vote.cast",
             "before": None,
-            "after": {"elector": f"h{homes[0].id}", "choice": "no"},
+            "after": {
+                "elector": f"h{homes[0].id}",
+                "choice": "no",
+                "channel": "online",
+                "at": "2026-11-08T00:00:00+00:00",
+            },
         }
     ]
 
@@ -302,7 +307,9 @@ async def test_the_document_names_each_actions_role_and_body(client):
     roles = {name: op.get("x-roles") for name, op in actions.items()}
     assert roles.pop("submit") is roles.pop("withdraw") is None
     assert set(roles.values()) == {"managers"}
-    assert "requestBody" not in actions["close"]
+    close = actions["close"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    override = spec["components"]["schemas"][close.rsplit("/", 1)[1]]["properties"]
+    assert set(override) == {"override_reason"}
     body = actions["open"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     days = spec["components"]["schemas"][body.rsplit("/", 1)[1]]["properties"]["days"]
     assert (days["minimum"], days["maximum"], days["default"]) == (1, 60, 7)

@@ -24,12 +24,14 @@ from handlers.proposals.rules import (
     Actor,
     Basis,
     Category,
+    Coverage,
     Funding,
     Outcome,
     Status,
     Tally,
     TransitionError,
     Unit,
+    Vacant,
     VoteRule,
     allowed_actions,
     decide,
@@ -287,9 +289,16 @@ def test_publicity_period_boundaries():
 
 def test_default_rules():
     assert (
-        VoteRule(unit=Unit.HOUSEHOLD, basis=Basis.ELIGIBLE, threshold=Fraction(3, 5), strict=False)
+        VoteRule(
+            unit=Unit.HOUSEHOLD,
+            basis=Basis.ELIGIBLE,
+            threshold=Fraction(3, 5),
+            strict=False,
+            coverage=Coverage.ALL,
+        )
         == RECTIFICATION
     )
+    assert RECTIFICATION.vacant == Vacant.EXCLUDE and PROJECT.coverage == Coverage.NONE
     assert RECTIFICATION.quorum is None and not RECTIFICATION.area
     assert PROJECT.basis == Basis.CAST and PROJECT.strict
     assert PROJECT.threshold == Fraction(1, 2) and PROJECT.quorum == Fraction(1, 2)
@@ -326,22 +335,28 @@ def test_config_errors_name_the_table():
     ("table", "expected"),
     [
         pytest.param(
-            {"unit": "household", "basis": "eligible", "threshold": "3/5"},
+            {"unit": "household", "basis": "eligible", "threshold": "3/5", "coverage": "all"},
             RECTIFICATION,
             id="minimal",
         ),
         pytest.param(
-            {"unit": "household", "basis": "eligible", "threshold": "60%", "strict": False},
+            {
+                "unit": "household",
+                "basis": "eligible",
+                "threshold": "60%",
+                "strict": False,
+                "coverage": "all",
+            },
             RECTIFICATION,
             id="percent",
         ),
         pytest.param(
-            {"unit": "household", "basis": "eligible", "threshold": " 0.6 "},
+            {"unit": "household", "basis": "eligible", "threshold": " 0.6 ", "coverage": "all"},
             RECTIFICATION,
             id="decimal-string",
         ),
         pytest.param(
-            {"unit": "household", "basis": "eligible", "threshold": "3 / 5"},
+            {"unit": "household", "basis": "eligible", "threshold": "3 / 5", "coverage": "all"},
             RECTIFICATION,
             id="spaces",
         ),

@@ -31,6 +31,7 @@ STATUS = {
     "proposal.error.bad_choice": 400,
     "proposal.error.vote_closed": 409,
     "proposal.error.not_decided_yet": 409,
+    "proposal.error.coverage_incomplete": 409,
     "proposal.error.not_completed": 409,
     "proposal.error.bad_stars": 400,
     "proposal.error.not_in_publicity": 409,
@@ -132,16 +133,26 @@ async def test_rectification_needs_60_percent_of_all_households(
     people = await voters(world, 120)
     worker = await world.worker()
     proposal_id = await factories.voting(world, people[0], worker)
-    for person in people[:yes]:
+    # Mixed channels: 50 for online, the rest of the "for" at the door.
+    for person in people[:50]:
         await service.cast_vote(proposal_id, person.id, "yes", DURING)
+    await factories.visited(world, proposal_id, worker, people[50:yes], DURING, choice="yes")
     # Everyone else who votes says no: 60% of the votes cast would pass, 60% of all would not.
     for person in people[yes : yes + 5]:
         await service.cast_vote(proposal_id, person.id, "no", DURING)
-    await service.close_due(END, world.app_state.store.lock)  # type: ignore[attr-defined]
+    lock = world.app_state.store.lock  # type: ignore[attr-defined]
+    # 全覆盖: the deadline does not decide while households are not reached.
+    await service.close_due(END, lock)
+    assert (await Proposal.get(id=proposal_id)).status == "voting"
+    await factories.visited(world, proposal_id, worker, people[yes + 5 :], END, "not_home")
+    await service.close_due(END, lock)
     closed = await Proposal.get(id=proposal_id)
     assert closed.status == outcome
     assert closed.result["eligible"] == 120
     assert (closed.result["yes"], closed.result["no"], closed.result["abstain"]) == (yes, 5, 0)
+    reached = closed.result["coverage"]
+    assert (reached["online"], reached["in_person"]) == (55, yes - 50)
+    assert (reached["visited"], reached["not_reached"]) == (120 - yes - 5, 0)
     assert closed.result["rule"]["threshold"] in {"3/5", "60%"}
     assert closed.result["early"] is False
 
@@ -211,6 +222,11 @@ async def test_early_close_only_when_the_rest_cannot_change_the_outcome(world: W
     lock = world.app_state.store.lock  # type: ignore[attr-defined]
     for person in people[:5]:
         await service.cast_vote(proposal_id, person.id, "yes", DURING)
+    await refused(
+        "proposal.error.coverage_incomplete",
+        service.close_voting(proposal_id, await world.who(worker), DURING, lock),
+    )
+    await factories.visited(world, proposal_id, worker, people[5:], DURING, "not_home")
     await refused(
         "proposal.error.not_decided_yet",
         service.close_voting(proposal_id, await world.who(worker), DURING, lock),

@@ -28,34 +28,68 @@ export class ApiError extends Error {
 
 const ACCEPT_LANGUAGE = { zh_Hans: 'zh-CN', zh_Hant: 'zh-TW', en: 'en' };
 
-export async function api(method, path, body) {
-  const headers = { Accept: 'application/json', 'Accept-Language': ACCEPT_LANGUAGE[lang()] || 'zh-CN' };
+function headers(extra = {}) {
+  const made = { 'Accept-Language': ACCEPT_LANGUAGE[lang()] || 'zh-CN', ...extra };
   const token = session.token;
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const init = { method, headers };
-  if (body !== undefined) {
-    headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  let resp;
+  if (token) made.Authorization = `Bearer ${token}`;
+  return made;
+}
+
+async function send(path, init) {
   try {
-    resp = await fetch(path, init);
+    return await fetch(path, init);
   } catch {
     throw new ApiError(0, 'network', t('console.error.network'));
   }
+}
+
+/** The refusal of a response that is not ok, with the server's message. */
+async function refusal(resp) {
   let data = null;
   try {
     data = await resp.json();
   } catch {
     data = null;
   }
-  if (!resp.ok) {
-    const error = data && data.error;
-    const retryAfter = Number(resp.headers.get('Retry-After')) || null;
-    throw new ApiError(resp.status, error ? error.code : 'http',
-      error ? error.message : t('console.error.network'), retryAfter);
+  const error = data && data.error;
+  const retryAfter = Number(resp.headers.get('Retry-After')) || null;
+  return new ApiError(resp.status, error ? error.code : 'http',
+    error ? error.message : t('console.error.network'), retryAfter);
+}
+
+async function json(resp) {
+  if (!resp.ok) throw await refusal(resp);
+  try {
+    return await resp.json();
+  } catch {
+    return null;
   }
-  return data;
+}
+
+export async function api(method, path, body) {
+  const init = { method, headers: headers({ Accept: 'application/json' }) };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  return json(await send(path, init));
+}
+
+/** POST one file as the multipart field ``file`` (photos, the register); the JSON answer. */
+export async function upload(path, file) {
+  const form = new FormData();
+  form.append('file', file, file.name || 'upload');
+  return json(await send(path, { method: 'POST', headers: headers({ Accept: 'application/json' }), body: form }));
+}
+
+/** GET a file the API makes (a PDF, a workbook): its bytes and the name the server gave. */
+export async function download(path, fallbackName) {
+  const resp = await send(path, { method: 'GET', headers: headers() });
+  if (!resp.ok) throw await refusal(resp);
+  const disposition = resp.headers.get('Content-Disposition') || '';
+  const named = /filename\*=UTF-8''([^;]+)|filename="?([^";]+)"?/i.exec(disposition);
+  const name = named ? decodeURIComponent(named[1] || named[2]) : fallbackName;
+  return { blob: await resp.blob(), name };
 }
 
 export const get = (path) => api('GET', path);

@@ -1,11 +1,17 @@
 // The community workers' console: hash routes over the JSON API, no framework.
 // Every visible word comes from strings.json (see i18n.js); data is shown as text nodes.
 
-import { api, ApiError, get, post, query, session } from './api.js';
+import { api, get, post, query, session } from './api.js';
 import { barChart, lineChart } from './charts.js';
+import { canvassPage } from './canvass.js';
+import { coverageLink, proposalPage } from './coverage.js';
 import {
   allLanguages, formatNumber, formatPercent, formatTime, lang, loadStrings, t, translateTree,
 } from './i18n.js';
+import { registerPage } from './register.js';
+import {
+  act, clearMessage, failed, h, heading, labelled, main, select, showMessage, table, td, tr,
+} from './ui.js';
 
 const PROPOSAL_STATUSES = [
   'submitted', 'under_review', 'published', 'voting', 'approved', 'not_approved', 'rejected',
@@ -17,98 +23,11 @@ const TICKET_STATUSES = [
 ];
 const POLL_MS = 5000;
 
-const main = () => document.getElementById('main');
 let timers = [];
 let departments = null;
 
-// --- small DOM helpers ------------------------------------------------------------------
-
-/** h('tag', {class, on: {click}, dataset...}, ...children); strings become text nodes. */
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === 'on') {
-      for (const [event, fn] of Object.entries(value)) node.addEventListener(event, fn);
-    } else if (key === 'class') {
-      node.className = value;
-    } else if (key === 'text') {
-      node.textContent = value;
-    } else if (key in node && typeof value !== 'string') {
-      node[key] = value;
-    } else {
-      node.setAttribute(key, value === true ? '' : String(value));
-    }
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-const tr = (...cells) => h('tr', {}, ...cells);
-const td = (content, attrs = {}) => h('td', attrs, content);
-const th = (key) => h('th', { scope: 'col' }, t(key));
-
-function table(headKeys, rows, attrs = {}) {
-  if (!rows.length) return h('p', { class: 'empty' }, t('console.empty'));
-  return h('table', attrs, h('thead', {}, tr(...headKeys.map(th))), h('tbody', {}, rows));
-}
-
-function showMessage(text, kind = 'error') {
-  const box = document.getElementById('message');
-  box.textContent = text;
-  box.className = kind;
-  box.hidden = !text;
-}
-
-function clearMessage() {
-  showMessage('');
-}
-
 function every(ms, fn) {
   timers.push(setInterval(fn, ms));
-}
-
-/** Run an API call for a button: errors go to the message bar, success refreshes. */
-async function act(button, call, after) {
-  button.disabled = true;
-  clearMessage();
-  try {
-    const result = await call();
-    showMessage(t('console.done'), 'ok');
-    if (after) await after(result);
-  } catch (error) {
-    failed(error);
-  } finally {
-    button.disabled = false;
-  }
-}
-
-function failed(error) {
-  if (error instanceof ApiError && error.status === 401 && route() !== 'login') {
-    session.clear();
-    location.hash = '#/login';
-    showMessage(t('console.error.session'));
-    return;
-  }
-  showMessage(error.message || t('console.error.network'));
-}
-
-function heading(key, ...extra) {
-  return h('div', { class: 'page-head' }, h('h1', {}, t(key)), ...extra);
-}
-
-function select(id, options, value, onChange) {
-  const node = h('select', { id, on: onChange ? { change: onChange } : {} },
-    options.map(([optionValue, label]) => h('option', { value: optionValue }, label)));
-  if (options.some(([optionValue]) => optionValue === value)) node.value = value;
-  return node;
-}
-
-function labelled(key, control) {
-  return h('label', { class: 'field' }, h('span', {}, t(key)), control);
 }
 
 async function departmentList() {
@@ -321,6 +240,7 @@ function proposalActions(p, reload) {
   }
   if (p.status === 'published') row.push(button('open', 'console.proposals.open', () => ({ days: 7 })));
   if (p.status === 'voting') row.push(button('close', 'console.proposals.close'));
+  row.push(coverageLink(p));
   return h('div', { class: 'actions' }, row);
 }
 
@@ -621,6 +541,9 @@ const PAGES = {
   volunteers: volunteersPage,
   notices: noticesPage,
   households: householdsPage,
+  proposal: proposalPage,
+  canvass: canvassPage,
+  register: registerPage,
 };
 
 function route() {
