@@ -54,6 +54,10 @@ class WeComCallback:
             self.crypto = WeChatCrypto(
                 settings.wecom_token, settings.wecom_aes_key, settings.wecom_corp_id
             )
+        # The official account of the corp's community, whose chat 走访 goes to.
+        self.chat_account = next(
+            (n for n, a in settings.all_accounts().items() if a.community == self.community), ""
+        )
         self.max_body = settings.max_body_bytes
         self.max_age = settings.timestamp_max_age_seconds
         self.max_skew = settings.timestamp_max_skew_seconds
@@ -169,14 +173,7 @@ class WeComCallback:
         survey's (``走访 N`` and the flow it starts); anything else stays with broadcasting."""
         if worker is None or not worker.openid:
             return ""
-        account = next(
-            (
-                n
-                for n, a in self.state.settings.all_accounts().items()
-                if a.community == self.community
-            ),
-            "",
-        )
+        account = self.chat_account
         if not account:
             return ""
         if text.strip().lower().startswith(VISIT_WORDS):

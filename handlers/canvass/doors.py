@@ -22,22 +22,29 @@ _DOORS = (
 )
 
 
-async def latest_visits(conn: Any, proposal_id: int) -> dict[int, dict[str, Any]]:
-    """Each visited household's latest visit (by id: the order they were recorded)."""
-    rows = await sql.run(
+async def visit_rows(conn: Any, proposal_id: int) -> list[dict[str, Any]]:
+    """Every visit of a vote, in the order they were recorded."""
+    return await sql.run(
         conn,
         "SELECT id, household_id, outcome, visited_at, worker_id FROM canvass_visit"
         " WHERE proposal_id = $1 ORDER BY id",
         [proposal_id],
     )
-    return {int(r["household_id"]): r for r in rows}
 
 
-async def doors(conn: Any, proposal_id: int, grids: frozenset[int] | None = None) -> list[Door]:
+async def doors(
+    conn: Any,
+    proposal_id: int,
+    grids: frozenset[int] | None = None,
+    visited: list[dict[str, Any]] | None = None,
+) -> list[Door]:
     """The households of the frozen electorate (household votes only), optionally of some
-    grids, in building, unit, room order."""
+    grids, in building, unit, room order; ``visited`` is ``visit_rows`` if already read."""
     rows = await sql.run(conn, _DOORS, [proposal_id])
-    visits = await latest_visits(conn, proposal_id)
+    if visited is None:
+        visited = await visit_rows(conn, proposal_id)
+    # Each household's latest visit: later rows overwrite earlier ones.
+    visits = {int(r["household_id"]): r for r in visited}
     out = []
     for r in rows:
         if grids is not None and r["grid_id"] not in grids:

@@ -65,6 +65,19 @@ class Counts:
     def reached(self) -> int:
         return self.eligible - self.not_reached
 
+    def figures(self) -> dict[str, int]:
+        """The counts a result, a poster row and the coverage view share."""
+        return {
+            "eligible": self.eligible,
+            "online": self.online,
+            "in_person": self.in_person,
+            "visited": self.visited,
+            "not_reached": self.not_reached,
+            "yes": self.yes,
+            "no": self.no,
+            "abstain": self.abstain,
+        }
+
 
 def count(doors: Iterable[Door]) -> Counts:
     total = Counts()

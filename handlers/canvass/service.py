@@ -16,7 +16,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from handlers.canvass import rules
-from handlers.canvass.doors import doors
+from handlers.canvass.doors import doors, visit_rows
 from handlers.canvass.rules import Counts, Door, VisitError, VisitForm
 from handlers.proposals import rules as vote_rules
 from handlers.proposals.rules import Coverage, Reach, Status, Unit
@@ -70,17 +70,10 @@ def vote_rules_private() -> frozenset[str]:
 
 
 def _counts(c: Counts, tally: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "eligible": c.eligible,
-        "online": c.online,
-        "in_person": c.in_person,
-        "visited": c.visited,
-        "not_reached": c.not_reached,
-        "reached": c.reached,
-        "reasons": dict(c.reasons),
-    }
-    if tally:
-        out.update(yes=c.yes, no=c.no, abstain=c.abstain)
+    out: dict[str, Any] = {**c.figures(), "reached": c.reached, "reasons": dict(c.reasons)}
+    if not tally:
+        for choice in ("yes", "no", "abstain"):
+            del out[choice]
     return out
 
 
@@ -120,14 +113,9 @@ async def to_visit(who: Who, proposal_id: int, grid_id: int | None = None) -> li
             raise Refused("canvass.error.outside_grid", 403)
         grids = frozenset({grid_id})
     async with in_transaction() as conn:
-        found = await doors(conn, proposal.id, grids)
+        earlier = await visit_rows(conn, proposal.id)
+        found = await doors(conn, proposal.id, grids, earlier)
         gap = [d for d in found if d.reach in (Reach.NOT_REACHED, Reach.VISITED)]
-        earlier = await sql.run(
-            conn,
-            "SELECT household_id, outcome, visited_at, worker_id FROM canvass_visit"
-            " WHERE proposal_id = $1 ORDER BY id",
-            [proposal.id],
-        )
     visits: dict[int, list[dict[str, Any]]] = {}
     for row in earlier:
         visits.setdefault(int(row["household_id"]), []).append(

@@ -168,22 +168,9 @@ async def _record_of(
             "vacant_excluded": reached.vacant,
             "reasons": reached.reasons,
         },
-        "buildings": [{"building": name, **_counted(c)} for name, c in buildings.items()],
+        "buildings": [{"building": name, **c.figures()} for name, c in buildings.items()],
         "disputes": disputes,
         "digest": await seal(conn, proposal_id),
-    }
-
-
-def _counted(c: Counts) -> dict[str, int]:
-    return {
-        "eligible": c.eligible,
-        "online": c.online,
-        "in_person": c.in_person,
-        "visited": c.visited,
-        "not_reached": c.not_reached,
-        "yes": c.yes,
-        "no": c.no,
-        "abstain": c.abstain,
     }
 
 
