@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from handlers import (
+    budget,
     canvass,
     complaints,
     dashboard,
@@ -35,6 +36,7 @@ MODULES = (
     residents,
     proposals,
     canvass,
+    budget,
     media,
     households,
     records,

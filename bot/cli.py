@@ -1,5 +1,5 @@
 """``linli``: serve, chat (a terminal WeChat), seed-demo, issue-code, migrate, backup, restore,
-import-households and export-households (the register, 台账), verify-vote."""
+import-households and export-households (the register, 台账), verify-vote, verify-round."""
 
 from __future__ import annotations
 
@@ -353,6 +353,26 @@ async def _verify_vote(settings: Settings, proposal_id: int) -> int:
     return 0 if checked.ok else 1
 
 
+async def _verify_round(settings: Settings, round_id: int) -> int:
+    """Exit 0 when every order's chain holds, the orders counted are the chains' last, and
+    the digest is the one stored with the round's result (and printed on its poster)."""
+    from handlers.budget.verify import verify_round
+
+    async with database(settings.effective_database_url(), settings.auto_migrate):
+        checked = await verify_round(round_id)
+    if checked is None:
+        print(f"no round {round_id}", file=sys.stderr)
+        return 2
+    print(f"digest    {checked.digest}")
+    print(f"published {checked.stored or '-'}")
+    for entry in checked.broken:
+        print(f"broken audit entry {entry}")
+    for household in checked.mismatched:
+        print(f"order of household {household} differs from its last recorded order")
+    print("OK" if checked.ok else "MISMATCH")
+    return 0 if checked.ok else 1
+
+
 async def _import_households(settings: Settings, path: str, slug: str, apply: bool) -> int:
     """The register (台账) from a spreadsheet: the report, row by row; written with --apply."""
     from pathlib import Path
@@ -457,6 +477,11 @@ def main(argv: list[str] | None = None) -> int:
         "verify-vote", help="recompute a closed vote's digest (the poster's) from the database"
     )
     verify.add_argument("proposal", type=int, help="the proposal's number")
+    verify_round = sub.add_parser(
+        "verify-round",
+        help="recompute a 民生微实事 round's digest (its poster's) from the database",
+    )
+    verify_round.add_argument("round", type=int, help="the round's number")
     args = parser.parse_args(argv)
     settings = load_settings()
     logging.basicConfig(
@@ -499,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_export_households(settings, args.file, args.community))
     elif command == "verify-vote":
         return asyncio.run(_verify_vote(settings, args.proposal))
+    elif command == "verify-round":
+        return asyncio.run(_verify_round(settings, args.round))
     elif command == "migrate":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         asyncio.run(migrate(settings.effective_database_url()))

@@ -52,3 +52,13 @@ class Capability:
     start: tuple[Callable[[], Awaitable[Any]], ...] = ()
     texts: Mapping[str, str] = field(default_factory=dict)
     audiences: Mapping[str, Callable[..., Awaitable[Any]]] = field(default_factory=dict)
+
+
+def combined_routes(*tables: web.RouteTableDef) -> web.RouteTableDef:
+    """One table of the routes of several modules of a capability."""
+    combined = web.RouteTableDef()
+    for table in tables:
+        for item in table:
+            if isinstance(item, web.RouteDef):
+                combined.route(item.method, item.path, **item.kwargs)(item.handler)
+    return combined

@@ -16,4 +16,5 @@ MODEL_MODULES = [
     "models.accounts",
     "models.canvass",
     "models.media",
+    "models.budget",
 ]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
-from handlers.capability import Capability
+from handlers.capability import Capability, combined_routes
 from handlers.i18n import N_
 
 # What a household's bound residents and the community workers hear.
@@ -17,22 +15,12 @@ TEXTS = {
 }
 
 
-def _combined(*tables: web.RouteTableDef) -> web.RouteTableDef:
-    """One table of the routes of several modules."""
-    combined = web.RouteTableDef()
-    for table in tables:
-        for item in table:
-            if isinstance(item, web.RouteDef):
-                combined.route(item.method, item.path, **item.kwargs)(item.handler)
-    return combined
-
-
 def capability() -> Capability:
     from handlers.canvass import api, chat, remind_api
 
     return Capability(
         name="canvass",
         chat=chat.router,
-        routes=_combined(api.routes, remind_api.routes),
+        routes=combined_routes(api.routes, remind_api.routes),
         texts=TEXTS,
     )

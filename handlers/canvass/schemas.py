@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from handlers.canvass.rules import MEDIA_MAX, NOTE_MAX, RESPONDENT_MAX
 
@@ -25,7 +25,7 @@ class VisitBody(BaseModel):
     method: Literal["form", "oral"] | None = None
     media: list[str] = Field(default_factory=list, max_length=MEDIA_MAX)
     note: str = Field(default="", max_length=NOTE_MAX)
-    visited_at: datetime | None = Field(default=None, description="Default: now")
+    visited_at: AwareDatetime | None = Field(default=None, description="Default: now")
 
 
 class VisitDone(BaseModel):

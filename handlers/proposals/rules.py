@@ -233,6 +233,11 @@ def _share(value: object, name: str) -> Fraction:
     return share
 
 
+# For other capabilities' rules as data (the 民生微实事 round's): the same exact reading.
+parse_share = _share
+member = _member
+
+
 class Unit(StrEnum):
     HOUSEHOLD = "household"  # 一户一票
     RESIDENT = "resident"

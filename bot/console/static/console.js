@@ -2,6 +2,7 @@
 // Every visible word comes from strings.json (see i18n.js); data is shown as text nodes.
 
 import { api, get, post, query, session } from './api.js';
+import { budgetPage } from './budget.js';
 import { barChart, lineChart } from './charts.js';
 import { canvassPage } from './canvass.js';
 import { coverageLink, proposalPage } from './coverage.js';
@@ -544,6 +545,7 @@ const PAGES = {
   proposal: proposalPage,
   canvass: canvassPage,
   register: registerPage,
+  budget: budgetPage,
 };
 
 function route() {
