@@ -48,6 +48,9 @@ FUNDS_WORDS = ("资金", "資金", "资金公开", "資金公開", "funds", "fun
 CONFIRM_WORDS = frozenset(
     {"确认", "確認", "确定", "確定", "提交", "好", "是", "confirm", "submit", "ok", "yes", "y"}
 )
+# A menu of 40 projects would pass WeChat's 2,048-byte reply: it is shown ten at a time.
+PAGE = 10
+MORE_WORDS = frozenset({"更多", "下一页", "下一頁", "more", "next"})
 CLEAR_WORDS = frozenset({"清空", "清除", "全不选", "全不選", "clear", "none"})
 # A command's own arguments: picks ("1 3 5", "1,3", "1、3"), a clear word, or nothing; other
 # text after the word ("点菜单在哪") is not this command's and goes on (a complaint, help).
@@ -164,11 +167,23 @@ def _rule_lines(ctx: Context, ballot: Ballot) -> list[str]:
     return lines
 
 
+def pages(ballot: Ballot) -> int:
+    return max(-(-len(ballot.menu) // PAGE), 1)
+
+
 def _menu_lines(
-    ctx: Context, ballot: Ballot, picks: Sequence[int], *, only_picked: bool = False
+    ctx: Context,
+    ballot: Ballot,
+    picks: Sequence[int],
+    *,
+    only_picked: bool = False,
+    page: int = 1,
 ) -> list[str]:
     lines = []
-    for number in sorted(ballot.menu):
+    shown = sorted(ballot.menu)
+    if not only_picked:
+        shown = shown[(page - 1) * PAGE : page * PAGE]
+    for number in shown:
         item = ballot.menu[number]
         if only_picked and number not in picks:
             continue
@@ -210,6 +225,7 @@ def _show(
     notes: Sequence[str] = (),
     *,
     full: bool = False,
+    page: int = 1,
 ) -> Reply:
     """The picks (with the whole menu when ``full``), then the notes and what to reply; the
     flow goes on with these picks."""
@@ -223,8 +239,11 @@ def _show(
                 ends=_when(ballot.round.ordering_ends_at),
             )
         )
-        lines += _rule_lines(ctx, ballot)
-        lines += _menu_lines(ctx, ballot, picks)
+        if page == 1:
+            lines += _rule_lines(ctx, ballot)
+        lines += _menu_lines(ctx, ballot, picks, page=page)
+        if pages(ballot) > 1:
+            lines.append(ctx.t("budget.chat.menu_page", page=page, pages=pages(ballot)))
     else:
         lines += _menu_lines(ctx, ballot, picks, only_picked=True)
     lines.append(_picks_line(ctx, ballot, picks))
@@ -232,7 +251,7 @@ def _show(
         lines.append(ctx.t("budget.chat.stored", picks=_numbers(ctx, ballot.picks)))
     lines += notes
     lines.append(ctx.t("budget.chat.hint" if full else "budget.chat.hint_short"))
-    ctx.enter(ORDER_STATE, round=ballot.round.id, picks=list(picks))
+    ctx.enter(ORDER_STATE, round=ballot.round.id, picks=list(picks), page=page)
     return Reply("\n".join(lines))
 
 
@@ -299,6 +318,9 @@ async def order_answer(event: Event, ctx: Context) -> Reply:
         return await _place(ctx, who, mine, picks)
     if text in CLEAR_WORDS:
         return _show(ctx, mine, (), [ctx.t("budget.chat.cleared")])
+    if text in MORE_WORDS:
+        page = int(data.get("page") or 1) % pages(mine) + 1  # after the last, the first again
+        return _show(ctx, mine, picks, full=True, page=page)
     numbers = _picks_of(text)
     if not numbers:
         return _show(ctx, mine, picks, [ctx.t("budget.chat.not_understood")], full=True)

@@ -281,3 +281,26 @@ async def test_the_money_in_the_open_matches_the_finances(world: World, frozen, 
     # Residents' personal data never shows: no openid, no household of anyone.
     assert all(p.openid not in zh and p.openid not in en for p in people)
     assert Decimal(seen["balance"]) == Decimal("100000") - Decimal("12345.60")
+
+
+async def test_a_long_menu_comes_ten_at_a_time_within_a_wechat_reply(
+    world: World, frozen, make_resident
+):
+    (home,) = await world.add_households(world.buildings[0], 1)
+    boss = await world.worker()
+    costs = [str(1000 + n) for n in range(23)]
+    round_id = await factories.ordering_round(world, boss, costs, lock_of(world), fund="100000")
+    chat = make_resident((await member(world, home)).openid)
+    first = await chat.say("点菜")
+    assert "10. 项目10" in first and "11. 项目11" not in first
+    assert "第 1/3 页" in first
+    assert len(first.encode()) < 2048
+    second = await chat.say("更多")
+    assert "11. 项目11" in second and "20. 项目20" in second and "10. 项目10" not in second
+    third = await chat.say("更多")
+    assert "23. 项目23" in third and "第 3/3 页" in third
+    assert "1. 项目1　" in await chat.say("更多")  # after the last page, the first again
+    # Any number may be toggled whatever page is shown.
+    await chat.say("23")
+    await chat.say("确认")
+    assert [o.items for o in await orders(round_id)] == [[23]]
