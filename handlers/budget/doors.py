@@ -20,7 +20,7 @@ from handlers.budget.rounds import get_round
 from handlers.budget.rules import Phase
 from handlers.canvass import rules as canvass
 from handlers.canvass.rules import Counts, Door, VisitError, VisitForm
-from handlers.canvass.service import serves
+from handlers.canvass.service import serves, tell_household
 from handlers.proposals.rules import Coverage, Reach, reach
 from handlers.refusal import Refused
 from handlers.roles import CONSOLE, MANAGERS, TALLY_READERS, Who
@@ -29,7 +29,6 @@ from models.audit import record
 from models.budget import BallotVisit, Round
 from models.community import Household
 from models.outbox import Notification
-from models.residents import Resident
 
 _DOORS = (
     "SELECT e.household_id, h.unit, h.room, h.building_id, b.name AS building, b.grid_id,"
@@ -291,23 +290,18 @@ async def record_ballot(
 
 
 async def _tell_members(conn: Any, found: Round, household_id: int, visit: BallotVisit) -> None:
-    """The household's bound residents hear that a ballot (or a visit) was recorded for it."""
-    members = (
-        await Resident.filter(household_id=household_id, verified=True, active=True, erased_at=None)
-        .using_db(conn)
-        .values_list("id", flat=True)
-    )
     kind = "budget.ballot_recorded" if visit.outcome == "answered" else "budget.visit_recorded"
-    for member in members:
-        await Notification.create(
+    await tell_household(
+        conn,
+        household_id,
+        Notification(
             community_id=found.community_id,
             kind=kind,
-            audience=f"resident:{member}",
             subject="budget_round",
             subject_id=found.id,
             payload={"id": found.id, "title": found.title, "visit": visit.id},
-            using_db=conn,
-        )
+        ),
+    )
 
 
 def counted(found_doors: Sequence[RoundDoor]) -> Counts:

@@ -251,22 +251,37 @@ async def _attach(media: Sequence[str], who: Who, visit_id: int, conn: Any) -> N
 
 
 async def _tell_members(conn: Any, proposal: Proposal, household_id: int, visit: Visit) -> None:
-    """Every bound resident of the household hears that a visit was recorded for it, in
-    the visit's transaction, so an answer nobody in the household gave gets noticed."""
+    kind = "canvass.answer_recorded" if visit.outcome == "answered" else "canvass.visit_recorded"
+    await tell_household(
+        conn,
+        household_id,
+        Notification(
+            community_id=proposal.community_id,
+            kind=kind,
+            subject="proposal",
+            subject_id=proposal.id,
+            payload={"id": proposal.id, "title": proposal.title, "visit": visit.id},
+        ),
+    )
+
+
+async def tell_household(conn: Any, household_id: int, note: Notification) -> None:
+    """Every bound resident of the household hears that something was recorded at its door
+    (``note``, one copy each), in the same transaction, so an answer nobody in the household
+    gave gets noticed. A vote's visits and a round's paper ballots both tell this way."""
     members = (
         await Resident.filter(household_id=household_id, verified=True, active=True, erased_at=None)
         .using_db(conn)
         .values_list("id", flat=True)
     )
-    kind = "canvass.answer_recorded" if visit.outcome == "answered" else "canvass.visit_recorded"
     for member in members:
         await Notification.create(
-            community_id=proposal.community_id,
-            kind=kind,
+            community_id=note.community_id,
+            kind=note.kind,
             audience=f"resident:{member}",
-            subject="proposal",
-            subject_id=proposal.id,
-            payload={"id": proposal.id, "title": proposal.title, "visit": visit.id},
+            subject=note.subject,
+            subject_id=note.subject_id,
+            payload=note.payload,
             using_db=conn,
         )
 
