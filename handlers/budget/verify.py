@@ -9,12 +9,11 @@ the one its chain ends with.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from tortoise.transactions import in_transaction
 
 from handlers.budget.ordering import chain_of
-from handlers.canvass.chain import broken_links, fold
+from handlers.canvass.chain import recheck
 from models import sql
 from models.budget import Round
 
@@ -49,20 +48,12 @@ async def verify_round(round_id: int) -> Verification | None:
             " JOIN budget_elector e ON e.id = o.elector_id WHERE o.round_id = $1",
             [round_id],
         )
-    chains: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
         entry["after"] = sql.as_json(entry["after"])
-        chains.setdefault(entry["chain"], []).append(entry)
-    broken = [bad for chain in chains.values() for bad in broken_links(chain)]
-    last = {chain: list(items[-1]["after"].get("items") or []) for chain, items in chains.items()}
     counted = {
         chain_of(round_id, int(o["household_id"])): list(sql.as_json(o["items"])) for o in orders
     }
-    mismatched = sorted(
-        int(chain.rsplit(":h", 1)[1])
-        for chain in set(last) | set(counted)
-        if last.get(chain) != counted.get(chain)
-    )
-    digest = fold(round_id, ((c, items[-1]["digest"]) for c, items in chains.items()))
+    digest, broken, chains = recheck(round_id, entries, counted, "items")
+    mismatched = sorted(int(chain.rsplit(":h", 1)[1]) for chain in chains)
     stored = (found.result or {}).get("digest")
     return Verification(round_id, digest, stored, broken, mismatched)

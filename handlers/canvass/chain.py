@@ -55,3 +55,19 @@ def broken_links(entries: Iterable[Mapping[str, Any]]) -> list[int]:
             bad.append(int(entry["id"]))
         expected = entry["digest"]
     return bad
+
+
+def recheck(
+    subject_id: int, entries: Iterable[Mapping[str, Any]], counted: Mapping[str, Any], field: str
+) -> tuple[str, list[int], list[str]]:
+    """What a verification recomputes from one subject's chained entries (in id order, their
+    ``after`` decoded): the folded digest, the ids of entries whose link does not hold, and
+    the chains whose ``counted`` value is not their last entry's ``field``."""
+    chains: dict[str, list[Mapping[str, Any]]] = {}
+    for entry in entries:
+        chains.setdefault(entry["chain"], []).append(entry)
+    broken = [bad for chain in chains.values() for bad in broken_links(chain)]
+    last = {chain: (items[-1]["after"] or {}).get(field) for chain, items in chains.items()}
+    mismatched = sorted(c for c in set(last) | set(counted) if last.get(c) != counted.get(c))
+    digest = fold(subject_id, ((c, items[-1]["digest"]) for c, items in chains.items()))
+    return digest, broken, mismatched

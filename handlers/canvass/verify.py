@@ -8,11 +8,10 @@ the poster); and each household's counted vote is the answer its chain ends with
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from handlers.canvass.chain import broken_links, fold
+from handlers.canvass.chain import recheck
 from models import sql
 from models.proposals import Proposal
 
@@ -47,18 +46,10 @@ async def verify_vote(proposal_id: int) -> Verification | None:
             " JOIN proposal_elector e ON e.id = v.elector_id WHERE v.proposal_id = $1",
             [proposal_id],
         )
-    chains: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
         entry["after"] = sql.as_json(entry["after"])
-        chains.setdefault(entry["chain"], []).append(entry)
-    broken = [bad for chain in chains.values() for bad in broken_links(chain)]
-    last = {chain: items[-1]["after"].get("choice") for chain, items in chains.items()}
     counted = {f"vote:{proposal_id}:{v['key']}": v["choice"] for v in votes}
-    mismatched = sorted(
-        chain.rsplit(":", 1)[1]
-        for chain in set(last) | set(counted)
-        if last.get(chain) != counted.get(chain)
-    )
-    digest = fold(proposal_id, ((c, items[-1]["digest"]) for c, items in chains.items()))
+    digest, broken, chains = recheck(proposal_id, entries, counted, "choice")
+    mismatched = [chain.rsplit(":", 1)[1] for chain in chains]
     stored = (proposal.result or {}).get("digest")
     return Verification(proposal_id, digest, stored, broken, mismatched)
