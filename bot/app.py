@@ -155,7 +155,11 @@ async def _recovered(state: AppState) -> bool:
 async def _spool(app: web.Application) -> AsyncIterator[None]:
     state = app[APP_STATE]
     # Named by the host that writes it; replayed by every process (``bot.spool``).
-    spool = state.spool = Spool(state.settings.data_dir / "spool", socket.gethostname())
+    # One spool file per process: workers of one host share the directory, not a file.
+    name = socket.gethostname()
+    if state.settings.workers > 1:
+        name += f"-w{state.settings.worker_index}"
+    spool = state.spool = Spool(state.settings.data_dir / "spool", name)
 
     async def replay_forever() -> None:
         with using(opened(state.db, "the database")):

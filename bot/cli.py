@@ -18,9 +18,12 @@ from typing import Literal
 import aiohttp
 from aiohttp import web
 
+from bot import heap
 from bot.access_log import PathOnlyAccessLogger
 from bot.app import SHUTDOWN_TIMEOUT_SECONDS, create_app
+from bot.loop import new_event_loop
 from bot.simulator import WeChatServer, message_xml, push, reply_text
+from bot.workers import serve_workers
 from config.settings import DEV_TOKEN, Settings, load_settings
 from models.db import database, migrate
 
@@ -58,21 +61,37 @@ def _check_tokens(settings: Settings, host: str) -> None:
     log.warning("%s Fine for the embedded demo on this machine only.", message)
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int) -> int:
     _check_tokens(settings, host)
     store = "Redis" if settings.redis_url else "in-process store"
+    workers = f", {settings.workers} workers" if settings.workers > 1 else ""
     print(
         f"Linli on http://{host}:{port}{settings.callback_path}  "
-        f"(database: {settings.effective_database_url().split('://')[0]}, {store})"
+        f"(database: {settings.effective_database_url().split('://')[0]}, {store}{workers})"
     )
     print(f"Talk to it:  linli chat --url http://{host}:{port}{settings.callback_path}")
+    if settings.workers > 1:
+        return serve_workers(settings, host, port, serve_one)
+    serve_one(settings, host, port)
+    return 0
+
+
+def serve_one(settings: Settings, host: str, port: int, access_log: bool = True) -> None:
+    """One serving process; with several workers each binds the port with SO_REUSEPORT.
+
+    The benches serve through it too (``access_log=False``), so they measure what runs."""
+    app = create_app(settings)
+    heap.settle_after_start(app)
     web.run_app(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         print=None,
         access_log_class=PathOnlyAccessLogger,
+        access_log=logging.getLogger("aiohttp.access") if access_log else None,
         shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,  # the stop stays inside Docker's 10 s
+        reuse_port=settings.workers > 1,
+        loop=new_event_loop(settings),
     )
 
 
@@ -430,6 +449,9 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the service")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers", type=int, help="processes sharing the port (needs PostgreSQL and Redis)"
+    )
     chat = sub.add_parser("chat", help="talk to a running service as WeChat would")
     chat.add_argument("--url")
     chat.add_argument("--openid", default=f"o_sim_{secrets.token_hex(4)}")
@@ -492,7 +514,11 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
     command = args.command or "serve"
     if command == "serve":
-        _serve(
+        if getattr(args, "workers", None):
+            if args.workers < 1:
+                parser.error("--workers must be at least 1")
+            settings = settings.model_copy(update={"workers": args.workers})
+        return _serve(
             settings,
             getattr(args, "host", None) or settings.host,
             getattr(args, "port", None) or settings.port,

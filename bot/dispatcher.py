@@ -43,6 +43,10 @@ class ResidentBusy(Exception):
     """
 
 
+class FirstContact(Exception):
+    """The openid has no resident yet: leave the transaction and create them first."""
+
+
 # A message comes back within minutes (WeChat's retries) or once the spool replays it
 # (hours, when the database was down); a week covers both with room to spare.
 LEDGER_DAYS = 7
@@ -110,19 +114,28 @@ class Dispatcher:
                 raise
             raise ResidentBusy(event.account) from None
 
-    async def _once(self, event: Event, key: str) -> Reply:
+    async def _once(self, event: Event, key: str, created: bool = False) -> Reply:
         slug, community = await self._community(event.account)
-        resident = await residents.touch(community, event.openid)
         try:
             async with in_transaction() as conn:
                 if key:
                     done = await HandledMessage.filter(key=key).using_db(conn).first()
                     if done is not None:
                         return Reply(done.reply)
+                # In the message's transaction: one connection from the pool, not two.
+                resident = await residents.find(community, event.openid, conn)
+                if resident is None:
+                    raise FirstContact
                 reply = await self._handle(event, slug, resident, conn)
                 if key:
                     await HandledMessage.create(key=key, reply=reply.text, using_db=conn)
                 return reply
+        except FirstContact:
+            if created:
+                raise RuntimeError("a resident just created is not found") from None
+            # Created outside the transaction (concurrency-safe), then handled as usual.
+            await residents.touch(community, event.openid)
+            return await self._once(event, key, created=True)
         except IntegrityError:
             if not key:
                 raise

@@ -11,7 +11,7 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
@@ -57,6 +57,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8080
+    # ``linli serve --workers N``: processes sharing the port (SO_REUSEPORT); more than one
+    # needs PostgreSQL and Redis, which they share. ``worker_index`` is set per process.
+    workers: int = Field(default=1, ge=1, le=64)
+    worker_index: int = 0
+    # The serving loop (bot/loop.py); "asyncio" where uvloop is unwanted or absent.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     data_dir: Path = Path("data")
     # Uploads (photos, voice): this folder (default: media/ under data_dir), or an
     # S3-compatible bucket when an endpoint and a bucket are set (MinIO, COS, OSS).

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
+from models import sql
 from models.residents import Resident, Role, RoleAssignment
-from models.volunteers import VolunteerTeam
 
 
 @dataclass(frozen=True)
@@ -130,21 +130,29 @@ class Who:
         return self.is_manager or (team_id is not None and team_id in self.led_teams)
 
 
+# Roles and led teams in one round trip: every signed-in request and many chat turns
+# ask, so two queries each time were a measurable share of the API's cost.
+_ROLES_AND_TEAMS = (
+    "SELECT role, grid_id, department, NULL AS team_id FROM role_assignment"
+    " WHERE resident_id = $1 AND community_id = $2"
+    " UNION ALL SELECT NULL, NULL, NULL, id FROM volunteer_team WHERE leader_id = $3"
+)
+
+
 async def who_of(resident: Resident) -> Who:
-    """The roles of one person in their own community, in two queries."""
-    rows = await RoleAssignment.filter(
-        resident_id=resident.id,
-        community_id=resident.community_id,
-    ).values_list("role", "grid_id", "department")
-    led = cast(
-        list[int], await VolunteerTeam.filter(leader_id=resident.id).values_list("id", flat=True)
+    """The roles of one person in their own community, and the teams they lead."""
+    rows = await sql.run(
+        RoleAssignment._meta.db,
+        _ROLES_AND_TEAMS,
+        [resident.id, resident.community_id, resident.id],
     )
+    roles = [r for r in rows if r["team_id"] is None]
     return Who(
         resident,
-        roles=frozenset(Role(role) for role, _, _ in rows),
-        grids=frozenset(grid for _, grid, _ in rows if grid is not None),
-        departments=frozenset(dept for _, _, dept in rows if dept),
-        led_teams=frozenset(led),
+        roles=frozenset(Role(r["role"]) for r in roles),
+        grids=frozenset(r["grid_id"] for r in roles if r["grid_id"] is not None),
+        departments=frozenset(r["department"] for r in roles if r["department"]),
+        led_teams=frozenset(int(r["team_id"]) for r in rows if r["team_id"] is not None),
     )
 
 

@@ -12,11 +12,31 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+from tortoise.backends.asyncpg.client import AsyncpgDBClient
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext, _current_context
 from tortoise.migrations.api import migrate as run_migrations
 
 from models import MODEL_MODULES
+
+
+class PooledConnection(asyncpg.Connection):
+    """A pooled connection given back without asyncpg's reset query.
+
+    On every release asyncpg sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL``: a round trip per query outside a transaction and per transaction, for
+    state this service never creates (no advisory locks, cursors, listeners or session
+    settings; ``server_settings`` are given at connect, not by ``SET``). An open
+    transaction is still rolled back on release: asyncpg does that apart from the query.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+# Tortoise builds its pool with this class (AsyncpgDBClient.create_connection).
+AsyncpgDBClient.connection_class = PooledConnection
 
 # Tortoise's asyncpg pool defaults to 5 connections: too few for a process serving a
 # vote's last evening, where transactions wait on round trips, not on CPU.

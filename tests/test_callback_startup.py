@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from bot import cli
 from config.settings import DEV_TOKEN, AccountSettings, Settings
@@ -17,7 +18,7 @@ def started(monkeypatch) -> list[Any]:  # type: ignore[no-untyped-def]
     """``web.run_app`` replaced: what would have been served."""
     runs: list[Any] = []
     monkeypatch.setattr(cli.web, "run_app", lambda app, **kw: runs.append(app))
-    monkeypatch.setattr(cli, "create_app", lambda settings: object())
+    monkeypatch.setattr(cli, "create_app", lambda settings: web.Application())
     return runs
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
@@ -26,6 +27,13 @@ BIND_FAILURE_WINDOW = 600.0
 async def community_id(slug: str) -> int:
     community, _ = await Community.get_or_create(slug=slug, defaults={"name": slug})
     return community.id
+
+
+async def find(
+    community: int, openid: str, conn: BaseDBAsyncClient | None = None
+) -> Resident | None:
+    """The resident behind an openid, if they have written before (on ``conn``)."""
+    return await Resident.filter(community_id=community, openid=openid).using_db(conn).first()
 
 
 async def touch(community: int, openid: str) -> Resident:
