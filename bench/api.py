@@ -48,10 +48,20 @@ one core), read from ``/proc``. In the limit phase the greedy client must get ex
 ``--limit`` answers 200 and 429 for the rest, every 429 with an integer ``Retry-After``
 of 1..60 seconds and the ``api.error.too_many`` error; the bystander must get no 429.
 
-No throughput target is set: the rate is reported, never asserted. The exit code is
-nonzero if setup fails, the load phase got a 429 or a wrong answer, or the limit phase
-did not behave as above. The last line of output is one JSON object: ``{"bench": "api",
-"requests_per_s", "p50_ms", "p99_ms", "endpoints", "errors", "status_429", "wrong",
+5. Workers phase (``--workers N``, default 2; 1 skips it): the load phase again against
+   ``N`` workers of the service sharing the port (``linli serve --workers``).
+6. Bare phase: a bare aiohttp app in its own process answering ``GET /api/v1/me`` with a
+   JSON body of the same size, driven by the same clients for the same window: the floor
+   of HTTP, JSON, client and machine. ``ratio`` = full ÷ bare.
+
+The driver's collector is paused while it measures (``_service.quiet_collector``).
+
+No throughput target is asserted (the issue's ratio ≥ 0.3 is reported). The exit code is
+nonzero if setup fails, the load or workers phase got a 429, an error or a wrong answer,
+the bare phase an error, or the limit phase did not behave as above. The last line of
+output is one JSON object: ``{"bench": "api", "requests_per_s", "bare_requests_per_s",
+"ratio", "workers", "requests_per_s_workers", "errors_workers", "peak_rss_mb",
+"bare_peak_rss_mb", "p50_ms", "p99_ms", "endpoints", "errors", "status_429", "wrong",
 "server_cpu", "driver_cpu", "clients", "seconds", "proposals", "residents", "limit"}``.
 """
 
@@ -86,11 +96,13 @@ from _service import (
     make_households,
     pct,
     percentile,
+    quiet_collector,
     reset_database,
     say,
     serve,
     start_server,
 )
+from aiohttp import web
 
 from bot.store import RedisStore
 from handlers.proposals import service
@@ -366,6 +378,54 @@ async def drive(base: str, world: World, args: argparse.Namespace, pid: int) -> 
     return load
 
 
+def bare_app() -> web.Application:
+    """The floor: aiohttp answering a JSON body like ``/me``'s, nothing looked up."""
+
+    async def me(request: web.Request) -> web.Response:
+        token = request.headers.get("Authorization", "")
+        return web.json_response({"id": len(token), "name": "bench", "verified": True})
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_get("/api/v1/me", me)
+    app.router.add_get("/healthz", health)
+    return app
+
+
+async def drive_bare(base: str, world: World, args: argparse.Namespace) -> Load:
+    """The same clients and window as ``drive``, every request ``GET /api/v1/me``."""
+    load = Load(args.seconds)
+    endpoint = load.endpoints["me"]
+
+    async def client(session: aiohttp.ClientSession, n: int, t0: float, t_end: float) -> None:
+        headers = {"Authorization": f"Bearer {world.sessions[n % len(world.sessions)][1]}"}
+        while time.perf_counter() < t_end:
+            start = time.perf_counter()
+            try:
+                async with session.get(f"{base}/api/v1/me", headers=headers) as resp:
+                    await resp.read()
+                    status = resp.status
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                status = 0
+                load.samples.setdefault(type(exc).__name__, str(exc)[:300])
+            end = time.perf_counter()
+            if t0 <= end < t_end:
+                if status == 200:
+                    endpoint.latencies.append(end - start)
+                else:
+                    endpoint.errors[str(status)] += 1
+
+    connector = aiohttp.TCPConnector(limit=args.clients)
+    timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_SECONDS)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        t0 = time.perf_counter() + args.warmup
+        t_end = t0 + args.seconds
+        await asyncio.gather(*(client(session, n, t0, t_end) for n in range(args.clients)))
+    return load
+
+
 # --------------------------------------------------------------------------- limit phase
 
 
@@ -459,16 +519,23 @@ async def run_server(
     phase: str,
     per_session: int,
     body: Callable[[Server], Awaitable[Any]],
-) -> Any:
-    """One server process with these limits, ``body(server)`` against it, then stopped."""
+    kind: str | None = None,
+    workers: int = 1,
+) -> tuple[Any, float | None]:
+    """One server process with these limits, ``body(server)`` against it, then stopped;
+    the result and the server's peak RSS (MiB; None for several workers)."""
     env = {
         "LINLI_API_RATE_PER_SESSION": str(per_session),
         "LINLI_API_RATE_PER_ADDRESS": str(UNLIMITED),
+        "LINLI_WORKERS": str(workers),
     }
     with tempfile.TemporaryDirectory(prefix=f"linli-bench-api-{phase}-") as tmp:
-        server = await start_server(SCRIPT, args, Path(tmp), env=env)
+        server = await start_server(SCRIPT, args, Path(tmp), kind, env=env)
+        rss = None
         try:
-            result = await body(server)
+            with quiet_collector():
+                result = await body(server)
+            rss = server.peak_rss_mb() if workers == 1 else None
         finally:
             await server.stop()
             tail = log_tail(server.log_path)
@@ -476,7 +543,7 @@ async def run_server(
         say(f"server exited with {server.process.returncode}")
     if tail:
         say(f"server log tail:\n{tail}")
-    return result
+    return result, rss
 
 
 def round_ms(endpoint: Endpoint | Load, q: float) -> float | None:
@@ -496,17 +563,35 @@ async def bench(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         f"load phase: server with LINLI_API_RATE_PER_SESSION={UNLIMITED}, "
         f"LINLI_API_RATE_PER_ADDRESS={UNLIMITED} (counted, never refused)"
     )
-    load = await run_server(
+    load, peak_rss = await run_server(
         args,
         "load",
         UNLIMITED,
         lambda server: drive(server.base, world, args, server.process.pid),
     )
+    more = None
+    if args.workers > 1:
+        say(f"load phase again on {args.workers} workers sharing the port")
+        more, _ = await run_server(
+            args,
+            "workers",
+            UNLIMITED,
+            lambda server: drive(server.base, world, args, -1),
+            workers=args.workers,
+        )
+    say("bare phase: aiohttp alone answering GET /api/v1/me with JSON")
+    bare, bare_rss = await run_server(
+        args,
+        "bare",
+        UNLIMITED,
+        lambda server: drive_bare(server.base, world, args),
+        kind="bare",
+    )
     say(
         f"limit phase: server with LINLI_API_RATE_PER_SESSION={args.limit}, "
         f"LINLI_API_RATE_PER_ADDRESS={UNLIMITED}"
     )
-    limited = await run_server(
+    limited, _ = await run_server(
         args,
         "limit",
         args.limit,
@@ -550,10 +635,24 @@ async def bench(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         and limited.bystander_refused == 0
         and limited.bystander_ok == limited.bystander_sent
     )
-    passed = refused == 0 and load.wrong == 0 and limit_ok
+    bare_errors = sum(bare.errors.values())
+    more_errors = sum(more.errors.values()) + more.wrong if more else 0
+    say(
+        f"bare aiohttp: {bare.rate:.1f} requests/s ({bare_errors} errors); full ÷ bare "
+        f"{load.rate / bare.rate if bare.rate else float('nan'):.3f} (target ≥ 0.30)"
+        + (f"; {args.workers} workers {more.rate:.1f} requests/s" if more else "")
+    )
+    passed = refused == 0 and load.wrong == 0 and limit_ok and more_errors == 0 and bare_errors == 0
     report = {
         "bench": "api",
         "requests_per_s": round(load.rate, 1),
+        "bare_requests_per_s": round(bare.rate, 1),
+        "ratio": round(load.rate / bare.rate, 3) if bare.rate else None,
+        "workers": args.workers,
+        "requests_per_s_workers": round(more.rate, 1) if more else None,
+        "errors_workers": more_errors,
+        "peak_rss_mb": peak_rss,
+        "bare_peak_rss_mb": bare_rss,
         "p50_ms": round_ms(load, 0.50),
         "p99_ms": round_ms(load, 0.99),
         "endpoints": {
@@ -607,7 +706,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--redis-url", default=os.environ.get("LINLI_BENCH_REDIS_URL", DEFAULT_REDIS_URL)
     )
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--workers", type=int, default=2, help="also measure this many workers (1: skip)"
+    )
+    parser.add_argument(
+        "--serve", nargs="?", const="full", choices=("full", "bare"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -622,6 +726,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.serve == "bare":
+        serve(args, bare_app())
+        return 0
     if args.serve:
         serve(args, wechat_community=COMMUNITY)
         return 0

@@ -57,11 +57,15 @@ from the first request to the last answer; ``p99_ms``/``p50_ms`` are over every 
 of the drive (each PUT, each ``点菜`` and each ``确认``), ``chat_p99_ms`` and
 ``api_p99_ms`` per door. An error is any other answer: a status other than 200, a client
 error or timeout, or a chat reply that is empty or says the message was put off (spooled).
+``peak_rss_mb`` is the server's peak resident memory: on PostgreSQL its own process's
+``VmHWM``, read just before it stops; embedded, this process's (``getrusage``), the
+driver and the close included.
 
 No target is set: rates are reported, never asserted. The exit code is nonzero if setup
-fails, an order was an error, or a check fails. The last line of output is one JSON
+fails, an order was an error or went unacknowledged, or a check fails (``tests/bench``
+runs this at a small size and asserts the same). The last line of output is one JSON
 object: ``{"bench": "budget", "households", "orders_per_s", "p99_ms", "exact",
-"recount_equal", ...}``.
+"recount_equal", ..., "errors", "retried", "backend", "peak_rss_mb"}``.
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ import json
 import math
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -172,6 +177,7 @@ class Backend:
     db: TortoiseContext
     store: KeyValueStore
     pid: int  # the server's process (this one when embedded), for its CPU time
+    peak_rss_mb: float | None = None  # the server's peak RSS, read as it stops
 
 
 def service_settings() -> dict[str, Any]:
@@ -206,9 +212,16 @@ async def embedded(workdir: Path, database_url: str = "") -> AsyncIterator[Backe
     state = app[APP_STATE]
     try:
         assert state.db is not None and state.store is not None
-        yield Backend("embedded", f"http://{HOST}:{port}", state.db, state.store, os.getpid())
+        backend = Backend("embedded", f"http://{HOST}:{port}", state.db, state.store, os.getpid())
+        yield backend
+        backend.peak_rss_mb = own_peak_rss_mb()
     finally:
         await runner.cleanup()
+
+
+def own_peak_rss_mb() -> float:
+    """This process's peak RSS (MiB): the embedded server's, the driver's included."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 @contextlib.asynccontextmanager
@@ -219,9 +232,11 @@ async def real(args: argparse.Namespace, workdir: Path) -> AsyncIterator[Backend
     db = await open_database(args.database_url)  # migrates before the server starts
     store = RedisStore(args.redis_url, op_timeout=5.0)
     server = await start_server(SCRIPT, args, workdir)
+    backend = Backend("postgres", server.base, db, store, server.process.pid)
     try:
-        yield Backend("postgres", server.base, db, store, server.process.pid)
+        yield backend
     finally:
+        backend.peak_rss_mb = server.peak_rss_mb()
         await server.stop()
         tail = log_tail(server.log_path)
         if tail:
@@ -838,7 +853,8 @@ async def bench(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         f"{run.retried} retried in {run.seconds:.2f} s → {rate:.1f} orders/s; p50 "
         f"{run.ms(0.50)} ms, p99 {run.ms(0.99)} ms (chat {run.ms(0.99, 'chat')}, API "
         f"{run.ms(0.99, 'api')}); cpu: server {pct(run.server_cpu)}, driver "
-        f"{pct(run.driver_cpu)} (100% = one core{', the same process' if embedded_ else ''})"
+        f"{pct(run.driver_cpu)} (100% = one core{', the same process' if embedded_ else ''}); "
+        f"server peak RSS {backend.peak_rss_mb} MiB"
     )
     for kind, n in run.errors.most_common():
         say(f"error {kind} ×{n}; sample: {run.samples.get(kind, '')}")
@@ -874,6 +890,7 @@ async def bench(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         "errors": errors,
         "retried": run.retried,
         "backend": backend.name,
+        "peak_rss_mb": backend.peak_rss_mb,
     }
     passed = exact and recount_equal and errors == 0 and run.orders == expected_orders
     return report, passed

@@ -37,10 +37,19 @@ window, or failed), and every 16th encrypted reply is decrypted and checked for 
 process and by this driver process during the window (100% = one core), read from
 ``/proc``: a driver near 100% means the client, not the server, set the rate.
 
+6. With ``--workers N`` (default 2; 1 skips it), the same closed-loop levels against
+   ``N`` workers of the full service sharing the port (``linli serve --workers``).
+
+The driver's collector is paused while it measures (``quiet_collector``): its full
+passes took longer than the answers it was timing.
+
 The issue's target (full ≥ 40% of bare throughput on one process; p99 < 100 ms at half
-that load) is only reported, never asserted. The last line of output is one JSON object:
-``{"bench": "callback", "msgs_per_s", "bare_msgs_per_s", "ratio", "p50_ms", "p99_ms"}``
-(msgs/s: best over the concurrency levels; ratio = full ÷ bare).
+that load) is only reported, never asserted. The exit code is nonzero when any answer
+failed (an error, an empty ``success`` where a reply was due, a wrong reply). The last
+line of output is one JSON object: ``{"bench": "callback", "msgs_per_s",
+"bare_msgs_per_s", "ratio", "p50_ms", "p99_ms", "workers", "msgs_per_s_workers",
+"failures", "peak_rss_mb", "bare_peak_rss_mb"}`` (msgs/s: best over the concurrency
+levels; ratio = full ÷ bare on one process; peak RSS of the one-process servers, MiB).
 """
 
 from __future__ import annotations
@@ -69,6 +78,7 @@ from _service import (
     log_tail,
     pct,
     percentile,
+    quiet_collector,
     reset_database,
     say,
     serve,
@@ -267,11 +277,11 @@ HEADER = (
 )
 
 
-def row(app: str, result: Result) -> str:
+def row(app: str, result: Result, label: str = "") -> str:
     wrong = f"{result.wrong}/{result.checked}" if app == "full" else "-"
     empty = str(result.empty) if app == "full" else "-"
     line = (
-        f"{app:<5} {result.label:>12} {result.rate:>9.1f} {result.ms(0.50):>8.2f} "
+        f"{label or app:<5} {result.label:>12} {result.rate:>9.1f} {result.ms(0.50):>8.2f} "
         f"{result.ms(0.99):>8.2f} {sum(result.errors.values()):>7} {empty:>6} {wrong:>9} "
         f"{pct(result.server_cpu):>8} {pct(result.driver_cpu):>8}"
     )
@@ -287,49 +297,67 @@ def row(app: str, result: Result) -> str:
 class AppRun:
     levels: list[Result] = field(default_factory=list)
     paced: Result | None = None
+    peak_rss_mb: float | None = None
 
     @property
     def best(self) -> Result:
         return max(self.levels, key=lambda r: r.rate)
+
+    def failures(self) -> int:
+        """Answers that were not a valid reply: errors, and for the full path empty or wrong."""
+        runs = [*self.levels, *([self.paced] if self.paced else [])]
+        return sum(sum(r.errors.values()) + r.empty + r.wrong for r in runs)
 
 
 async def run_app_bench(
     kind: str,
     args: argparse.Namespace,
     workdir: Path,
-    paced_rate: Callable[[AppRun], float],
+    paced_rate: Callable[[AppRun], float] | None,
+    workers: int = 1,
 ) -> AppRun:
-    server = await start_server(SCRIPT, args, workdir, kind)
+    label = kind if workers == 1 else f"{kind}{workers}"
+    server = await start_server(SCRIPT, args, workdir, kind, env={"LINLI_WORKERS": str(workers)})
     run = AppRun()
     try:
-        driver = Driver(f"{server.base}{PATH}", kind == "full", args.openids, server.process.pid)
+        # With several workers the supervisor's children do the work: their CPU is not
+        # the supervisor's, so the server column reads "-" then.
+        pid = server.process.pid if workers == 1 else -1
+        driver = Driver(f"{server.base}{PATH}", kind == "full", args.openids, pid)
         if kind == "full":
             primed = await driver.prime()
             say(
-                f"full  primed {len(driver.openids)} openids in {primed.seconds:.1f} s "
+                f"{label:<5} primed {len(driver.openids)} openids in {primed.seconds:.1f} s "
                 f"(errors {sum(primed.errors.values())}, wrong {primed.wrong}/{primed.checked})"
             )
         for level in args.levels:
-            result = await driver.closed_loop(level, args.warmup, args.seconds)
+            with quiet_collector():
+                result = await driver.closed_loop(level, args.warmup, args.seconds)
             run.levels.append(result)
-            say(row(kind, result))
-        rate = paced_rate(run)
+            say(row(kind, result, label))
+        rate = paced_rate(run) if paced_rate else 0.0
         if rate > 0:
-            run.paced = await driver.open_loop(
-                rate, args.warmup, args.seconds, args.open_connections
-            )
-            say(row(kind, run.paced))
+            with quiet_collector():
+                run.paced = await driver.open_loop(
+                    rate, args.warmup, args.seconds, args.open_connections
+                )
+            say(row(kind, run.paced, label))
+        run.peak_rss_mb = server.peak_rss_mb() if workers == 1 else None
     finally:
         await server.stop()
     if server.process.returncode not in (0, None):
         say(
-            f"{kind} server exited with {server.process.returncode}; log tail:\n"
+            f"{label} server exited with {server.process.returncode}; log tail:\n"
             f"{log_tail(server.log_path)}"
         )
     return run
 
 
-async def bench(args: argparse.Namespace) -> dict[str, Any]:
+def rounded(value: float, digits: int = 1) -> float | None:
+    return None if math.isnan(value) else round(value, digits)
+
+
+async def bench(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
     await reset_database(args.database_url)
     await flush_redis(args.redis_url)
     say(
@@ -342,6 +370,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         workdir = Path(tmp)
         full = await run_app_bench("full", args, workdir, lambda run: run.best.rate / 2)
         half = full.best.rate / 2
+        more = None
+        if args.workers > 1:
+            more = await run_app_bench("full", args, workdir, None, workers=args.workers)
         bare = await run_app_bench("bare", args, workdir, lambda run: half)
     msgs, bare_msgs = full.best.rate, bare.best.rate
     paced = full.paced
@@ -350,15 +381,23 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         f"{bare.best.label}; ratio {msgs / bare_msgs if bare_msgs else math.nan:.3f} "
         f"(target ≥ 0.40); at half load ({half:.0f}/s paced) p99 "
         f"{paced.ms(0.99) if paced else math.nan:.1f} ms (target < 100 ms)"
+        + (f"; {args.workers} workers {more.best.rate:.1f} msgs/s" if more else "")
     )
-    return {
+    failures = full.failures() + (more.failures() if more else 0) + bare.failures()
+    report = {
         "bench": "callback",
         "msgs_per_s": round(msgs, 1),
         "bare_msgs_per_s": round(bare_msgs, 1),
         "ratio": round(msgs / bare_msgs, 3) if bare_msgs else None,
-        "p50_ms": round(paced.ms(0.50), 2) if paced and paced.latencies else None,
-        "p99_ms": round(paced.ms(0.99), 2) if paced and paced.latencies else None,
+        "p50_ms": rounded(paced.ms(0.50), 2) if paced else None,
+        "p99_ms": rounded(paced.ms(0.99), 2) if paced else None,
+        "workers": args.workers,
+        "msgs_per_s_workers": round(more.best.rate, 1) if more else None,
+        "failures": failures,
+        "peak_rss_mb": full.peak_rss_mb,
+        "bare_peak_rss_mb": bare.peak_rss_mb,
     }
+    return report, failures == 0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -371,6 +410,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per run")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds per run")
     parser.add_argument("--openids", type=int, default=200, help="distinct senders")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="also measure this many workers (1: skip)"
+    )
     parser.add_argument(
         "--open-connections", type=int, default=256, help="connector limit of the paced run"
     )
@@ -402,9 +444,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         serve(args, bare_app())
         return 0
-    report = asyncio.run(bench(args))
+    report, valid = asyncio.run(bench(args))
     print(json.dumps(report, ensure_ascii=False), flush=True)
-    return 0
+    return 0 if valid else 1
 
 
 if __name__ == "__main__":

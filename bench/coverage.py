@@ -53,13 +53,17 @@ counted. ``coverage_complete``: ``GET .../coverage`` shows every household reach
 Counting: ``answers_per_s`` = acknowledged answers (online votes and answered visits)
 ÷ wall time from the first request to the last answer; ``p99_ms``/``p50_ms`` are over
 every request of that phase (not-at-home visits too). ``errors`` counts every other
-answer (a status other than 2xx, a client error, a timeout).
+answer (a status other than 2xx, a client error, a timeout); ``retried`` the 429/503
+answers waited out. ``peak_rss_mb`` is the server's peak resident memory: on PostgreSQL
+its own process's ``VmHWM``, read just before it stops; embedded, this process's
+(``getrusage``), the driver included.
 
 No target is set: rates are reported, never asserted. The exit code is nonzero if setup
-fails, an answer was an error, or a check fails. The last line of output is one JSON
-object: ``{"bench": "coverage", "households", "answers_per_s", "tally_exact",
-"coverage_complete", "import_s", "errors", "p99_ms", "p50_ms", "online", "in_person",
-"both_ways", "not_home", "backend"}``.
+fails, an answer was an error, or a check fails (``tests/bench`` runs this at a small size
+and asserts the same). The last line of output is one JSON object: ``{"bench":
+"coverage", "households", "answers_per_s", "tally_exact", "coverage_complete",
+"import_s", "errors", "retried", "p99_ms", "p50_ms", "online", "in_person", "both_ways",
+"not_home", "backend", "peak_rss_mb"}``.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ import json
 import math
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -148,6 +153,7 @@ class Backend:
     db: TortoiseContext
     store: KeyValueStore
     pid: int  # the server's process (this one when embedded), for its CPU time
+    peak_rss_mb: float | None = None  # the server's peak RSS, read as it stops
 
 
 @contextlib.asynccontextmanager
@@ -171,9 +177,16 @@ async def embedded(workdir: Path, database_url: str = "") -> AsyncIterator[Backe
     state = app[APP_STATE]
     try:
         assert state.db is not None and state.store is not None
-        yield Backend("embedded", f"http://{HOST}:{port}", state.db, state.store, os.getpid())
+        backend = Backend("embedded", f"http://{HOST}:{port}", state.db, state.store, os.getpid())
+        yield backend
+        backend.peak_rss_mb = own_peak_rss_mb()
     finally:
         await runner.cleanup()
+
+
+def own_peak_rss_mb() -> float:
+    """This process's peak RSS (MiB): the embedded server's, the driver's included."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 @contextlib.asynccontextmanager
@@ -184,9 +197,11 @@ async def real(args: argparse.Namespace, workdir: Path) -> AsyncIterator[Backend
     db = await open_database(args.database_url)  # migrates before the server starts
     store = RedisStore(args.redis_url, op_timeout=5.0)
     server = await start_server(SCRIPT, args, workdir)
+    backend = Backend("postgres", server.base, db, store, server.process.pid)
     try:
-        yield Backend("postgres", server.base, db, store, server.process.pid)
+        yield backend
     finally:
+        backend.peak_rss_mb = server.peak_rss_mb()
         await server.stop()
         tail = log_tail(server.log_path)
         if tail:
@@ -612,7 +627,8 @@ async def bench(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         f"answers: {run.answered} acknowledged ({len(run.latencies)} requests ok), "
         f"{errors} errors, {run.retried} retried in {run.seconds:.2f} s → {rate:.1f} "
         f"answers/s; p50 {run.ms(0.50)} ms, p99 {run.ms(0.99)} ms; server cpu "
-        f"{pct(run.server_cpu)} (100% = one core{', driver included' if embedded_ else ''})"
+        f"{pct(run.server_cpu)} (100% = one core{', driver included' if embedded_ else ''}); "
+        f"server peak RSS {backend.peak_rss_mb} MiB"
     )
     for kind, n in run.errors.most_common():
         say(f"error {kind} ×{n}; sample: {run.samples.get(kind, '')}")
@@ -641,6 +657,7 @@ async def bench(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         "both_ways": the_plan.both_ways,
         "not_home": the_plan.not_home,
         "backend": backend.name,
+        "peak_rss_mb": backend.peak_rss_mb,
     }
     return report, tally_exact and coverage_complete and errors == 0
 

@@ -10,8 +10,15 @@ The fake server (``tests.fakes.FakeWeChat``, rate limit ``--rate`` messages/s, a
 ``--database-url``), creates one community notice, expands it to delivery rows and times
 ``bot.deliver.deliver_notices`` until every row is sent (retries included). Figures:
 deliveries/s, ``rate_share`` (deliveries/s over the allowed rate), the fake's duplicate
-count and whether every recipient got exactly one message. The last line is one JSON
-object: ``{"bench": "notices", ...}``.
+count and whether every recipient got exactly one message (``complete``), and
+``peak_rss_mb``: this process's peak resident memory (``getrusage``), as the deliverer,
+the code under test, runs here (the fake's process is not counted).
+
+The exit code is nonzero if a recipient did not get exactly one message or the fake saw a
+duplicate (``tests/bench`` runs this at a small size and asserts the same). The last line
+is one JSON object: ``{"bench": "notices", "recipients", "rows", "expand_s", "seconds",
+"deliveries_per_s", "rate_share", "duplicates", "quota_errors", "outcomes", "complete",
+"peak_rss_mb"}``.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import resource
 import sys
 import tempfile
 import time
@@ -154,6 +162,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "quota_errors": stats["errors"].get("45009", 0),
         "outcomes": dict(done),
         "complete": complete,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     return figures
 
@@ -172,7 +181,7 @@ class session_stats:
         return None
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=2000.0)
@@ -184,8 +193,9 @@ def main() -> None:
     for key, value in figures.items():
         if key != "bench":
             print(f"{key:>18}: {value}")
-    print(json.dumps(figures, ensure_ascii=False))
+    print(json.dumps(figures, ensure_ascii=False), flush=True)
+    return 0 if figures["complete"] and figures["duplicates"] == 0 else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
