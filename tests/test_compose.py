@@ -5,6 +5,7 @@ per-address limits away, and the service's own port was published past the proxy
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from config.settings import Settings
 from handlers.ratelimit import Limits
 
 COMPOSE = Path(__file__).resolve().parent.parent / "docker-compose.yml"
+CADDY_CONFIG = "/etc/caddy/Caddyfile"
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +34,50 @@ def test_only_the_proxy_publishes_a_port(compose):  # type: ignore[no-untyped-de
     assert "caddy" in compose["services"]["proxy"]["image"]
 
 
+def mounted_caddyfile(compose: dict[str, Any]) -> Path:
+    """The host file compose mounts as the proxy's configuration (read-only)."""
+    (mount,) = [v for v in compose["services"]["proxy"]["volumes"] if f":{CADDY_CONFIG}" in v]
+    source, target, mode = mount.split(":")
+    assert (target, mode) == (CADDY_CONFIG, "ro")
+    return (COMPOSE.parent / source).resolve()
+
+
+def placeholder_default(caddyfile: str, name: str) -> str:
+    """The default of ``{$NAME:default}`` in the Caddyfile (what compose runs with)."""
+    found = re.search(r"\{\$" + name + r":([^}]*)\}", caddyfile)
+    assert found is not None, name
+    return found.group(1)
+
+
+def test_the_proxy_runs_the_checked_in_caddyfile(compose):  # type: ignore[no-untyped-def]
+    """One file is what runs and what tests/deploy/test_proxy.py checks with Caddy."""
+    caddyfile = mounted_caddyfile(compose)
+    assert caddyfile == COMPOSE.parent / "config" / "Caddyfile"
+    assert caddyfile.is_file()
+    assert "configs" not in compose["services"]["proxy"]
+    assert "configs" not in compose
+
+
 def test_the_proxy_load_balances_every_replica_of_the_service(compose):  # type: ignore[no-untyped-def]
-    caddyfile = compose["configs"]["caddyfile"]["content"]
-    assert "dynamic a linli 8080" in caddyfile
+    caddyfile = mounted_caddyfile(compose).read_text(encoding="utf-8")
+    assert "dynamic a {$LINLI_UPSTREAM:" in caddyfile
+    assert placeholder_default(caddyfile, "LINLI_UPSTREAM") == "linli"
+    linli = compose["services"]["linli"]
+    assert placeholder_default(caddyfile, "LINLI_UPSTREAM_PORT") == str(linli["expose"][0])
     assert "lb_policy round_robin" in caddyfile
-    assert compose["services"]["linli"]["deploy"]["replicas"] >= 2
-    mounted = compose["services"]["proxy"]["configs"][0]
-    assert mounted == {"source": "caddyfile", "target": "/etc/caddy/Caddyfile"}
+    assert linli["deploy"]["replicas"] >= 2
+    # Compose names no upstream itself: the file's defaults are compose's.
+    environment = compose["services"]["proxy"]["environment"]
+    assert not any(name.startswith("LINLI_UPSTREAM") for name in environment)
+
+
+def test_the_proxy_always_has_a_site_address(compose):  # type: ignore[no-untyped-def]
+    """An empty LINLI_SITE_ADDRESS is no address at all to Caddy: compose's default stands."""
+    environment = compose["services"]["proxy"]["environment"]
+    assert environment["LINLI_SITE_ADDRESS"] == "${LINLI_SITE_ADDRESS:-:80}"
+    caddyfile = mounted_caddyfile(compose).read_text(encoding="utf-8")
+    assert placeholder_default(caddyfile, "LINLI_SITE_ADDRESS") == ":80"
+    assert {"80:80", "443:443"} <= set(compose["services"]["proxy"]["ports"])
 
 
 def test_the_service_trusts_forwarded_for_from_the_proxy_alone(compose):  # type: ignore[no-untyped-def]
