@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from handlers.capability import Capability
 from handlers.i18n import N_
 
@@ -10,6 +12,12 @@ TEXTS = {"household.bound": N_("notify.household.bound")}
 
 
 def capability() -> Capability:
-    from handlers.residents import api, chat
+    from handlers.residents import accounts, api, chat
 
-    return Capability(name="residents", chat=chat.router, routes=api.routes, texts=TEXTS)
+    async def warm_up() -> None:
+        """The dummy password hash before the first sign-in, so no sign-in pays for it."""
+        await asyncio.to_thread(accounts.dummy_hash)
+
+    return Capability(
+        name="residents", chat=chat.router, routes=api.routes, texts=TEXTS, start=(warm_up,)
+    )

@@ -13,6 +13,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -36,9 +37,14 @@ LOGIN_LOCKOUT_FAILURES = 100  # from every address together
 LOCKOUT_SECONDS = 15 * 60
 CODE_REFUSALS = {"used": "auth.error.code_used", "invalid": "auth.error.code_invalid"}
 _hasher = PasswordHasher()
-# Verified against when the login does not exist, so a wrong login costs as long as a
-# wrong password and the answer time does not tell which logins exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@cache
+def dummy_hash() -> str:
+    """Verified against when the login does not exist, so a wrong login costs as long as a
+    wrong password and the answer time does not tell which logins exist. Made on first use:
+    hashing costs 150 ms, which every process (``linli route`` too) paid at import."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 class SignInRefused(Refused):
@@ -106,7 +112,7 @@ async def sign_in_with_password(
     if await store.incr(login_key, ttl=LOCKOUT_SECONDS) > LOGIN_LOCKOUT_FAILURES:
         raise _locked()
     found = await ConsoleLogin.get_or_none(login=login).prefetch_related("resident")
-    hashed = found.password_hash if found is not None else _DUMMY_HASH
+    hashed = found.password_hash if found is not None else dummy_hash()
     try:
         await asyncio.to_thread(_hasher.verify, hashed, password)
         ok = found is not None
