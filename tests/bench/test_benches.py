@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from handlers.complaints.routing import load_taxonomy
 from tests.bench.conftest import BenchRun, Stores
 
 Run = Callable[..., BenchRun]
@@ -117,11 +118,28 @@ def test_notices_reach_every_recipient_exactly_once(bench_run: Run):
     has_peak_rss(report)
 
 
-def test_routing_runs_over_the_labelled_set(bench_run: Run):
+def test_routing_reports_the_heldout_and_the_corpus_apart(bench_run: Run):
+    departments = set(load_taxonomy().keys)
     report = passed(bench_run("routing", "--passes", "1"))
-    assert report["items"] > 0
+    assert report["items"]["heldout"] > 0 and report["items"]["corpus"] > 0
     assert isinstance(report["accuracy"], float) and 0.0 <= report["accuracy"] <= 1.0
-    assert report["per_style"] and all(0.0 <= v <= 1.0 for v in report["per_style"].values())
+    # The headline is the held-out accuracy, never the in-sample fit.
+    assert report["accuracy"] == report["heldout"]["accuracy"]
+    for name in ("heldout", "corpus"):
+        figures = report[name]
+        assert 0.0 <= figures["accuracy"] <= 1.0
+        assert 0.0 <= figures["triage_share"] <= 1.0
+        assert figures["per_style"] and figures["per_split"]
+        assert all(0.0 <= v <= 1.0 for v in figures["per_style"].values())
+        assert all(0.0 <= v <= 1.0 for v in figures["per_split"].values())
+        assert set(figures["departments"]) == departments, name
+        rows = figures["departments"].values()
+        assert sum(row["items"] for row in rows) == report["items"][name]
+        for row in rows:
+            for key in ("precision", "recall", "f1"):
+                assert row[key] is None or 0.0 <= row[key] <= 1.0, row
+        for key in ("accuracy_routed", "triage_top2"):
+            assert figures[key] is None or 0.0 <= figures[key] <= 1.0, (name, key)
     has_peak_rss(report)
 
 
