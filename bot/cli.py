@@ -13,6 +13,7 @@ import os
 import secrets
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 import aiohttp
@@ -298,6 +299,21 @@ async def _retrain(settings: Settings) -> int:
     return 0
 
 
+def _train_router(corpus: str | None, out: str | None) -> int:
+    """The shipped model, from the corpus: run after editing the corpus or the keywords."""
+    from handlers.complaints import routing, training
+
+    items = training.load_corpus(Path(corpus) if corpus else routing.CORPUS_DIR)
+    if not items:
+        print("no labelled items in the corpus", file=sys.stderr)
+        return 1
+    model = training.train_router(routing.Router.from_config(), items)
+    target = Path(out) if out else routing.MODEL_FILE
+    training.save_model(model, target)
+    print(f"trained on {len(items)} items, {len(model.index)} features → {target}")
+    return 0
+
+
 async def _link_wecom(settings: Settings, userid: str, resident_id: int) -> int:
     """What a worker's messages to the WeCom application may do follows the resident's roles."""
     from models.notices import WeComUser
@@ -465,6 +481,11 @@ def main(argv: list[str] | None = None) -> int:
     route.add_argument("text", nargs="?", help="one complaint")
     route.add_argument("--jsonl", help="a JSONL file with a text field per line")
     sub.add_parser("retrain-router", help="retrain complaint routing from workers' corrections")
+    train = sub.add_parser(
+        "train-router", help="train the shipped routing model on the corpus (config/)"
+    )
+    train.add_argument("--corpus", help="a folder of .jsonl files (default: the shipped corpus)")
+    train.add_argument("--out", help="where to write the model (default: the shipped file)")
     worker = sub.add_parser(
         "add-worker", help="a console login for a community worker (password from a prompt)"
     )
@@ -536,6 +557,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_route(settings, _texts(args.text, args.jsonl)))
     elif command == "retrain-router":
         return asyncio.run(_retrain(settings))
+    elif command == "train-router":
+        return _train_router(args.corpus, args.out)
     elif command == "add-worker":
         return asyncio.run(_add_worker(settings, args.login, args.name, args.role, args.resident))
     elif command == "backup":

@@ -107,6 +107,8 @@ class RoutingCorrection(Model):
     text = fields.TextField()
     routed = fields.CharField(max_length=32)
     correct = fields.CharField(max_length=32)
+    # Who reassigned: a lesson counts only once more than one worker has taught it.
+    corrected_by = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -96,6 +96,7 @@ MESSAGE_IDS: tuple[str, ...] = (
     N_("console.tickets.accept"),
     N_("console.tickets.resolve"),
     N_("console.tickets.reporters"),
+    N_("console.tickets.guesses"),
     N_("console.ticket.received"),
     N_("console.ticket.assigned"),
     N_("console.ticket.reassigned"),

@@ -219,7 +219,9 @@ async def maybe_a_complaint(event: Event, ctx: Context) -> Reply:
             return await _submit(
                 ctx, {"text": text, "media": []}, False, emergency_text(ctx, routing)
             )
-        if routing.department != service.TRIAGE and routing.confidence >= OFFER_CONFIDENCE:
+        # A keyword of the table too: the model has an opinion on any text, even 你好.
+        offer = routing.matched and routing.confidence >= OFFER_CONFIDENCE
+        if routing.department != service.TRIAGE and offer:
             service.checked_text(text)  # not offered as a report it could not become
             ctx.enter(OFFER_STATE, text=text)
             return Reply(

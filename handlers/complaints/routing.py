@@ -9,6 +9,7 @@ never silence it, so a bad correction cannot make the router forget the taxonomy
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import logging
@@ -19,17 +20,24 @@ import tomllib
 import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
+from handlers.complaints.learned import Model, clause_kind, clauses
+from handlers.complaints.learned import features as learned_features
+
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 TAXONOMY_TOML = CONFIG_DIR / "complaints.toml"
 USER_DICTIONARY = CONFIG_DIR / "community_dict.txt"
+# The learned layer trained on config/routing_corpus/ (``linli train-router``).
+MODEL_FILE = CONFIG_DIR / "routing_model.json.gz"
+CORPUS_DIR = CONFIG_DIR / "routing_corpus"
 OTHER = "other"  # the grid worker (网格员) triages what no department clearly owns
 
 DEFAULT_MIN_CONFIDENCE = 0.4
+DEFAULT_MODEL_MIN_CONFIDENCE = 0.5
 DEFAULT_SMOOTHING = 1.0
 DEFAULT_ACCEPT_HOURS = 2.0
 DEFAULT_RESOLVE_WORKING_DAYS = 3.0
@@ -176,13 +184,19 @@ def segmenter(user_dictionary: Path | None = USER_DICTIONARY) -> Callable[[str],
         return _jieba_lcut
 
 
-def _prepare(text: str, lcut: Callable[[str], list[str]]) -> tuple[str, list[str]]:
-    """The normalised text and its tokens; the tokens concatenate to exactly the text."""
+def _prepare(
+    text: str, lcut: Callable[[str], list[str]], glossary: Mapping[str, str] | None = None
+) -> tuple[str, list[str]]:
+    """The normalised text and its tokens; the tokens concatenate to exactly the text.
+
+    ``glossary``: English and pinyin words replaced by the Chinese they stand for."""
     text = _converter().convert(strip_pinyin(unicodedata.normalize("NFKC", text).casefold()))
     tokens: list[str] = []
     for token in lcut(text):
         if token in FILLERS:
             continue
+        if glossary and token.isascii():
+            token = glossary.get(token, token)
         if token.isspace():
             if tokens and tokens[-1] != " ":
                 tokens.append(" ")
@@ -238,6 +252,10 @@ class Taxonomy:
     emergency_accept_minutes: float = DEFAULT_EMERGENCY_ACCEPT_MINUTES
     user_dictionary: Path | None = USER_DICTIONARY
     neutral: tuple[str, ...] = ()  # phrases that only hide the keywords inside them
+    # The learned layer's calibrated probability below which a complaint goes to triage.
+    model_min_confidence: float = DEFAULT_MODEL_MIN_CONFIDENCE
+    # English and pinyin words, read as the Chinese they stand for (whole words only).
+    glossary: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -353,7 +371,28 @@ def taxonomy_from_mapping(doc: Mapping[str, Any], base_dir: Path = CONFIG_DIR) -
         ),
         user_dictionary=base_dir / dictionary if dictionary else None,
         neutral=_strings(routing.get("neutral", []), "[routing] neutral"),
+        model_min_confidence=_model_min_confidence(routing),
+        glossary=_glossary(routing.get("glossary", {})),
     )
+
+
+def _glossary(table: object) -> dict[str, str]:
+    if not isinstance(table, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in table.items()
+    ):
+        raise ValueError("[routing.glossary] maps words to the Chinese they stand for")
+    return {k.casefold(): _canon(v).strip() for k, v in table.items()}
+
+
+def _model_min_confidence(routing: Mapping[str, Any]) -> float:
+    value = _number(
+        routing.get("model_min_confidence", DEFAULT_MODEL_MIN_CONFIDENCE),
+        "model_min_confidence",
+        positive=False,
+    )
+    if not 0 <= value < 1:
+        raise ValueError(f"model_min_confidence must be in [0, 1), not {value}")
+    return value
 
 
 def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
@@ -385,6 +424,12 @@ class Routing:
     emergency_numbers: tuple[str, ...] = ()
     guess: str | None = None
     emergency_terms: tuple[str, ...] = ()
+    # The two best departments and their probabilities: what the triaging worker is shown.
+    candidates: tuple[tuple[str, float], ...] = ()
+    # Sent to triage because no department was sure enough (not because it is "other").
+    triage: bool = False
+    # Some keyword of the table was found: the text reads like a complaint at all.
+    matched: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of `linli route`."""
@@ -395,6 +440,8 @@ class Routing:
             "emergency": self.emergency,
             "emergency_numbers": list(self.emergency_numbers),
             "guess": self.guess,
+            "triage": self.triage,
+            "candidates": [[d, round(p, 3)] for d, p in self.candidates],
         }
 
 
@@ -419,8 +466,11 @@ class Router:
         self,
         taxonomy: Taxonomy,
         learned: Mapping[str, Mapping[str, float]] | None = None,
+        model: Model | None = None,
     ) -> None:
         self.taxonomy = taxonomy
+        # The learned layer (handlers/complaints/learned.py); None: keywords alone.
+        self.model = model if model is None or set(model.classes) <= set(taxonomy.keys) else None
         self._lcut = segmenter(taxonomy.user_dictionary)
         self._order = {key: i for i, key in enumerate(taxonomy.keys)}
         weights: dict[str, list[tuple[str, float]]] = {}
@@ -452,7 +502,7 @@ class Router:
     # --- scoring ---
 
     def _evidence(self, text: str) -> _Evidence:
-        norm, tokens = _prepare(text, self._lcut)
+        norm, tokens = _prepare(text, self._lcut, self.taxonomy.glossary)
         found: list[tuple[int, int, str]] = []
         bounds = {0}
         position = 0
@@ -539,7 +589,14 @@ class Router:
     def route(self, text: str) -> Routing:
         """The department for one complaint, its confidence, the terms, and any emergency."""
         evidence = self._evidence(text)
-        department, confidence, guess = self._decide(self._scores(evidence, self._learned))
+        scores = self._scores(evidence, self._learned)
+        department, confidence, guess = self._decide(scores)
+        candidates: tuple[tuple[str, float], ...] = ()
+        triage = department == OTHER and guess not in (None, OTHER)
+        if self.model is not None:
+            department, confidence, guess, candidates = self._learned_decision(text, evidence)
+            # Unsure, whatever the guess (an unsure "other" too): the grid worker decides.
+            triage = confidence < self.taxonomy.model_min_confidence
         terms: list[tuple[int, str]] = list(evidence.support.get(guess, [])) if guess else []
         if guess and self._learned:
             for feature in evidence.features:
@@ -555,7 +612,35 @@ class Router:
             emergency_numbers=tuple(dict.fromkeys(k.number for k in kinds)),
             guess=guess,
             emergency_terms=tuple(emergency_terms),
+            candidates=candidates,
+            triage=triage,
+            matched=bool(evidence.base),
         )
+
+    def features(self, text: str, evidence: _Evidence | None = None) -> dict[str, float]:
+        """The learned layer's features of one text (``learned.features``)."""
+        evidence = evidence or self._evidence(text)
+        _, tokens = _prepare(text, self._lcut, self.taxonomy.glossary)
+        request = "，".join(c for c in clauses(evidence.text) if clause_kind(c) == "q")
+        asked = self._evidence(request).base if request else {}
+        return learned_features(evidence.text, tokens, evidence.base, asked)
+
+    def _learned_decision(
+        self, text: str, evidence: _Evidence
+    ) -> tuple[str, float, str, tuple[tuple[str, float], ...]]:
+        """(department, confidence, best guess, the two best) from the calibrated model.
+
+        Below the taxonomy's ``model_min_confidence`` the complaint goes to triage (the
+        grid worker), who sees the two best guesses."""
+        assert self.model is not None
+        probabilities = self.model.probabilities(self.features(text, evidence))
+        ranked = sorted(probabilities, key=lambda d: (-probabilities[d], self._order[d]))
+        best = ranked[0]
+        candidates = tuple((d, probabilities[d]) for d in ranked[:2])
+        confidence = probabilities[best]
+        if confidence < self.taxonomy.model_min_confidence:
+            return OTHER, confidence, best, candidates
+        return best, confidence, best, candidates
 
     # --- learning from corrections ---
 
@@ -600,7 +685,11 @@ class Router:
                         row[rivals[0]] = max(row.get(rivals[0], 0.0) - rate, -MAX_LEARNED)
             if not mistakes:
                 break
-        return Router(self.taxonomy, learned)
+        return Router(self.taxonomy, learned, self.model)
+
+    def with_model(self, model: Model | None) -> Router:
+        """This router with another learned layer (or none: the keyword table alone)."""
+        return Router(self.taxonomy, self._learned, model)
 
     def weights_to_json(self) -> str:
         """The learned weights as JSON, to store; with_weights_json reads them back."""
@@ -633,7 +722,7 @@ class Router:
             learned[feature] = {
                 str(d): _number(v, f"weight of {feature!r}", positive=False) for d, v in row.items()
             }
-        return Router(self.taxonomy, learned)
+        return Router(self.taxonomy, learned, self.model)
 
     @classmethod
     def from_json(
@@ -688,7 +777,15 @@ def _happening(text: str, term: str) -> bool:
     return False
 
 
+def shipped_model(path: Path = MODEL_FILE) -> Model | None:
+    """The model trained on the project's corpus (``linli train-router``), if shipped."""
+    if not path.exists():
+        return None
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return Model.from_json(json.load(fh))
+
+
 @cache
 def default_router() -> Router:
-    """The keyword router of config/complaints.toml, built once per process."""
-    return Router.from_config()
+    """The router of config/complaints.toml with the shipped model, built once per process."""
+    return Router.from_config().with_model(shipped_model())

@@ -113,10 +113,19 @@ class TicketUpdateView(BaseModel):
     at: datetime | None
 
 
+class Candidate(BaseModel):
+    department: str
+    probability: float
+
+
 class Routing(BaseModel):
     department: str | None = Field(default=None, description="The router's guess")
     confidence: float | None = None
     terms: list[str] = Field(default_factory=list, description="The words it went by")
+    triage: bool = Field(default=False, description="Sent to the grid worker: no department sure")
+    candidates: list[Candidate] = Field(
+        default_factory=list, description="The two best departments, for the triaging worker"
+    )
 
 
 class Reporter(BaseModel):

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import multiprocessing
 import tomllib
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -21,9 +23,12 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from handlers.clock import utc_now
 from handlers.complaints import rules
+from handlers.complaints.learned import MODEL_VERSION, Model
 from handlers.complaints.routing import Router, Routing, default_router
 from handlers.complaints.rules import Action, Actor, Status
+from handlers.complaints.training import Correction, guarded, load_corpus, train_in_child
 from handlers.refusal import Refused
 from handlers.roles import Who
 from handlers.roles import actor as actor_name
@@ -91,19 +96,42 @@ async def load_router() -> int:
     if latest is None:
         _router, _router_version = None, 0
     elif latest.id != _router_version:
-        _router = default_router().with_weights_json(latest.weights)
+        _router = _router_from(latest.weights)
         _router_version = latest.id
     return _router_version
 
 
+def _router_from(weights: dict[str, Any]) -> Router:
+    """Stored weights: a whole model (version 2), or the perceptron's deltas (version 1)."""
+    if weights.get("version") == MODEL_VERSION:
+        return default_router().with_model(Model.from_json(weights["model"]))
+    return default_router().with_model(None).with_weights_json(weights)
+
+
+async def _in_child(function: Any, *args: Any) -> Any:
+    """``function(*args)`` in a fresh process (spawned: no copy of this one's loop or pools)."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
+
+
 async def retrain() -> int:
-    """Rebuild the router from every correction so far and publish its weights."""
-    corrections = await RoutingCorrection.all().order_by("id").values_list("text", "correct")
+    """Rebuild the router from the corpus and the guarded corrections; publish it."""
+    rows = await RoutingCorrection.all().order_by("id")
     base = default_router()
-    trained = await asyncio.to_thread(base.with_corrections, corrections)
-    saved = await RouterWeights.create(
-        weights=json.loads(trained.weights_to_json()), corrections=len(corrections)
-    )
+    if base.model is None:  # no shipped model: the keyword table learns, as before
+        pairs = [(row.text, row.correct) for row in rows]
+        trained = await asyncio.to_thread(base.with_corrections, pairs)
+        weights = json.loads(trained.weights_to_json())
+    else:
+        lessons = guarded(
+            [Correction(r.text, r.routed, r.correct, r.corrected_by, r.created_at) for r in rows],
+            utc_now(),
+        )
+        doc = await _in_child(train_in_child, load_corpus(), lessons)
+        trained = base.with_model(Model.from_json(doc))
+        weights = {"version": MODEL_VERSION, "model": doc, "lessons": len(lessons)}
+    saved = await RouterWeights.create(weights=weights, corrections=len(rows))
     global _router, _router_version
     _router, _router_version = trained, saved.id
     return saved.corrections
@@ -224,6 +252,17 @@ async def intake(
                 "department": routing.department,
                 "confidence": round(routing.confidence, 3),
                 "terms": list(routing.terms),
+                **({"triage": True} if routing.triage else {}),
+                **(
+                    {
+                        "candidates": [
+                            {"department": d, "probability": round(p, 3)}
+                            for d, p in routing.candidates
+                        ]
+                    }
+                    if routing.candidates
+                    else {}
+                ),
                 **({"channel": channel} if channel else {}),
             },
             emergency=routing.emergency,
@@ -401,7 +440,12 @@ async def act(
             )
         if step is Action.REASSIGN:
             await RoutingCorrection.create(
-                ticket=ticket, text=ticket.text, routed=routed, correct=department, using_db=conn
+                ticket=ticket,
+                text=ticket.text,
+                routed=routed,
+                correct=department,
+                corrected_by=who.resident.id,
+                using_db=conn,
             )
             await _notify(ticket, "ticket.assigned", f"department:{department}", conn)
         if step is Action.ESCALATE:

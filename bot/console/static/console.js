@@ -291,6 +291,14 @@ function due(ticket) {
   return [step, ticket.due_at];
 }
 
+// A ticket the router was unsure of waits for triage: the worker sees its two best guesses.
+function guesses(ticket) {
+  const routing = ticket.routing || {};
+  if (!routing.triage || !(routing.candidates || []).length) return null;
+  const named = routing.candidates.map((c) => `${departmentName(c.department)} ${Math.round(c.probability * 100)}%`);
+  return h('p', { class: 'muted', 'data-guesses': ticket.id }, t('console.tickets.guesses', { guesses: named.join(' / ') }));
+}
+
 function ticketCard(ticket, reload) {
   const deadline = due(ticket);
   const late = Boolean(ticket.overdue);
@@ -322,6 +330,7 @@ function ticketCard(ticket, reload) {
       late ? h('span', { class: 'badge late' }, t('console.tickets.overdue')) : null),
     h('p', { class: 'text' }, ticket.text),
     ticket.reporters > 1 ? h('p', { class: 'muted' }, t('console.tickets.reporters', { n: ticket.reporters })) : null,
+    guesses(ticket),
     deadline && deadline[1] ? h('p', { class: 'deadline' }, `${t(deadline[0])}: ${formatTime(deadline[1])}`) : null,
     buttons.length ? h('div', { class: 'actions' }, note, buttons) : null);
 }
