@@ -2,9 +2,12 @@
 
 The taxonomy is data community workers edit (config/complaints.toml). This module
 reads it and jieba's user dictionary once, then routes in memory: no database, no
-clock, no I/O per complaint. Plain keywords are the floor; weights learned from
-workers' corrections are added on top and can weaken a configured keyword but
-never silence it, so a bad correction cannot make the router forget the taxonomy.
+clock, no I/O per complaint. Two layers: the keyword table finds the terms a handler is
+shown and is the prior (and, alone, the cold start); over it a calibrated linear model
+(``learned.py``, shipped in config/routing_model.json.gz, retrained with workers'
+corrections) decides, and sends what it is unsure of to triage with its two best guesses.
+Without a model, perceptron weights learned from corrections may still weaken a keyword
+but never silence it (stored weights of version 1).
 """
 
 from __future__ import annotations
