@@ -456,6 +456,7 @@ class _Evidence:
     base: dict[str, float]
     support: dict[str, list[tuple[int, str]]]
     features: frozenset[str]
+    tokens: tuple[str, ...] = ()  # jieba's cut of ``text``, for the learned layer
 
 
 class Router:
@@ -540,7 +541,7 @@ class Router:
                 base[department] = base.get(department, 0.0) + weight
                 support.setdefault(department, []).append((start, term))
         features = {t for t in tokens if _is_feature(t)} | {term for _, term in matches}
-        return _Evidence(norm, base, support, frozenset(features))
+        return _Evidence(norm, base, support, frozenset(features), tuple(tokens))
 
     def _scores(
         self, evidence: _Evidence, learned: Mapping[str, Mapping[str, float]]
@@ -623,10 +624,9 @@ class Router:
     def features(self, text: str, evidence: _Evidence | None = None) -> dict[str, float]:
         """The learned layer's features of one text (``learned.features``)."""
         evidence = evidence or self._evidence(text)
-        _, tokens = _prepare(text, self._lcut, self.taxonomy.glossary)
         request = "，".join(c for c in clauses(evidence.text) if clause_kind(c) == "q")
         asked = self._evidence(request).base if request else {}
-        return learned_features(evidence.text, tokens, evidence.base, asked)
+        return learned_features(evidence.text, evidence.tokens, evidence.base, asked)
 
     def _learned_decision(
         self, text: str, evidence: _Evidence
