@@ -535,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
     command = args.command or "serve"
     if command == "serve":
-        if getattr(args, "workers", None):
+        if getattr(args, "workers", None) is not None:
             if args.workers < 1:
                 parser.error("--workers must be at least 1")
             settings = settings.model_copy(update={"workers": args.workers})

@@ -153,3 +153,12 @@ def test_a_stop_stops_every_worker(supervisor):
     assert process.wait(15) == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
     assert not _answers(port)
+
+
+def test_no_workers_is_refused_not_served(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("LINLI_DATA_DIR", str(tmp_path))
+    served: list[object] = []
+    monkeypatch.setattr(cli.web, "run_app", lambda *a, **k: served.append(a))
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--workers", "0"])
+    assert served == []
