@@ -63,3 +63,33 @@ def shots(backend: str, request: pytest.FixtureRequest) -> Any:
         return path
 
     return shot
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def screen_name(request: pytest.FixtureRequest) -> str:
+    """Each page's test runs twice: on a desktop and on a phone-sized touch screen."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def screen(client: Any, browser: Any, screen_name: str) -> AsyncIterator[Any]:
+    """A ``Console`` on the screen of ``screen_name``, in a Chinese browser."""
+    from tests.console.driver import SCREENS, Console
+
+    context = await browser.new_context(
+        **SCREENS[screen_name], locale="zh-CN", accept_downloads=True
+    )
+    made = Console(await context.new_page(), str(client.make_url("/console/")))
+    made.screen = screen_name
+    yield made
+    await context.close()
+
+
+@pytest.fixture
+def screen_shot(shots: Any, screen_name: str) -> Any:
+    """``await screen_shot(page, "name")``: the shot's name carries the screen too."""
+
+    async def shot(page: Any, name: str) -> Path:
+        return await shots(page, f"{name}-{screen_name}")
+
+    return shot

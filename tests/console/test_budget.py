@@ -30,7 +30,7 @@ from models.community import Building, Grid
 from models.media import Media
 from models.residents import Resident, Role, RoleAssignment
 from tests.budget import factories
-from tests.console.test_console import PASSWORD, TIMEOUT, Console
+from tests.console.driver import PASSWORD, TIMEOUT, Console
 from tests.world import World
 
 PHONE = {"width": 375, "height": 667}

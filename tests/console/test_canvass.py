@@ -26,11 +26,10 @@ from models.community import Building, Grid, Household
 from models.media import Media
 from models.proposals import Elector, Proposal, Vote
 from models.residents import Resident, Role, RoleAssignment
-from tests.console.test_console import PASSWORD, TIMEOUT, Console
+from tests.console.driver import PASSWORD, PHONE, TIMEOUT, Console, no_sideways_scroll
 from tests.proposals import factories
 from tests.world import T0, World
 
-PHONE = {"width": 375, "height": 667}
 EVERYONE = {"kind": "community"}
 
 
@@ -74,11 +73,6 @@ def png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 180, 40)).save(out, "PNG")
     return out.getvalue()
-
-
-async def no_sideways_scroll(console: Console) -> None:
-    width = await console.page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], width
 
 
 async def test_a_grid_worker_records_visits_on_a_phone(client, world: World, phone, shots):

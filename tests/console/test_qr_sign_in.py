@@ -11,7 +11,7 @@ from bot.simulator import message_xml, reply_text
 from handlers.sessions import resolve
 from models.residents import Resident, Role, RoleAssignment
 from tests.conftest import APPID
-from tests.console.test_console import Console
+from tests.console.driver import Console
 from tests.fakes import FakeWeChat, start
 from tests.world import World
 
