@@ -14,7 +14,6 @@ from aiohttp import web
 
 from bot.console.messages import MESSAGE_IDS
 from bot.state import APP_STATE
-from handlers.api import request_language
 from handlers.i18n import LANGUAGES
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -81,17 +80,23 @@ async def to_index(request: web.Request) -> web.StreamResponse:
 
 
 async def strings(request: web.Request) -> web.Response:
-    """``?lang=zh_Hans|zh_Hant|en``: every console message; without it, Accept-Language."""
+    """``?lang=zh_Hans|zh_Hant|en``: every console message; without it, the community's.
+
+    Chinese first: a worker's browser set to English still opens the console in the
+    community's language (``default_language``), until the worker picks another.
+    """
     asked = request.query.get("lang", "")
-    language = asked if asked in LANGUAGES else request_language(request)
-    translate = request.app[APP_STATE].translate
+    state = request.app[APP_STATE]
+    community = state.settings.default_language
+    language = asked if asked in LANGUAGES else (community if community in LANGUAGES else "zh_Hans")
+    translate = state.translate
     return web.json_response(
         {
             "lang": language,
             "languages": list(LANGUAGES),
             "messages": {msgid: translate(language, msgid) for msgid in MESSAGE_IDS},
         },
-        headers={"Cache-Control": "no-cache", "Vary": "Accept-Language", **SECURITY_HEADERS},
+        headers={"Cache-Control": "no-cache", **SECURITY_HEADERS},
     )
 
 

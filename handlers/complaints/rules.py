@@ -7,17 +7,22 @@ testable to the minute.
 from __future__ import annotations
 
 import itertools
+import logging
 import secrets
 import statistics
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+
+import chinese_calendar
 
 from handlers.clock import LOCAL
 from handlers.i18n import N_
 from handlers.refusal import Refused
+
+log = logging.getLogger(__name__)
 
 WORK_START = time(9, 0)
 WORK_END = time(18, 0)
@@ -125,15 +130,35 @@ def after_rating(stars: int, reopened: int) -> Action:
 # --- deadlines ------------------------------------------------------------
 
 
-def _is_workday(day: datetime) -> bool:
-    return day.weekday() < 5
+_UNKNOWN_YEARS: set[int] = set()
+
+
+def is_workday(day: date) -> bool:
+    """A working day in China: public holidays off, 调休 weekend days on.
+
+    The holiday library knows each year once the State Council has published it
+    (usually in November for the next year); a date it does not know yet falls back to
+    Monday to Friday, with one warning per year, so a deadline is never refused.
+    """
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        if day.year not in _UNKNOWN_YEARS:
+            _UNKNOWN_YEARS.add(day.year)
+            log.warning(
+                "complaints.holidays_unknown: no holiday calendar for %d (chinese-calendar "
+                "%s); office-time deadlines count Monday to Friday",
+                day.year,
+                chinese_calendar.__version__,
+            )
+        return day.weekday() < 5
 
 
 def add_working_time(start: datetime, amount: timedelta) -> datetime:
-    """``start`` plus ``amount`` of office time (Mon-Fri 9:00-18:00, Beijing time).
+    """``start`` plus ``amount`` of office time (working days 9:00-18:00, Beijing time).
 
-    Public holidays and 调休 workdays are not modelled: the calendar changes each year
-    and the worst case is a deadline a day early, which escalates sooner, not later.
+    Working days are China's (``is_workday``): a ticket received before 国庆 is not due
+    during the holiday, and a 调休 Saturday counts.
     """
     if amount <= timedelta(0):
         return start
@@ -144,7 +169,7 @@ def add_working_time(start: datetime, amount: timedelta) -> datetime:
             hour=WORK_START.hour, minute=WORK_START.minute, second=0, microsecond=0
         )
         day_end = local.replace(hour=WORK_END.hour, minute=WORK_END.minute, second=0, microsecond=0)
-        if not _is_workday(local) or local >= day_end:
+        if not is_workday(local.date()) or local >= day_end:
             local = (local + timedelta(days=1)).replace(
                 hour=WORK_START.hour, minute=WORK_START.minute, second=0, microsecond=0
             )

@@ -6,28 +6,18 @@ let messages = {};
 let current = 'zh_Hans';
 let languages = ['zh_Hans', 'zh_Hant', 'en'];
 
-function preferred() {
-  const saved = localStorage.getItem(LANG_KEY);
-  if (saved) return saved;
-  for (const tag of navigator.languages || []) {
-    const low = tag.toLowerCase();
-    if (low.startsWith('zh-tw') || low.startsWith('zh-hk') || low.startsWith('zh-hant')) return 'zh_Hant';
-    if (low.startsWith('zh')) return 'zh_Hans';
-    if (low.startsWith('en')) return 'en';
-  }
-  return 'zh_Hans';
-}
-
+// Chinese first: only a language the worker picked is remembered; otherwise the server
+// answers in the community's language, whatever the browser's own.
 export async function loadStrings(lang) {
-  const wanted = lang || preferred();
-  const resp = await fetch(`strings.json?lang=${encodeURIComponent(wanted)}`, {
+  const wanted = lang || localStorage.getItem(LANG_KEY) || '';
+  const resp = await fetch(`strings.json${wanted ? `?lang=${encodeURIComponent(wanted)}` : ''}`, {
     headers: { Accept: 'application/json' },
   });
   const data = await resp.json();
   messages = data.messages || {};
   current = data.lang;
   languages = data.languages || languages;
-  localStorage.setItem(LANG_KEY, current);
+  if (lang) localStorage.setItem(LANG_KEY, current);
   document.documentElement.lang = (LOCALES[current] || 'zh-CN');
   return current;
 }
