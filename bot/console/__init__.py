@@ -14,7 +14,7 @@ from aiohttp import web
 
 from bot.console.messages import MESSAGE_IDS
 from bot.state import APP_STATE
-from handlers.i18n import LANGUAGES
+from handlers.i18n import LANGUAGES, language_of
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 CONTENT_TYPES = {
@@ -87,8 +87,7 @@ async def strings(request: web.Request) -> web.Response:
     """
     asked = request.query.get("lang", "")
     state = request.app[APP_STATE]
-    community = state.settings.default_language
-    language = asked if asked in LANGUAGES else (community if community in LANGUAGES else "zh_Hans")
+    language = asked if asked in LANGUAGES else language_of(state.settings.default_language)
     translate = state.translate
     return web.json_response(
         {
