@@ -5,9 +5,10 @@ The texts live in the gettext catalogues like every other message (``locale/``).
 
 from __future__ import annotations
 
+from bot.console import messages_activity, messages_charts, messages_details, messages_notices
 from handlers.i18n import N_
 
-MESSAGE_IDS: tuple[str, ...] = (
+_BASE: tuple[str, ...] = (
     N_("console.title"),
     N_("console.lang.zh_Hans"),
     N_("console.lang.zh_Hant"),
@@ -346,4 +347,12 @@ MESSAGE_IDS: tuple[str, ...] = (
     N_("console.budget.over_hint"),
     N_("console.budget.record_spending"),
     N_("console.budget.spendings"),
+)
+
+MESSAGE_IDS: tuple[str, ...] = (
+    _BASE
+    + messages_charts.MESSAGE_IDS
+    + messages_notices.MESSAGE_IDS
+    + messages_details.MESSAGE_IDS
+    + messages_activity.MESSAGE_IDS
 )
