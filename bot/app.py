@@ -20,12 +20,15 @@ from bot.capabilities import capabilities
 from bot.capabilities import texts as notification_texts
 from bot.console import add_routes as add_console_routes
 from bot.deliver import deliver_notices
+from bot.deliver_groups import deliver_groups
 from bot.dispatcher import Dispatcher, prune_ledger
+from bot.followers import link_followers
 from bot.late import owe_reply
 from bot.once import Once
 from bot.owed import deliver_owed
 from bot.push import GroupRobot, OfficialAccountClient
 from bot.push.miniprogram import MiniProgramClient
+from bot.push.wecom_customer import CustomerGroupClient
 from bot.spool import Spool
 from bot.state import APP_STATE, AppState, opened
 from bot.store import MemoryStore, RedisStore, open_store
@@ -126,6 +129,7 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
         binding_code_days=state.settings.binding_code_days,
         miniprogram_appid=state.settings.miniprogram_appid,
         miniprogram_community=state.settings.miniprogram_community,
+        default_language=state.settings.default_language,
         now=lambda: state.clock(),  # read each time: a test may freeze it
     )
     try:
@@ -190,9 +194,22 @@ def job_round(state: AppState) -> list[Job]:
     return [
         *jobs,
         Job("owed replies", lambda job: deliver_owed(state.push_clients, job.now)),
+        Job("follower unionids", lambda job: follower_unionids(state, job.now)),
         Job("notice deliveries", lambda job: send_notices(state, job.now)),
+        Job("customer group notices", lambda job: send_customer_groups(state, job.now)),
         Job("handled-message ledger", lambda job: prune_ledger(job.now)),
     ]
+
+
+async def follower_unionids(state: AppState, now: datetime) -> Any:
+    """Recent followers' unionids, so the mini-program and the account share one resident."""
+    return await link_followers(
+        state.push_clients,
+        state.settings.all_accounts(),
+        state.store,
+        now,
+        lock_seconds=state.settings.resident_lock_seconds,
+    )
 
 
 def job_context(state: AppState, now: datetime | None = None) -> JobContext:
@@ -250,6 +267,29 @@ async def send_notices(state: AppState, now: datetime) -> Any:
     )
 
 
+def customer_group_client(state: AppState) -> CustomerGroupClient | None:
+    """The customer-contact application's client, where its secret is configured."""
+    settings = state.settings
+    if state.push_session is None or not (
+        settings.wecom_corp_id and settings.wecom_customer_secret
+    ):
+        return None
+    return CustomerGroupClient.for_corp(
+        state.push_session,
+        state.store,
+        settings.wecom_corp_id,
+        settings.wecom_customer_secret,
+        base_url=settings.wecom_api_base,
+    )
+
+
+async def send_customer_groups(state: AppState, now: datetime) -> Any:
+    """Submit and follow the notices' mass-sending tasks to customer groups."""
+    if state.push_session is None:
+        return None
+    return await deliver_groups(customer_group_client(state), now)
+
+
 async def _push(app: web.Application) -> AsyncIterator[None]:
     """One HTTP session for the push clients of every account that has its app secret."""
     state = app[APP_STATE]
@@ -278,8 +318,10 @@ def wire_sign_in(api: ApiDeps, state: AppState, session: aiohttp.ClientSession) 
             settings.miniprogram_appid,
             settings.miniprogram_secret,
             base_url=settings.wechat_api_base,
+            store=state.store,
         )
         api.code2session = client.code2session
+        api.phone_number = client.phone_number
     official = state.push_clients.get(DEFAULT_ACCOUNT)
     if official is not None:
 

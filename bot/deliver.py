@@ -139,11 +139,11 @@ class Pace:
 
 
 def oa_text(notice: Notice) -> str:
-    return f"【{notice.title}】\n{notice.body}"
+    return rules.rendered("oa", notice.title, notice.body)  # the preview's text too
 
 
 def robot_text(notice: Notice) -> str:
-    return f"**{notice.title}**\n{notice.body}"
+    return rules.rendered("robot", notice.title, notice.body)
 
 
 class Sender:
@@ -372,7 +372,7 @@ async def deliver_notices(
     if stale:
         log.warning("%d notice deliveries were interrupted by a dead sender", stale)
         done["interrupted"] += stale
-    while rows := await _claim_or_release(now, batch, channels or list(rules.CHANNELS)):
+    while rows := await _claim_or_release(now, batch, channels or list(rules.PUSH_CHANNELS)):
         done.update(await send_batch(sender, rows, now))
     await finish_sent()
     return done

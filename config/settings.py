@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     wecom_token: str = ""
     wecom_aes_key: str = ""
     wecom_community: str = "demo"
+    # The secret of the corp's customer-contact application (客户联系): notices reach
+    # customer groups (客户群群发) through their owners' mass-sending tasks; off when unset.
+    wecom_customer_secret: str = ""
     # Template ids of the official account by notice kind; other kinds go as
     # customer-service text messages.
     notice_templates: dict[str, str] = Field(default_factory=dict)

@@ -33,7 +33,7 @@ from handlers.openapi import Operation, operation_of
 from handlers.ratelimit import Limits, retry_after
 from handlers.refusal import Refused
 from handlers.roles import RoleSet, Who, who_of
-from handlers.types import Code2Session, KeyValueStore, LoginQr, StoreUnavailable
+from handlers.types import Code2Session, KeyValueStore, LoginQr, PhoneNumber, StoreUnavailable
 from models.residents import Resident
 
 log = logging.getLogger(__name__)
@@ -57,9 +57,12 @@ class ApiDeps:
     binding_code_days: int = 30
     # Set by the transport when the mini-program / official account secrets are configured.
     code2session: Code2Session | None = None
+    phone_number: PhoneNumber | None = None
     miniprogram_appid: str = ""
     miniprogram_community: str = "demo"
     login_qr: LoginQr | None = None
+    # The community's language (settings.default_language): whoever never chose one reads it.
+    default_language: str = "zh_Hans"
 
 
 API_DEPS = web.AppKey("linli_api_deps", ApiDeps)

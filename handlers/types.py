@@ -140,5 +140,19 @@ class CodeRefused(Exception):
 
 
 Code2Session = Callable[[str], Awaitable[WeChatIdentity]]
+
+
+class PhoneRefused(Exception):
+    """WeChat gave no phone number for a ``getPhoneNumber`` code: ``reason`` is invalid
+    (bad, expired or spent code), busy (WeChat down or slow) or unavailable (our side:
+    quota, credentials, the API not granted)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# phone code -> the phone number (``phoneNumber``, with the country code if not +86)
+PhoneNumber = Callable[[str], Awaitable[str]]
 # scene string -> (URL of the QR image, seconds it lives)
 LoginQr = Callable[[str], Awaitable[tuple[str, int]]]

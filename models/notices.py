@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 class Notice(Model):
     """A broadcast: scope is a dict with kind (community, grids, buildings, households) and ids.
 
-    Channels list oa (official account) and robot (WeCom group robots). Status goes
+    Channels list oa (official account), robot (WeCom group robots) and customer_group
+    (WeCom customer groups, by their owners' mass-sending tasks). Status goes
     draft or scheduled, then sending once expanded, then done, or cancelled.
     """
 
@@ -138,3 +139,64 @@ class WeComUser(Model):
     class Meta:
         table = "wecom_user"
         unique_together = (("corp_id", "userid"),)
+
+
+class CustomerGroup(Model):
+    """A WeCom customer group (客户群) of residents, mostly WeChat users, where no robot may be.
+
+    Notices reach it by mass sending (客户群群发): WeCom gives its owner (群主, a worker's
+    userid) a task to confirm in their client. ``chat_id`` is WeCom's id of the group;
+    ``scope`` is the buildings or grids it serves, as a robot's.
+    """
+
+    id = fields.IntField(primary_key=True)
+    community: fields.ForeignKeyRelation[Community] = fields.ForeignKeyField(
+        "models.Community", related_name="customer_groups"
+    )
+    community_id: int
+    chat_id = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=64)
+    owner = fields.CharField(max_length=64)
+    scope: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "customer_group"
+        unique_together = (("community", "chat_id"),)
+
+
+class GroupDelivery(Model):
+    """One notice to one customer group, by one mass-sending task of its owner, at most once.
+
+    Status goes pending, submitting (the intent, stored before the task is created, so
+    a crash is recovered by finding the task rather than creating a second), submitted
+    (``msgid``), confirmed (the owner sent the task), then sent, not_in_group, or failed
+    with a reason. Rows of one notice and owner share one task and ``claim``.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    notice: fields.ForeignKeyRelation[Notice] = fields.ForeignKeyField(
+        "models.Notice", related_name="group_deliveries"
+    )
+    notice_id: int
+    group: fields.ForeignKeyRelation[CustomerGroup] = fields.ForeignKeyField(
+        "models.CustomerGroup", related_name="deliveries"
+    )
+    group_id: int
+    chat_id = fields.CharField(max_length=64)
+    owner = fields.CharField(max_length=64)
+    status = fields.CharField(max_length=16, default="pending", db_index=True)
+    failure = fields.CharField(max_length=32, null=True)
+    msgid = fields.CharField(max_length=128, null=True, db_index=True)
+    claim = fields.CharField(max_length=16, null=True)
+    attempts = fields.IntField(default=0)
+    not_before = fields.DatetimeField(null=True)
+    submitted_at = fields.DatetimeField(null=True)
+    confirmed_at = fields.DatetimeField(null=True)
+    sent_at = fields.DatetimeField(null=True)
+    checked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "customer_group_delivery"
+        unique_together = (("notice", "group"),)

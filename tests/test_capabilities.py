@@ -34,7 +34,9 @@ def test_the_job_round_runs_every_declared_job_then_the_sending(app_state):
     assert names[: len(declared)] == declared
     assert names[len(declared) :] == [
         "owed replies",
+        "follower unionids",
         "notice deliveries",
+        "customer group notices",
         "handled-message ledger",
     ]
     # The relay words what the others recorded in the same round: it comes after them.

@@ -30,6 +30,7 @@ TEMPLATE_PATH = "/cgi-bin/message/template/send"
 SUBSCRIBE_PATH = "/cgi-bin/message/subscribe/bizsend"
 CUSTOM_PATH = "/cgi-bin/message/custom/send"
 QRCODE_PATH = "/cgi-bin/qrcode/create"
+USER_INFO_PATH = "/cgi-bin/user/info"
 SHOW_QRCODE_URL = "https://mp.weixin.qq.com/cgi-bin/showqrcode"
 
 
@@ -140,6 +141,32 @@ class OfficialAccountClient:
         ticket = str(body.get("ticket") or "")
         url = str(yarl.URL(SHOW_QRCODE_URL).with_query(ticket=ticket))
         return url, int(body.get("expire_seconds") or expire_seconds)
+
+    async def unionid_of(self, openid: str, timeout: float | None = None) -> str | None:
+        """A follower's unionid from the user-info API (用户基本信息, UnionID机制): given only
+        when the account is bound to an open platform, else ``None``. ``timeout`` bounds
+        each call (callers that must not wait long pass a tight one)."""
+        params = {"openid": openid, "lang": "zh_CN"}
+        token = await self.tokens.get()
+        try:
+            body = await self._get(USER_INFO_PATH, token, params, timeout)
+        except TokenError as exc:
+            log.info("user info of %s: token refused (%s); refreshing once", pseudonym(openid), exc)
+            await self.tokens.invalidate(token)
+            body = await self._get(USER_INFO_PATH, await self.tokens.get(), params, timeout)
+        unionid = body.get("unionid")
+        return unionid if isinstance(unionid, str) and unionid else None
+
+    async def _get(
+        self, path: str, token: str, params: dict[str, str], timeout: float | None
+    ) -> dict[str, Any]:
+        return await request_json(
+            self._session,
+            "GET",
+            self._base + path,
+            params={"access_token": token, **params},
+            timeout=self._timeout if timeout is None else timeout,
+        )
 
     async def _send(
         self, path: str, payload: dict[str, Any], openid: str, what: str

@@ -199,13 +199,20 @@ class AccessTokens:
             log.warning("store unavailable: refreshing the access token of %s alone", self.appid)
             return await self._fetch()
 
+    api = "wechat"  # whose error codes the token endpoint answers with
+
+    def _params(self) -> dict[str, str]:
+        """The token request's query (a subclass asks another platform, as WeCom's)."""
+        return {"grant_type": "client_credential", "appid": self.appid, "secret": self._secret}
+
     async def _fetch(self) -> str:
         body = await request_json(
             self._session,
             "GET",
             self._url,
-            params={"grant_type": "client_credential", "appid": self.appid, "secret": self._secret},
+            params=self._params(),
             timeout=self._timeout,
+            api=self.api,
         )
         token = body.get("access_token")
         if not isinstance(token, str) or not token:

@@ -29,7 +29,7 @@ from handlers.media.service import attach_own
 from handlers.openapi import doc
 from handlers.records.workbook import XLSX
 from handlers.refusal import Refused
-from handlers.roles import MANAGERS, TICKET_STAFF
+from handlers.roles import MANAGERS, TICKET_STAFF, Who
 from models.complaints import Ticket
 
 routes = web.RouteTableDef()
@@ -50,11 +50,14 @@ def _due(ticket: Ticket) -> datetime | None:
     )
 
 
-async def _staff_view(ticket: Ticket, now: datetime) -> dict[str, Any]:
+async def _staff_view(ticket: Ticket, now: datetime, one: Who | None = None) -> dict[str, Any]:
+    """The staff view; of one ticket, for ``one``, also its timeline, links and their steps."""
     data = await service.view(ticket, for_staff=True)
     due = _due(ticket)
     data["due_at"] = None if due is None else due.isoformat()
     data["overdue"] = due is not None and now >= due
+    if one is not None:
+        data.update(await service.detail(ticket, one))
     return data
 
 
@@ -162,12 +165,17 @@ async def ticket_register(request: web.Request) -> web.Response:
     "One ticket: its reporter's view, or the staff view for those handling it",
     tag=TAG,
     response=s.TicketView,
+    description=(
+        "The staff view of one ticket adds its timeline (the audit trail), the reports "
+        "linked to it and the steps the caller may take. The reporter is named to staff "
+        "(never on an anonymous ticket); no phone or openid to anyone."
+    ),
 )
 async def get_ticket(request: web.Request) -> web.Response:
     who = await require(request)
     ticket = await Ticket.get_or_none(id=_ticket_id(request), community_id=who.community_id)
     if ticket is not None and service.sees(who, ticket):
-        return web.json_response(await _staff_view(ticket, now(request)))
+        return web.json_response(await _staff_view(ticket, now(request), one=who))
     if ticket is not None and ticket.reporter_id == who.id:
         return web.json_response(await service.view(ticket, for_staff=False))
     raise Refused(NOT_FOUND, 404, number=request.match_info["id"][:12])
@@ -203,7 +211,7 @@ async def act(request: web.Request) -> web.Response:
         photo=step.photo,
         department=None if step.department is None else step.department.value,
     )
-    return web.json_response(await _staff_view(ticket, now(request)))
+    return web.json_response(await _staff_view(ticket, now(request), one=who))
 
 
 @routes.post("/api/v1/complaints/{id}/rating")

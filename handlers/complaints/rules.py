@@ -122,6 +122,17 @@ def transition(
     return target
 
 
+def steps(status: str, actor: str, offered: Iterable[str]) -> list[Action]:
+    """Of the ``offered`` steps, those ``actor`` may take from ``status`` (what a page offers
+    its worker); a note still has to come with those of ``NEEDS_NOTE``."""
+    found = []
+    for action in offered:
+        rule = TRANSITIONS.get((Status(status), Action(action)))
+        if rule is not None and Actor(actor) in rule[1]:
+            found.append(Action(action))
+    return found
+
+
 def after_rating(stars: int, reopened: int) -> Action:
     """A low rating reopens the ticket once, any other rating closes it."""
     return Action.REOPEN if stars <= LOW_RATING and reopened < MAX_REOPEN else Action.RATE

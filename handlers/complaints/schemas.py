@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -133,6 +133,38 @@ class Reporter(BaseModel):
     name: str | None
 
 
+class TimelineActor(BaseModel):
+    kind: Literal["reporter", "staff", "system"] = Field(
+        description="system: a deadline's job; an anonymous reporter has no id nor name"
+    )
+    id: int | None
+    name: str | None
+
+
+class TimelineStep(BaseModel):
+    """One entry of the ticket's audit trail."""
+
+    action: str = Field(description="created, accept, progress, reassign, resolve, escalate...")
+    at: datetime
+    actor: TimelineActor
+    from_status: str | None
+    status: str | None
+    from_department: str | None = Field(description="reassign: the department it left")
+    department: str | None = Field(description="created: routed to; reassign: sent to")
+    note: str | None
+
+
+class LinkedTicket(BaseModel):
+    id: int
+    number: str
+    status: Status
+
+
+class ActionOffer(BaseModel):
+    action: Action
+    needs_note: bool
+
+
 class TicketView(BaseModel):
     """The reporter's view; staff also get the fields marked "staff"."""
 
@@ -168,6 +200,18 @@ class TicketView(BaseModel):
         default=None, description="staff: the deadline of the step the ticket is on"
     )
     overdue: bool | None = Field(default=None, description="staff: that deadline has passed")
+    timeline: list[TimelineStep] | None = Field(
+        default=None, description="staff, one ticket: every step, who and when"
+    )
+    duplicates: list[LinkedTicket] | None = Field(
+        default=None, description="staff, one ticket: the reports merged into it"
+    )
+    original: LinkedTicket | None = Field(
+        default=None, description="staff, one ticket: the report it duplicates"
+    )
+    actions: list[ActionOffer] | None = Field(
+        default=None, description="staff, one ticket: the steps the caller may take now"
+    )
 
 
 class TicketPage(Page):

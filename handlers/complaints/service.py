@@ -32,7 +32,7 @@ from handlers.complaints.training import Correction, guarded, load_corpus, train
 from handlers.refusal import Refused
 from handlers.roles import Who
 from handlers.roles import actor as actor_name
-from models.audit import record
+from models.audit import AuditLog, record
 from models.community import Building, Household
 from models.complaints import RouterWeights, RoutingCorrection, Ticket, TicketUpdate
 from models.outbox import Notification
@@ -351,6 +351,9 @@ async def _change(
     **changes: Any,
 ) -> Status:
     before = ticket.status
+    # Re-routing: the trail keeps which department it left and which it went to.
+    moved = "department" in changes and changes["department"] != ticket.department
+    routed = {"department": ticket.department} if moved else {}
     after = rules.transition(before, action, actor, note=note, reopened=ticket.reopened)
     updated = (
         await Ticket.filter(id=ticket.id, status=before)
@@ -367,8 +370,12 @@ async def _change(
         f"ticket.{action.value}",
         "ticket",
         ticket.id,
-        before={"status": before},
-        after={"status": after.value, **({"note": note} if note else {})},
+        before={"status": before, **routed},
+        after={
+            "status": after.value,
+            **({"department": ticket.department} if moved else {}),
+            **({"note": note} if note else {}),
+        },
         using_db=conn,
     )
     await _notify(ticket, f"ticket.{action.value}", "reporter", conn, status=after.value, note=note)
@@ -580,7 +587,8 @@ def _iso(value: datetime | None) -> str | None:
 async def view(ticket: Ticket, for_staff: bool) -> dict[str, Any]:
     """Staff see the matter and its routing, never an anonymous reporter: nor the building
     (household, grid) it was routed by, nor the twin it duplicates (a report from the same
-    building, with its building and perhaps its reporter)."""
+    building, with its building and perhaps its reporter). Nobody is given the reporter's
+    phone or openid: staff reach the reporter through the ticket's own updates."""
     data: dict[str, Any] = {
         "id": ticket.id,
         "number": ticket.number,
@@ -622,6 +630,76 @@ async def view(ticket: Ticket, for_staff: bool) -> dict[str, Any]:
                 None if reporter is None else {"id": reporter.id, "name": reporter.name}
             )
     return data
+
+
+# The API's steps, in the order a page offers them.
+OFFERED = ("accept", "progress", "reassign", "resolve", "reject", "escalate")
+
+
+def _link(ticket: Ticket) -> dict[str, Any]:
+    return {"id": ticket.id, "number": ticket.number, "status": ticket.status}
+
+
+async def detail(ticket: Ticket, who: Who) -> dict[str, Any]:
+    """What one ticket's page adds to the staff view, for ``who`` who sees it: every step of
+    its trail (status changes, routing and re-routing, escalations, notes; who and when),
+    the reports linked to it, and the steps ``who`` may take now.
+
+    The trail names people as the audit log does: an anonymous reporter stays
+    ``anonymous``. Linked reports are those ``who`` may open, and never an anonymous twin
+    (it shares the building, which would place its reporter)."""
+    entries = await AuditLog.filter(entity="ticket", entity_id=str(ticket.id)).order_by("id")
+    ids = {int(e.actor.split(":", 1)[1]) for e in entries if _resident_actor(e.actor)}
+    names = dict(await Resident.filter(id__in=sorted(ids)).values_list("id", "name"))
+    timeline = []
+    for entry in entries:
+        before, after = entry.before or {}, entry.after or {}
+        timeline.append(
+            {
+                "action": entry.action.removeprefix("ticket."),
+                "at": entry.at.isoformat(),
+                "actor": _timeline_actor(entry.actor, ticket, names),
+                "from_status": before.get("status"),
+                "status": after.get("status"),
+                "from_department": before.get("department"),
+                "department": after.get("department"),
+                "note": after.get("note"),
+            }
+        )
+    duplicates = []
+    if not ticket.anonymous:
+        twins = Ticket.filter(duplicate_of_id=ticket.id, anonymous=False).order_by("id")
+        duplicates = [_link(t) for t in await twins if sees(who, t)]
+    original = None
+    if ticket.duplicate_of_id is not None and not ticket.anonymous:
+        first = await Ticket.get_or_none(id=ticket.duplicate_of_id)
+        if first is not None and sees(who, first):
+            original = _link(first)
+    actor = actor_for(who, ticket)
+    steps = [] if actor is None else rules.steps(ticket.status, actor, OFFERED)
+    return {
+        "timeline": timeline,
+        "duplicates": duplicates,
+        "original": original,
+        "actions": [
+            {"action": step.value, "needs_note": step in rules.NEEDS_NOTE} for step in steps
+        ],
+    }
+
+
+def _resident_actor(actor: str) -> bool:
+    kind, _, rest = actor.partition(":")
+    return kind == "resident" and rest.isdigit()
+
+
+def _timeline_actor(actor: str, ticket: Ticket, names: dict[int, str | None]) -> dict[str, Any]:
+    if actor == "anonymous":
+        return {"kind": "reporter", "id": None, "name": None}
+    if not _resident_actor(actor):
+        return {"kind": "system", "id": None, "name": None}
+    person = int(actor.split(":", 1)[1])
+    kind = "reporter" if person == ticket.reporter_id and not ticket.anonymous else "staff"
+    return {"kind": kind, "id": person, "name": names.get(person)}
 
 
 async def stats(community_id: int, now: datetime, weeks: int = 8) -> dict[str, Any]:

@@ -20,7 +20,8 @@ routes = web.RouteTableDef()
     auth=CONSOLE,
     response=DashboardView,
     description=(
-        "Complaints per department and ISO week, time to resolve (median, p90), the latest "
+        "Complaints per department and ISO week, per building and week (anonymous tickets "
+        "only as unplaced), the average rating per week, time to resolve (median, p90), the latest "
         "votes' turnout, volunteer hours per week and what is waiting now. An open vote's "
         "yes, no and abstain are null unless the caller reads live tallies (tally_readers: "
         "community workers and admins), as in the proposals API."

@@ -25,6 +25,33 @@ class ResolveTime(BaseModel):
     p90_hours: float
 
 
+class SatisfactionWeek(BaseModel):
+    week: str
+    rated: int = Field(ge=0, description="Tickets received that week and rated by their reporter")
+    average: float | None = Field(
+        ge=1, le=5, description="Average stars (1 to 5) of those; null when none was rated"
+    )
+
+
+class BuildingWeeks(BaseModel):
+    id: int
+    name: str = Field(description="The building's name (楼栋)")
+    counts: list[int] = Field(description="Tickets received per week, aligned with weeks")
+
+
+class ComplaintsByBuilding(BaseModel):
+    weeks: list[str] = Field(description="ISO weeks (Asia/Shanghai), oldest first")
+    buildings: list[BuildingWeeks] = Field(
+        description="Every building of the community, quiet ones too, in natural order of name"
+    )
+    unplaced: list[int] = Field(
+        description=(
+            "Per week, tickets of no known building and anonymous ones (an anonymous "
+            "ticket's building is never shown to staff)"
+        )
+    )
+
+
 class VoteTurnout(BaseModel):
     id: int
     title: str
@@ -65,6 +92,12 @@ class DashboardView(BaseModel):
     weeks: list[str] = Field(description="The window's ISO weeks, oldest first")
     complaints: ComplaintsByWeek
     resolve_times: list[ResolveTime]
+    satisfaction: list[SatisfactionWeek] = Field(
+        description="Average rating of the tickets received each week"
+    )
+    complaints_by_building: ComplaintsByBuilding = Field(
+        description="Tickets per building and week: the heatmap of 大数据研判"
+    )
     votes: list[VoteTurnout]
     volunteer_hours: list[VolunteerWeek]
     counts: DashboardCounts

@@ -8,6 +8,7 @@ and a community's eight weeks of tickets, shifts and votes are a few thousand ro
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from handlers.complaints.rules import LOCAL
 from handlers.complaints.rules import Status as TicketStatus
 from handlers.proposals.rules import Status as ProposalStatus
 from handlers.volunteers.rules import SignUpStatus
+from models.community import Building
 from models.complaints import Ticket
 from models.notices import Notice
 from models.proposals import Proposal, Vote
@@ -67,6 +69,70 @@ def hours(span: timedelta) -> float:
     return span.total_seconds() / 3600
 
 
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """ "2栋" before "10栋": digits compare as numbers, the rest as text."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part
+    )
+
+
+def satisfaction_by_week(
+    rows: Iterable[tuple[datetime, int | None]], labels: Sequence[str]
+) -> list[dict[str, Any]]:
+    """(received, stars) → per week, the rated tickets and their average stars (满意度).
+
+    A ticket counts in the week it was received, as in the complaints chart and the
+    complaints' own weekly stats; a week with nothing rated has a null average, never 0.
+    """
+    stars: dict[str, list[int]] = {label: [] for label in labels}
+    for created_at, given in rows:
+        week = stars.get(ticket_rules.week_of(created_at))
+        if week is not None and given:
+            week.append(given)
+    return [
+        {
+            "week": label,
+            "rated": len(given),
+            "average": round(sum(given) / len(given), 2) if given else None,
+        }
+        for label, given in stars.items()
+    ]
+
+
+def complaints_by_building(
+    rows: Iterable[tuple[int | None, bool, datetime]],
+    labels: Sequence[str],
+    buildings: Iterable[tuple[int, str]],
+) -> dict[str, Any]:
+    """(building, anonymous, received) → tickets per building and week (大数据研判's heatmap).
+
+    Every building of the community has its row, the quiet ones too, in the natural order
+    of their names. An anonymous ticket's building is never shown to staff (the ticket
+    view hides it), so it counts with the tickets of no known building, in ``unplaced``.
+    """
+    index = {label: i for i, label in enumerate(labels)}
+    named = dict(buildings)
+    counts = {building_id: [0] * len(labels) for building_id in named}
+    unplaced = [0] * len(labels)
+    for building_id, anonymous, created_at in rows:
+        slot = index.get(ticket_rules.week_of(created_at))
+        if slot is None:
+            continue
+        if anonymous or building_id not in counts:
+            unplaced[slot] += 1
+        else:
+            counts[building_id][slot] += 1
+    ordered = sorted(named.items(), key=lambda kv: (natural_key(kv[1]), kv[0]))
+    return {
+        "weeks": list(labels),
+        "buildings": [
+            {"id": building_id, "name": name, "counts": counts[building_id]}
+            for building_id, name in ordered
+        ],
+        "unplaced": unplaced,
+    }
+
+
 def _name(key: str) -> str:
     found = complaints.departments().get(key)
     return found.name if found else key
@@ -110,6 +176,24 @@ def resolve_times(rows: Iterable[tuple[str, datetime, datetime]]) -> list[dict[s
         }
         for key, values in sorted(spans.items())
     ]
+
+
+async def satisfaction_and_buildings(
+    community_id: int, labels: list[str], since: datetime
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The tickets received in the window, read once for the satisfaction and the heatmap."""
+    rows = await Ticket.filter(community_id=community_id, created_at__gte=since).values_list(
+        "created_at", "stars", "building_id", "anonymous"
+    )
+    buildings = await Building.filter(community_id=community_id).values_list("id", "name")
+    return (
+        satisfaction_by_week([(created, stars) for created, stars, _, _ in rows], labels),
+        complaints_by_building(
+            [(building, anonymous, created) for created, _, building, anonymous in rows],
+            labels,
+            buildings,
+        ),
+    )
 
 
 async def resolved_rows(community_id: int, since: datetime) -> list[tuple[str, datetime, datetime]]:
@@ -222,12 +306,15 @@ async def dashboard(
     starts = week_starts(now, weeks)
     labels = week_labels(starts)
     since = starts[0]
+    satisfaction, by_building = await satisfaction_and_buildings(community_id, labels, since)
     return {
         "generated_at": now.isoformat(),
         "departments": [{"key": d.key, "name": d.name} for d in complaints.departments().values()],
         "weeks": labels,
         "complaints": await complaints_by_week(community_id, labels, since),
         "resolve_times": resolve_times(await resolved_rows(community_id, since)),
+        "satisfaction": satisfaction,
+        "complaints_by_building": by_building,
         "votes": await vote_turnout(community_id, live_tallies=live_tallies),
         "volunteer_hours": await volunteer_hours(community_id, labels, since, now),
         "counts": await counts(community_id, now),

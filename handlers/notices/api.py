@@ -11,8 +11,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from handlers.api import API_DEPS, caller, now, page_of, parsed, path_id, queried, require
+from handlers.notices import customer, service
 from handlers.notices import schemas as s
-from handlers.notices import service
 from handlers.openapi import Paging, doc
 from handlers.roles import ADMINS, MANAGERS
 
@@ -126,11 +126,90 @@ async def register_group(request: web.Request) -> web.Response:
     return web.json_response({"id": group.id, "name": group.name, "scope": group.scope}, status=201)
 
 
+@routes.get("/api/v1/notices/customer-groups")
+@doc(
+    "The community's WeCom customer groups (客户群) that notices reach by mass sending",
+    tag=TAG,
+    auth=MANAGERS,
+    query=Paging,
+    response=s.CustomerGroupPage,
+)
+async def customer_groups(request: web.Request) -> web.Response:
+    who = await require(request, MANAGERS)
+    paging = queried(request, Paging)
+    items, total = await customer.list_groups(who, paging.page, paging.per_page)
+    return web.json_response(page_of(items, total, paging.page, paging.per_page))
+
+
+@routes.post("/api/v1/notices/customer-groups")
+@doc(
+    "Register a customer group, its owner and the scope it serves (re-posting its chat id "
+    "updates it)",
+    tag=TAG,
+    auth=MANAGERS,
+    body=s.CustomerGroupBody,
+    response=s.CustomerGroupView,
+    status=201,
+)
+async def register_customer_group(request: web.Request) -> web.Response:
+    who = await require(request, MANAGERS)
+    body = parsed(request, s.CustomerGroupBody)
+    group = await customer.register(who, body.chat_id, body.name, body.owner, body.scope.stored())
+    return web.json_response(customer.view(group), status=201)
+
+
+@routes.post("/api/v1/notices/preview")
+@doc(
+    "A draft as each channel will say it, and to how many recipients, before it is created",
+    tag=TAG,
+    auth=MANAGERS,
+    body=s.NoticeDraft,
+    response=s.Preview,
+)
+async def preview_draft(request: web.Request) -> web.Response:
+    who = await require(request, MANAGERS)
+    body = parsed(request, s.NoticeDraft)
+    notice = await service.draft(
+        who,
+        title=body.title,
+        body=body.body,
+        scope=body.scope.stored(),
+        kind=body.kind,
+        emergency=body.emergency,
+        channels=[str(c) for c in body.channels],
+    )
+    return web.json_response(await service.preview(notice))
+
+
 @routes.get("/api/v1/notices/{id}")
 @doc("A notice and its delivery progress", tag=TAG, auth=MANAGERS, response=s.Progress)
 async def show(request: web.Request) -> web.Response:
     notice = await service.visible_notice(await require(request, MANAGERS), _notice_id(request))
     return web.json_response(await service.progress(notice))
+
+
+@routes.get("/api/v1/notices/{id}/preview")
+@doc(
+    "A notice as each channel says it, and to how many recipients it goes now",
+    tag=TAG,
+    auth=MANAGERS,
+    response=s.Preview,
+)
+async def preview(request: web.Request) -> web.Response:
+    notice = await service.visible_notice(await require(request, MANAGERS), _notice_id(request))
+    return web.json_response(await service.preview(notice))
+
+
+@routes.get("/api/v1/notices/{id}/delivery")
+@doc(
+    "A notice's progress on each channel, and how it fared in each customer group",
+    tag=TAG,
+    auth=MANAGERS,
+    response=s.Delivery,
+)
+async def delivery(request: web.Request) -> web.Response:
+    notice = await service.visible_notice(await require(request, MANAGERS), _notice_id(request))
+    return web.json_response(await service.delivery(notice))
 
 
 @routes.get("/api/v1/notices/{id}/failures")

@@ -28,7 +28,7 @@ CONFIRM = frozenset({"确认", "確認", "confirm", "yes"})
 PROGRESS = frozenset({"进度", "進度", "progress"})
 CANCEL = frozenset({"取消", "cancel", "no"})
 COMMUNITY_WORDS = frozenset({"全社区", "全社區", "全体", "全體", "全部"})
-CHANNELS = ["oa", "robot"]
+CHANNELS = list(rules.CHANNELS)
 
 Translate = Callable[..., str]
 
@@ -133,13 +133,13 @@ async def handle(
     draft = Notice(
         community_id=community_id, title=title, body=body, scope=scope, channels=CHANNELS
     )
-    residents, groups = await service.recipients(draft)
+    found = await service.recipients(draft)
     pending = {"resident_id": resident.id, "title": title, "body": body, "scope": scope}
     await store.set(key, json.dumps(pending, ensure_ascii=False), ttl=PENDING_TTL_SECONDS)
     return t(
         "broadcast.preview",
-        residents=len(residents),
-        groups=len(groups),
+        residents=len(found.residents),
+        groups=len(found.groups) + len(found.customer_groups),
         title=title,
         body=body,
     )

@@ -10,8 +10,19 @@ from typing import Any
 SCOPE_KINDS = ("community", "grids", "buildings", "households", "volunteers", "roles", "groups")
 # Roles a notice may address by name (志愿者, 网格员, 社区工作者...).
 ROLE_NAMES = ("resident", "volunteer", "grid_worker", "community_worker", "admin", "handler")
-CHANNELS = ("oa", "robot")
+CHANNELS = ("oa", "robot", "customer_group")
+# The channels whose rows ``bot.deliver`` sends; customer groups go by WeCom's
+# mass-sending tasks (``handlers.notices.customer``), which their owners confirm.
+PUSH_CHANNELS = ("oa", "robot")
 OPEN_STATUSES = ("pending", "claimed", "sending")
+# A customer group's delivery (客户群群发): waiting, the intent recorded just before the
+# task is created, the task created (the owner has not confirmed it yet), the owner
+# confirmed it, then what WeCom reports for the group.
+GROUP_OPEN = ("pending", "submitting", "submitted", "confirmed")
+GROUP_FINAL = ("sent", "failed", "not_in_group")
+GROUP_STATUSES = GROUP_OPEN + GROUP_FINAL
+MAX_CHAT_ID = 64
+MAX_USERID = 64
 MAX_TITLE = 100
 MAX_BODY = 1500
 MAX_KIND = 32
@@ -103,6 +114,55 @@ def group_in_scope(
         grids = grid_of_building or {}
         return any(grids.get(b) in ids for b in group_ids)
     return False
+
+
+def oa_text(title: str, body: str) -> str:
+    """An official-account message as the resident reads it (a customer-service text)."""
+    return f"【{title}】\n{body}"
+
+
+def robot_text(title: str, body: str) -> str:
+    """A group robot's message (WeCom markdown: the title in bold)."""
+    return f"**{title}**\n{body}"
+
+
+def customer_group_text(title: str, body: str) -> str:
+    """A customer group's message: plain text, as WeChat users in the group see it."""
+    return f"【{title}】\n{body}"
+
+
+RENDERERS = {"oa": oa_text, "robot": robot_text, "customer_group": customer_group_text}
+
+
+def rendered(channel: str, title: str, body: str) -> str:
+    """What a notice says on ``channel``: the one text both the preview and the sender use."""
+    return RENDERERS[channel](title, body)
+
+
+# WeCom's get_groupmsg_send_result status of one chat → our delivery status and failure.
+SEND_RESULT = {
+    0: ("confirmed", None),  # not sent (yet): the owner may still send it, or left it out
+    1: ("sent", None),
+    2: ("not_in_group", "not_in_group"),
+    3: ("failed", "already_received"),
+}
+
+
+def group_result(status: int) -> tuple[str, str | None]:
+    """The delivery status and failure of a chat WeCom reports with ``status``."""
+    return SEND_RESULT.get(status, ("failed", "rejected"))
+
+
+def group_expired(submitted_at: datetime, now: datetime, window: timedelta) -> bool:
+    """A task its owner has not sent within ``window`` is given up (never sent twice)."""
+    return now - submitted_at >= window
+
+
+def as_progress_status(group_status: str) -> str:
+    """A customer group's status in the vocabulary of ``progress``."""
+    if group_status in GROUP_OPEN:
+        return "pending"
+    return "sent" if group_status == "sent" else "failed"
 
 
 def plausible_schedule(when: datetime) -> bool:

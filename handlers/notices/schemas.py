@@ -83,7 +83,9 @@ class NoticeBody(BaseModel):
     scope: Scope
     kind: Kind = "general"
     emergency: bool = Field(default=False, description="Reaches also those who muted the kind")
-    channels: list[Channel] = Field(default=[Channel("oa")], min_length=1, max_length=2)
+    channels: list[Channel] = Field(
+        default=[Channel("oa")], min_length=1, max_length=len(rules.CHANNELS)
+    )
     scheduled_at: AwareDatetime | None = Field(
         default=None,
         description=(
@@ -186,3 +188,92 @@ class Failure(BaseModel):
 
 class FailurePage(Page):
     items: list[Failure]
+
+
+class NoticeDraft(BaseModel):
+    """A notice being written, to preview before it is created."""
+
+    title: Title
+    body: Body
+    scope: Scope
+    kind: Kind = "general"
+    emergency: bool = Field(default=False, description="Reaches also those who muted the kind")
+    channels: list[Channel] = Field(
+        default=[Channel("oa")], min_length=1, max_length=len(rules.CHANNELS)
+    )
+
+
+class ChannelPreview(BaseModel):
+    channel: Channel
+    text: str = Field(description="The message as the resident will read it on this channel")
+    recipients: int = Field(
+        ge=0, description="Residents (oa) or group chats (robot, customer_group) it goes to"
+    )
+
+
+class Preview(BaseModel):
+    channels: list[ChannelPreview]
+
+
+class ChannelProgress(BaseModel):
+    channel: Channel
+    sent: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    unknown: int = Field(ge=0)
+    pending: int = Field(ge=0)
+    total: int = Field(ge=0)
+    finished: bool
+
+
+class GroupStatus(StrEnum):
+    PENDING = "pending"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    CONFIRMED = "confirmed"
+    SENT = "sent"
+    FAILED = "failed"
+    NOT_IN_GROUP = "not_in_group"
+
+
+class CustomerGroupDelivery(BaseModel):
+    group_id: int
+    name: str
+    status: GroupStatus = Field(
+        description="submitted: the owner has not confirmed the task yet; confirmed: sent "
+        "by the owner, its result not known yet"
+    )
+    failure: str | None
+    submitted_at: str | None
+    confirmed_at: str | None
+    sent_at: str | None
+
+
+class Delivery(Progress):
+    """A notice's progress on each of its channels and in each customer group."""
+
+    channels: list[ChannelProgress]
+    customer_groups: list[CustomerGroupDelivery]
+
+
+ChatId = Annotated[str, Field(min_length=1, max_length=rules.MAX_CHAT_ID, pattern=r"^\S+$")]
+UserId = Annotated[str, Field(min_length=1, max_length=rules.MAX_USERID, pattern=r"^\S+$")]
+
+
+class CustomerGroupBody(BaseModel):
+    chat_id: ChatId = Field(description="WeCom's id of the customer group (客户群)")
+    name: str = Field(min_length=1, max_length=rules.MAX_GROUP_NAME, pattern=r"\S")
+    owner: UserId = Field(description="The WeCom userid of the group's owner (群主)")
+    scope: Scope = Field(description="community, volunteers, grids or buildings")
+
+
+class CustomerGroupView(BaseModel):
+    id: int
+    chat_id: str
+    name: str
+    owner: str
+    scope: GroupScope
+    active: bool
+
+
+class CustomerGroupPage(Page):
+    items: list[CustomerGroupView]

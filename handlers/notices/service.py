@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -21,7 +22,7 @@ from handlers.refusal import Refused
 from handlers.roles import Who
 from models.audit import record
 from models.community import Building, Grid, Household
-from models.notices import Delivery, Group, Mute, Notice
+from models.notices import CustomerGroup, Delivery, Group, GroupDelivery, Mute, Notice
 from models.residents import Resident, RoleAssignment
 
 EXPANDABLE = ("draft", "scheduled")
@@ -111,37 +112,32 @@ async def create(
 ) -> Notice:
     """A new notice of a worker: a draft to send now, or scheduled for ``scheduled_at``
     (an instant with its offset, stored in UTC)."""
-    _require_sender(author)
-    community_id = author.community_id
-    kind = kind.strip()
-    if not kind or len(kind) > rules.MAX_KIND:
-        raise Refused("notice.error.bad_kind")
-    if not channels or any(c not in rules.CHANNELS for c in channels):
-        raise Refused("notice.error.bad_channels")
+    notice = await draft(
+        author,
+        title=title,
+        body=body,
+        scope=scope,
+        kind=kind,
+        emergency=emergency,
+        channels=channels,
+    )
     if scheduled_at is not None:
         if not rules.plausible_schedule(scheduled_at):
             raise Refused("notice.error.bad_schedule")
         if scheduled_at <= now:
             raise Refused("notice.error.schedule_in_past")
         scheduled_at = scheduled_at.astimezone(UTC)
-    return await Notice.create(
-        community_id=community_id,
-        title=_trimmed(title, rules.MAX_TITLE),
-        body=_trimmed(body, rules.MAX_BODY),
-        kind=kind,
-        emergency=emergency,
-        scope=await clean_scope(community_id, scope),
-        channels=sorted(set(channels)),
-        scheduled_at=scheduled_at,
-        author_id=author.id,
-        status=(
-            "pending_approval"
-            if needs_approval and not author.is_admin
-            else "scheduled"
-            if scheduled_at is not None
-            else "draft"
-        ),
+    notice.scheduled_at = scheduled_at
+    notice.author_id = author.id
+    notice.status = (
+        "pending_approval"
+        if needs_approval and not author.is_admin
+        else "scheduled"
+        if scheduled_at is not None
+        else "draft"
     )
+    await notice.save()
+    return notice
 
 
 async def visible_notice(who: Who, notice_id: int) -> Notice:
@@ -170,6 +166,13 @@ async def list_notices(
         .values_list("notice_id", "status", "n")
     ):
         tallies[notice_id][state] += n
+    for notice_id, state, n in (
+        await GroupDelivery.filter(notice_id__in=list(tallies))
+        .annotate(n=Count("id"))
+        .group_by("notice_id", "status")
+        .values_list("notice_id", "status", "n")
+    ):
+        tallies[notice_id][rules.as_progress_status(state)] += n
     items = [
         {
             "id": n.id,
@@ -208,11 +211,29 @@ async def _people(community_id: int) -> list[rules.Person]:
     ]
 
 
-async def recipients(notice: Notice) -> tuple[list[int], list[int]]:
-    """The resident ids and group ids the notice goes to, by its channels."""
+@dataclass(frozen=True)
+class Recipients:
+    """Who a notice reaches on each of its channels, as the sender will send it."""
+
+    residents: list[int] = field(default_factory=list)
+    groups: list[int] = field(default_factory=list)
+    customer_groups: list[int] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "oa": len(self.residents),
+            "robot": len(self.groups),
+            "customer_group": len(self.customer_groups),
+        }
+
+
+async def recipients(notice: Notice) -> Recipients:
+    """The resident ids, robot group ids and customer group ids the notice goes to, by
+    its channels: what ``expand`` stores and the preview counts."""
     community_id = notice.community_id
     residents: list[int] = []
     groups: list[int] = []
+    customer: list[int] = []
     if "oa" in notice.channels:
         muted = (
             []
@@ -230,10 +251,11 @@ async def recipients(notice: Notice) -> tuple[list[int], list[int]]:
             muted,
             emergency=notice.emergency,
         )
-    if "robot" in notice.channels:
+    if "robot" in notice.channels or "customer_group" in notice.channels:
         grid_of = dict(
             await Building.filter(community_id=community_id).values_list("id", "grid_id")
         )
+    if "robot" in notice.channels:
         chosen = (
             set(notice.scope.get("ids") or ()) if notice.scope.get("kind") == "groups" else set()
         )
@@ -242,7 +264,15 @@ async def recipients(notice: Notice) -> tuple[list[int], list[int]]:
             for g in await Group.filter(community_id=community_id, active=True).order_by("id")
             if g.id in chosen or rules.group_in_scope(notice.scope, g.scope, grid_of)
         ]
-    return residents, groups
+    if "customer_group" in notice.channels:
+        customer = [
+            g.id
+            for g in await CustomerGroup.filter(community_id=community_id, active=True).order_by(
+                "id"
+            )
+            if rules.group_in_scope(notice.scope, g.scope, grid_of)
+        ]
+    return Recipients(residents, groups, customer)
 
 
 async def expand(notice_id: int, now: datetime) -> int:
@@ -258,25 +288,42 @@ async def expand(notice_id: int, now: datetime) -> int:
         raise Refused("notice.error.not_found", 404)
     if not taken and (notice.status != "sending" or notice.expanded_at is not None):
         return await Delivery.filter(notice_id=notice_id).count()
-    residents, groups = await recipients(notice)
+    found = await recipients(notice)
     rows = [
         Delivery(notice_id=notice_id, channel="oa", recipient_key=f"r:{r}", resident_id=r)
-        for r in residents
+        for r in found.residents
     ] + [
         Delivery(notice_id=notice_id, channel="robot", recipient_key=f"g:{g}", group_id=g)
-        for g in groups
+        for g in found.groups
     ]
     if rows:
         await Delivery.bulk_create(rows, batch_size=INSERT_BATCH, ignore_conflicts=True)
+    chats = [
+        GroupDelivery(notice_id=notice_id, group_id=g.id, chat_id=g.chat_id, owner=g.owner)
+        for g in await CustomerGroup.filter(id__in=found.customer_groups).order_by("id")
+    ]
+    if chats:
+        await GroupDelivery.bulk_create(chats, batch_size=INSERT_BATCH, ignore_conflicts=True)
     await Notice.filter(id=notice_id, expanded_at=None).update(expanded_at=now)
     if await Notice.filter(id=notice_id, status="cancelled").exists():
         # Cancelled while the rows were being written: none of them goes out.
-        await Delivery.filter(notice_id=notice_id, status="pending").update(
-            status="failed", failure="cancelled"
-        )
-    if not rows:
+        await _fail_pending(notice_id, "cancelled")
+    if not rows and not chats:
         await Notice.filter(id=notice_id, status="sending").update(status="done")
-    return await Delivery.filter(notice_id=notice_id).count()
+    return (
+        await Delivery.filter(notice_id=notice_id).count()
+        + await GroupDelivery.filter(notice_id=notice_id).count()
+    )
+
+
+async def _fail_pending(notice_id: int, reason: str) -> None:
+    """Every row of the notice no sender has taken yet, on every channel, fails."""
+    await Delivery.filter(notice_id=notice_id, status="pending").update(
+        status="failed", failure=reason
+    )
+    await GroupDelivery.filter(notice_id=notice_id, status="pending").update(
+        status="failed", failure=reason
+    )
 
 
 async def send_now(who: Who, notice_id: int, now: datetime) -> Notice:
@@ -302,9 +349,7 @@ async def cancel(who: Who, notice_id: int) -> Notice:
     ).update(status="cancelled")
     if not stopped:
         raise Refused("notice.error.not_cancellable", 409)
-    await Delivery.filter(notice_id=notice_id, status="pending").update(
-        status="failed", failure="cancelled"
-    )
+    await _fail_pending(notice_id, "cancelled")
     return await Notice.get(id=notice.id)
 
 
@@ -373,14 +418,42 @@ async def finish_sent() -> int:
     for notice_id in await Notice.filter(
         status="sending", expanded_at__not_isnull=True
     ).values_list("id", flat=True):
-        if not await Delivery.filter(notice_id=notice_id, status__in=rules.OPEN_STATUSES).exists():
+        if (
+            not await Delivery.filter(notice_id=notice_id, status__in=rules.OPEN_STATUSES).exists()
+            and not await GroupDelivery.filter(
+                notice_id=notice_id, status__in=rules.GROUP_OPEN
+            ).exists()
+        ):
             finished += await Notice.filter(id=notice_id, status="sending").update(status="done")
     return finished
 
 
 async def counts(notice_id: int) -> Counter[str]:
-    rows = await Delivery.filter(notice_id=notice_id).values_list("status", flat=True)
-    return Counter(cast(list[str], rows))
+    """The notice's rows by status, every channel together (a customer group's in the
+    words of ``rules.progress``)."""
+    return sum((await channel_counts(notice_id)).values(), Counter())
+
+
+async def channel_counts(notice_id: int) -> dict[str, Counter[str]]:
+    """Rows by status for each channel that has any."""
+    by_channel: dict[str, Counter[str]] = {}
+    for channel, state, n in (
+        await Delivery.filter(notice_id=notice_id)
+        .annotate(n=Count("id"))
+        .group_by("channel", "status")
+        .values_list("channel", "status", "n")
+    ):
+        by_channel.setdefault(str(channel), Counter())[str(state)] += int(n)
+    for state, n in (
+        await GroupDelivery.filter(notice_id=notice_id)
+        .annotate(n=Count("id"))
+        .group_by("status")
+        .values_list("status", "n")
+    ):
+        by_channel.setdefault("customer_group", Counter())[
+            rules.as_progress_status(str(state))
+        ] += int(n)
+    return by_channel
 
 
 async def progress(notice: Notice) -> dict[str, Any]:
@@ -423,3 +496,67 @@ async def mute(resident: Resident, kind: str, muted: bool = True) -> list[str]:
         await Mute.filter(resident_id=resident.id, kind=kind).delete()
     kinds = await Mute.filter(resident_id=resident.id).values_list("kind", flat=True)
     return sorted(cast(list[str], kinds))
+
+
+# --- preview and progress by channel -------------------------------------------------------
+
+
+async def draft(
+    who: Who,
+    *,
+    title: str,
+    body: str,
+    scope: Mapping[str, Any],
+    kind: str = "general",
+    emergency: bool = False,
+    channels: Sequence[str] = ("oa",),
+) -> Notice:
+    """A notice as ``create`` would store it, checked the same way, but not saved."""
+    _require_sender(who)
+    kind = kind.strip()
+    if not kind or len(kind) > rules.MAX_KIND:
+        raise Refused("notice.error.bad_kind")
+    if not channels or any(c not in rules.CHANNELS for c in channels):
+        raise Refused("notice.error.bad_channels")
+    return Notice(
+        community_id=who.community_id,
+        title=_trimmed(title, rules.MAX_TITLE),
+        body=_trimmed(body, rules.MAX_BODY),
+        kind=kind,
+        emergency=emergency,
+        scope=await clean_scope(who.community_id, scope),
+        channels=sorted(set(channels)),
+    )
+
+
+async def preview(notice: Notice) -> dict[str, Any]:
+    """What each channel of the notice will say, as the sender renders it, and to how many:
+    the recipients ``expand`` would store now."""
+    counts = (await recipients(notice)).counts()
+    return {
+        "channels": [
+            {
+                "channel": channel,
+                "text": rules.rendered(channel, notice.title, notice.body),
+                "recipients": counts[channel],
+            }
+            for channel in rules.CHANNELS
+            if channel in notice.channels
+        ]
+    }
+
+
+async def delivery(notice: Notice) -> dict[str, Any]:
+    """The notice's progress on each of its channels, and each customer group's state."""
+    from handlers.notices import customer
+
+    by_channel = await channel_counts(notice.id)
+    return {
+        **await progress(notice),
+        "channels": [
+            {"channel": channel, **rules.progress(by_channel.get(channel, Counter()))}
+            for channel in rules.CHANNELS
+            if channel in notice.channels
+        ],
+        "customer_groups": await customer.deliveries(notice.id),
+    }

@@ -44,6 +44,7 @@ from handlers.proposals.schemas import (
     VoteBody,
     VoteDone,
 )
+from handlers.proposals.scope import scope_names
 from handlers.roles import ADMINS, MANAGERS, Who
 from models.proposals import Comment, Proposal
 
@@ -94,10 +95,21 @@ async def list_proposals(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/proposals/{id}")
-@doc("One proposal", tag=TAG, response=ProposalView)
+@doc(
+    "One proposal",
+    tag=TAG,
+    response=ProposalView,
+    description="One proposal's scope also names its grids or buildings (scope.names).",
+)
 async def get_proposal(request: web.Request) -> web.Response:
     who = await require(request)
-    return await _answer(await _visible(request, who), who)
+    proposal = await _visible(request, who)
+    data = await service.view(proposal, who)
+    data["scope"] = {
+        **proposal.scope,
+        "names": await scope_names(proposal.community_id, proposal.scope),
+    }
+    return web.json_response(data)
 
 
 @routes.post("/api/v1/proposals")

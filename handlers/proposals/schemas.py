@@ -139,6 +139,9 @@ class RatingBody(BaseModel):
 class Scope(BaseModel):
     kind: Literal["community", "grids", "buildings"]
     ids: list[int]
+    names: list[str] | None = Field(
+        default=None, description="One proposal's: its grids' or buildings' names, in order"
+    )
 
 
 class RatingSummary(BaseModel):

@@ -45,6 +45,17 @@ async def check_scope(community_id: int, scope: dict[str, Any]) -> dict[str, Any
     return {"kind": kind, "ids": ids}
 
 
+async def scope_names(community_id: int, scope: dict[str, Any]) -> list[str]:
+    """The names of a scope's grids or buildings, in its order (none for the community)."""
+    kind, ids = scope.get("kind"), list(scope.get("ids") or [])
+    if kind not in {"grids", "buildings"} or not ids:
+        return []
+    table = Building if kind == "buildings" else Grid
+    rows = await table.filter(community_id=community_id, id__in=ids).values_list("id", "name")
+    named = {int(i): str(n) for i, n in rows}
+    return [named[i] for i in ids if i in named]
+
+
 async def in_scope(proposal: Proposal, household_id: int | None) -> bool:
     if household_id is None:
         return False

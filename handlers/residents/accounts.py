@@ -13,6 +13,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -21,9 +22,19 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from handlers.clock import utc_now
+from handlers.i18n import N_
 from handlers.refusal import Refused
+from handlers.residents import service
 from handlers.roles import actor, who_of
-from handlers.types import Code2Session, CodeRefused, KeyValueStore, WeChatIdentity
+from handlers.types import (
+    Code2Session,
+    CodeRefused,
+    KeyValueStore,
+    PhoneNumber,
+    PhoneRefused,
+    WeChatIdentity,
+)
 from models.accounts import ConsoleLogin, MiniProgramUser
 from models.audit import record
 from models.residents import Resident
@@ -36,6 +47,13 @@ LOCKOUT_FAILURES = 10  # from one address
 LOGIN_LOCKOUT_FAILURES = 100  # from every address together
 LOCKOUT_SECONDS = 15 * 60
 CODE_REFUSALS = {"used": "auth.error.code_used", "invalid": "auth.error.code_invalid"}
+# Why no phone number came of a getPhoneNumber code: the refusal, and its status on its own.
+PHONE_REFUSALS = {
+    "invalid": (N_("residents.phone.error.code_invalid"), 422),
+    "busy": (N_("residents.phone.error.wechat_unavailable"), 503),
+    "unavailable": (N_("residents.phone.error.unavailable"), 503),
+}
+PHONE_MAX = 32  # Resident.phone
 _hasher = PasswordHasher()
 
 
@@ -148,9 +166,12 @@ async def sign_in_with_code(
     appid: str,
     community_id: int,
     code: str,
+    now: datetime | None = None,
 ) -> Resident:
     """The resident behind a ``wx.login`` code: the same one as the official account's when
-    WeChat gives both the same unionid, a new unverified one otherwise.
+    WeChat gives both the same unionid, a new unverified one otherwise. A mini-program
+    resident whose unionid WeChat tells only now (the accounts were bound to an open
+    platform later) is merged with the follower who has it (``service.link_unionid``).
 
     A code works once. We remember each one we saw, so a replayed code is refused here
     without asking WeChat (which would refuse it too, with 40163).
@@ -165,7 +186,10 @@ async def sign_in_with_code(
             await store.delete(_code_key(code))
             raise SignInRefused("auth.error.wechat_unavailable", 503) from None
         raise SignInRefused(CODE_REFUSALS.get(exc.reason, "auth.error.code_invalid")) from None
-    return await _resident_of(appid, community_id, identity)
+    resident = await _resident_of(appid, community_id, identity)
+    if identity.unionid and resident.unionid != identity.unionid:
+        resident, _ = await service.link_unionid(resident, identity.unionid, now or utc_now())
+    return resident
 
 
 async def _resident_of(appid: str, community_id: int, identity: WeChatIdentity) -> Resident:
@@ -198,6 +222,68 @@ async def _resident_of(appid: str, community_id: int, identity: WeChatIdentity) 
         link = await MiniProgramUser.get(appid=appid, openid=identity.openid)
         return await Resident.get(id=link.resident_id)
     return resident
+
+
+# --- the resident's phone number, from the mini-program's getPhoneNumber button ----------------
+
+
+def mask_phone(phone: str) -> str:
+    """A phone number as its owner may see it echoed: the first three and last four digits
+    of a mainland mobile (138****8000), only the last four of anything else."""
+    digits = phone.removeprefix("+86")
+    if len(digits) == 11 and digits.isdigit():
+        return digits[:3] + "****" + digits[-4:]
+    if len(phone) <= 4:
+        return "*" * len(phone)
+    return "*" * (len(phone) - 4) + phone[-4:]
+
+
+def phone_refusal(reason: str) -> Refused:
+    code, status = PHONE_REFUSALS.get(reason, PHONE_REFUSALS["unavailable"])
+    return Refused(code, status)
+
+
+async def save_phone(resident: Resident, phone_number: PhoneNumber | None, code: str) -> None:
+    """Exchange a ``getPhoneNumber`` code for the resident's phone number and keep it on
+    ``Resident.phone``; ``Refused`` (``PHONE_REFUSALS``) when WeChat gives none.
+
+    The code is the resident's consent, given by tapping the button; it works once and
+    for five minutes. The number is personal data: it goes into no log, no audit entry
+    (the entry says only that a number was set) and no answer to anyone else; erasure
+    clears it and "my data" shows it masked.
+    """
+    if phone_number is None:
+        raise phone_refusal("unavailable")
+    try:
+        phone = await phone_number(code)
+    except PhoneRefused as exc:
+        raise phone_refusal(exc.reason) from None
+    phone = phone[:PHONE_MAX]
+    had = resident.phone is not None
+    if resident.phone == phone:
+        return
+    resident.phone = phone
+    await resident.save(update_fields=["phone", "updated_at"])
+    await record(
+        actor(resident),
+        "resident.phone_set",
+        "resident",
+        resident.id,
+        before={"phone": had},
+        after={"phone": True},
+    )
+
+
+async def try_save_phone(
+    resident: Resident, phone_number: PhoneNumber | None, code: str
+) -> Refused | None:
+    """``save_phone`` at sign-in, where a phone that fails must not fail the sign-in:
+    the refusal to report beside the session, or ``None`` when the number is kept."""
+    try:
+        await save_phone(resident, phone_number, code)
+    except Refused as refused:
+        return refused
+    return None
 
 
 # --- login by scanning a QR code with the official account ------------------------------------

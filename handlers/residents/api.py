@@ -12,7 +12,17 @@ from aiohttp import web
 from tortoise.functions import Count
 
 from handlers import sessions
-from handlers.api import caller, deps, now, page_of, parsed, path_id, queried, require
+from handlers.api import (
+    caller,
+    deps,
+    now,
+    page_of,
+    parsed,
+    path_id,
+    queried,
+    request_language,
+    require,
+)
 from handlers.openapi import Done, doc
 from handlers.ratelimit import client_address
 from handlers.refusal import Refused
@@ -24,8 +34,11 @@ from handlers.residents.schemas import (
     CodeSignIn,
     HouseholdPage,
     HouseholdQuery,
+    MeChange,
     MeView,
     PasswordSignIn,
+    PhoneCode,
+    PhoneView,
     QrLoginPoll,
     QrLoginStarted,
     QrLoginStatus,
@@ -98,22 +111,56 @@ async def sign_in_password(request: web.Request) -> web.Response:
     response=SessionView,
     errors=(401, 503),
     description=(
-        "The code is exchanged through code2Session once. The resident is the same as the "
-        "official account's when WeChat gives both the same unionid."
+        "The code is exchanged through code2Session once (the session key is not kept). "
+        "The resident is the same as the official account's when WeChat gives both the "
+        "same unionid. With a phone_code (a getPhoneNumber button on the sign-in page) the "
+        "number is kept too; if WeChat gives none, the sign-in still succeeds and `phone` "
+        "says why (POST /api/v1/me/phone tries again with a new code)."
     ),
 )
 async def sign_in_miniprogram(request: web.Request) -> web.Response:
-    code = parsed(request, CodeSignIn).code.strip()
+    signing_in = parsed(request, CodeSignIn)
+    code = signing_in.code.strip()
     wiring = deps(request)
     if wiring.code2session is None:
         raise Refused("auth.error.miniprogram_off", 503)
     community = await service.community_id(wiring.miniprogram_community)
     resident = await accounts.sign_in_with_code(
-        wiring.store, wiring.code2session, wiring.miniprogram_appid, community, code
+        wiring.store, wiring.code2session, wiring.miniprogram_appid, community, code, now(request)
     )
     if resident.erased_at is not None:
         raise Refused("auth.error.code_invalid", 401)
-    return web.json_response(await _session(request, resident))
+    session = await _session(request, resident)
+    if signing_in.phone_code is not None:
+        session["phone"] = await _phone_outcome(request, resident, signing_in.phone_code)
+    return web.json_response(session)
+
+
+async def _phone_outcome(request: web.Request, resident: Resident, code: str) -> dict[str, object]:
+    refused = await accounts.try_save_phone(resident, deps(request).phone_number, code.strip())
+    if refused is None:
+        return {"saved": True, "error": None}
+    message = deps(request).translate(request_language(request), refused.code, **refused.params)
+    return {"saved": False, "error": {"code": refused.code, "message": message}}
+
+
+@routes.post("/api/v1/me/phone")
+@doc(
+    "Keep the caller's phone number, from the code of the mini-program's getPhoneNumber button",
+    tag="residents",
+    body=PhoneCode,
+    response=PhoneView,
+    errors=(422, 503),
+    description=(
+        "The code works once and for five minutes: a refused one (422) needs a new tap. "
+        "The number is the caller's personal data: shown to them masked, erased with them."
+    ),
+)
+async def save_phone(request: web.Request) -> web.Response:
+    resident = await caller(request)
+    code = parsed(request, PhoneCode).code.strip()
+    await accounts.save_phone(resident, deps(request).phone_number, code)
+    return web.json_response({"phone": accounts.mask_phone(resident.phone or "")})
 
 
 @routes.post("/api/v1/auth/qr")
@@ -191,20 +238,34 @@ async def logout(request: web.Request) -> web.Response:
     response=MeView,
 )
 async def me(request: web.Request) -> web.Response:
-    return web.json_response(await _me_view(await caller(request)))
+    return web.json_response(await _me_view(request, await caller(request)))
 
 
-async def _me_view(resident: Resident) -> dict[str, object]:
+@routes.patch("/api/v1/me")
+@doc(
+    "Change the signed-in person's language (the chat's 语言 does the same)",
+    tag="residents",
+    body=MeChange,
+    response=MeView,
+)
+async def change_me(request: web.Request) -> web.Response:
+    resident = await caller(request)
+    await service.set_language(resident, parsed(request, MeChange).language)
+    return web.json_response(await _me_view(request, resident))
+
+
+async def _me_view(request: web.Request, resident: Resident) -> dict[str, object]:
     household = await service.household_label(resident.household_id)
     who = await who_of(resident)
     return {
         "id": resident.id,
         "name": resident.name,
-        "language": resident.language,
+        "language": await service.reading_language(resident, deps(request).default_language),
         "verified": resident.verified,
         "household": household or None,
         "roles": [role.value for role in who.held],
         "may": who.sets,
+        "phone": accounts.mask_phone(resident.phone) if resident.phone else None,
     }
 
 
@@ -226,7 +287,7 @@ async def bind(request: web.Request) -> web.Response:
     if outcome.status is not CodeStatus.OK:
         status = 409 if outcome.status is CodeStatus.USED else 422
         raise Refused(BIND_REFUSALS[outcome.status], status)
-    return web.json_response(await _me_view(resident))
+    return web.json_response(await _me_view(request, resident))
 
 
 @routes.get("/api/v1/households")

@@ -167,6 +167,11 @@ async def my_data(event: Event, ctx: Context) -> Reply:
     resident = ctx.resident
     household = await service.household_label(resident.household_id)
     roles = await service.roles_of(resident)
+    phone = (
+        "\n\n" + ctx.t("residents.phone.my_data", phone=accounts.mask_phone(resident.phone))
+        if resident.phone
+        else ""
+    )
     return Reply(
         ctx.t(
             "residents.my_data",
@@ -178,6 +183,7 @@ async def my_data(event: Event, ctx: Context) -> Reply:
             language=ctx.t(LANGUAGE_NAMES.get(resident.language, LANGUAGE_NAMES["zh_Hans"])),
             since=resident.created_at.strftime("%Y-%m-%d"),
         )
+        + phone
     )
 
 

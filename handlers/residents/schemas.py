@@ -24,6 +24,41 @@ class CodeSignIn(BaseModel):
     code: str = Field(
         min_length=1, max_length=128, pattern=r"\S", description="The code from wx.login()"
     )
+    phone_code: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=r"\S",
+        description=(
+            "The code of a getPhoneNumber button tapped on the sign-in page, if any: the "
+            "number is kept on the resident; a code WeChat refuses does not fail the sign-in"
+        ),
+    )
+
+
+class PhoneCode(BaseModel):
+    code: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"\S",
+        description="The code of the getPhoneNumber button (bindgetphonenumber's e.detail.code)",
+    )
+
+
+class PhoneView(BaseModel):
+    phone: str = Field(description="The number kept, masked (138****8000)")
+
+
+class ErrorView(BaseModel):
+    code: str
+    message: str
+
+
+class PhoneOutcome(BaseModel):
+    saved: bool
+    error: ErrorView | None = Field(
+        default=None, description="Why no number was kept (the code of the refusal)"
+    )
 
 
 MAY = "The role sets held (console, managers, ...; see x-roles), for showing what to offer"
@@ -41,6 +76,9 @@ class SessionView(BaseModel):
     token: str = Field(description="Send as Authorization: Bearer <token>")
     expires_in: int = Field(description="Seconds the session lives unless revoked")
     resident: SignedInPerson
+    phone: PhoneOutcome | None = Field(
+        default=None, description="Only when the sign-in sent a phone_code: what came of it"
+    )
 
 
 class QrLoginStarted(BaseModel):
@@ -63,11 +101,22 @@ class QrLoginStatus(BaseModel):
 class MeView(BaseModel):
     id: int
     name: str | None
-    language: str
+    language: str = Field(
+        description="The language the person chose, or the community's while they chose none"
+    )
     verified: bool
     household: str | None = Field(description="The caller's own household, e.g. 1栋 1 0301")
     roles: list[str]
     may: list[str] = Field(description=MAY)
+    phone: str | None = Field(
+        default=None, description="The phone number kept for the caller, masked (138****8000)"
+    )
+
+
+class MeChange(BaseModel):
+    language: Literal["zh_Hans", "zh_Hant", "en"] = Field(
+        description="The language to be answered in: chat, notices and the console"
+    )
 
 
 class BindingRequest(BaseModel):

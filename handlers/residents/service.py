@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -11,12 +12,13 @@ from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from handlers.i18n import FALLBACK, language_of
 from handlers.refusal import Refused
 from handlers.residents.rules import CodeStatus, code_status, new_code, normalize_code
 from handlers.roles import Who, actor, who_of
 from handlers.types import KeyValueStore
 from models.accounts import ConsoleLogin, MiniProgramUser
-from models.audit import record
+from models.audit import AuditLog, record
 from models.community import Community, Household
 from models.outbox import Notification
 from models.residents import BindingCode, Resident, Role, RoleAssignment
@@ -227,6 +229,23 @@ async def set_language(resident: Resident, language: str) -> None:
     )
 
 
+async def reading_language(resident: Resident, community_language: str) -> str:
+    """The language the resident reads: the one they chose, else the community's.
+
+    ``Resident.language`` starts as zh_Hans for everyone, whatever the community's
+    language, so a zh_Hans there is a choice only if the resident made it; each choice
+    (``set_language``, by chat or ``PATCH /me``) leaves its audit entry, which tells.
+    """
+    stored = language_of(resident.language)
+    community = language_of(community_language)
+    if stored != FALLBACK or community == FALLBACK:
+        return stored
+    chose = await AuditLog.filter(
+        entity="resident", entity_id=str(resident.id), action="resident.language"
+    ).exists()
+    return stored if chose else community
+
+
 async def roles_of(resident: Resident) -> list[Role]:
     """The roles the resident holds in their own community, each once, in ``Role`` order."""
     return (await who_of(resident)).held
@@ -258,3 +277,221 @@ async def erase(resident: Resident, now: datetime) -> None:
         await ConsoleLogin.filter(resident_id=resident.id).using_db(conn).delete()
         await MiniProgramUser.filter(resident_id=resident.id).using_db(conn).delete()
         await record(actor(resident), "resident.erased", "resident", resident.id, using_db=conn)
+
+
+# --- one person, one resident: unionids and merges --------------------------------------------
+
+# Rows that only say what a person is allowed or wants (a role, a muted kind, a team
+# membership, a console login): when both residents have the same one, the duplicate
+# goes. Every other row that would collide with the keeper's (a second sign-up for the
+# same shift, a second volunteer profile) stays with the retired resident, where it
+# counts for no one: a duplicate is never moved, so nothing is counted twice.
+DROP_DUPLICATES = frozenset({"RoleAssignment", "Mute", "TeamMember", "ConsoleLogin"})
+
+
+@dataclass(frozen=True)
+class Merged:
+    """What a merge did: the resident kept, the one retired, and the rows moved, kept
+    apart (duplicates left with the retired resident) and dropped, by table."""
+
+    kept: int
+    retired: int
+    moved: dict[str, int]
+    apart: dict[str, int]
+    dropped: dict[str, int]
+
+
+async def link_unionid(resident: Resident, unionid: str, now: datetime) -> tuple[Resident, int]:
+    """WeChat told us ``resident``'s unionid (the official account's user info, or the
+    mini-program's ``code2Session``): the person stays one resident.
+
+    When no other resident of the community has that unionid, it is set on this one;
+    otherwise the two (or more) are merged (``merge``) into the oldest. Returns the
+    resident the person now is and how many others were merged into it. An erased
+    resident is left alone.
+    """
+    fresh = await Resident.get_or_none(id=resident.id)
+    if fresh is None or fresh.erased_at is not None or not unionid:
+        return resident, 0
+    others = (
+        await Resident.filter(community_id=fresh.community_id, unionid=unionid, erased_at=None)
+        .exclude(id=fresh.id)
+        .order_by("id")
+    )
+    if not others:
+        if fresh.unionid != unionid:
+            before = fresh.unionid is not None
+            fresh.unionid = unionid
+            await fresh.save(update_fields=["unionid", "updated_at"])
+            await record(
+                actor(fresh),
+                "resident.unionid_set",
+                "resident",
+                fresh.id,
+                before={"unionid": before},
+                after={"unionid": True},
+            )
+        return fresh, 0
+    everyone = sorted([fresh, *others], key=lambda r: r.id)
+    kept = everyone[0]
+    for other in everyone[1:]:
+        await merge(kept, other, now)
+    merged = await Resident.get(id=kept.id)
+    if merged.unionid != unionid:
+        merged.unionid = unionid
+        await merged.save(update_fields=["unionid", "updated_at"])
+    return merged, len(everyone) - 1
+
+
+async def merge(keep: Resident, gone: Resident, now: datetime, by: str = "system") -> Merged:
+    """Make ``gone`` part of ``keep``: the same person reached two ways (the official
+    account and the mini-program) before WeChat told us so.
+
+    Everything ``gone`` did moves to ``keep``: votes and orders (they are the household's,
+    one row per household and vote, so moving the voter counts nothing twice), tickets,
+    comments, sign-ups, points, uploads, mini-program and WeCom links, roles. ``keep``
+    takes ``gone``'s openid, unionid, name, phone and household when it has none of its own
+    (its own household wins when both are bound: a person binds one household). ``gone``
+    stays as a row, erased and pointing at nothing personal, with what could not move
+    without counting twice (``DROP_DUPLICATES``, ``Merged``). An active sign-up of
+    ``gone`` for a shift ``keep`` is on too is given up first, so its place goes to the
+    waitlist. Sessions of ``gone`` stop working: the mini-program signs in again and
+    lands on ``keep``.
+    """
+    if keep.id == gone.id:
+        raise ValueError("a resident cannot be merged into themselves")
+    await _give_up_double_signups(keep.id, gone.id, now)
+    moved: dict[str, int] = {}
+    apart: dict[str, int] = {}
+    dropped: dict[str, int] = {}
+    async with in_transaction() as conn:
+        keeper = await Resident.filter(id=keep.id).using_db(conn).select_for_update().get()
+        retired = await Resident.filter(id=gone.id).using_db(conn).select_for_update().get()
+        if keeper.community_id != retired.community_id:
+            raise ValueError("residents of two communities are two people")
+        if keeper.erased_at is not None or retired.erased_at is not None:
+            # Merged (or erased) meanwhile, by another process that found the same link.
+            return Merged(keeper.id, retired.id, moved, apart, dropped)
+        for name in sorted(Resident._meta.backward_fk_fields | Resident._meta.backward_o2o_fields):
+            relation: Any = Resident._meta.fields_map[name]
+            model, column = relation.related_model, relation.relation_field
+            counts = await _move_rows(model, column, keeper.id, retired.id, conn)
+            for bucket, n in zip((moved, apart, dropped), counts, strict=True):
+                if n:
+                    table = model._meta.db_table
+                    bucket[table] = bucket.get(table, 0) + n
+        await (
+            Notification.filter(audience=f"resident:{retired.id}", sent_at=None)
+            .using_db(conn)
+            .update(audience=f"resident:{keeper.id}")
+        )
+        before = _identity(keeper)
+        took_openid = keeper.openid is None and retired.openid is not None
+        was = SimpleNamespace(**{f: getattr(retired, f) for f in RETIRED_FIELDS})
+        conflict = (
+            keeper.household_id is not None
+            and retired.household_id is not None
+            and keeper.household_id != retired.household_id
+        )
+        _retire(retired, now)
+        await retired.save(using_db=conn)  # the openid is free before the keeper takes it
+        if took_openid:
+            keeper.openid, keeper.active = was.openid, was.active
+        keeper.unionid = keeper.unionid or was.unionid
+        keeper.name = keeper.name or was.name
+        keeper.phone = keeper.phone or was.phone
+        if keeper.household_id is None and was.household_id is not None:
+            keeper.household_id, keeper.verified = was.household_id, was.verified
+        elif keeper.household_id == was.household_id:
+            keeper.verified = keeper.verified or was.verified
+        await keeper.save(using_db=conn)
+        summary = {"moved": moved, "apart": apart, "dropped": dropped}
+        await record(
+            by,
+            "resident.merged",
+            "resident",
+            keeper.id,
+            before=before,
+            after={**_identity(keeper), "from": retired.id, **summary, "conflict": conflict},
+            using_db=conn,
+        )
+        await record(
+            by,
+            "resident.merged_into",
+            "resident",
+            retired.id,
+            after={"into": keeper.id},
+            using_db=conn,
+        )
+    return Merged(keeper.id, retired.id, moved, apart, dropped)
+
+
+def _identity(resident: Resident) -> dict[str, Any]:
+    """What the audit may say of a resident's identity: whether, never what."""
+    return {
+        "openid": resident.openid is not None,
+        "unionid": resident.unionid is not None,
+        "phone": resident.phone is not None,
+        "household": resident.household_id,
+        "verified": resident.verified,
+    }
+
+
+RETIRED_FIELDS = ("openid", "unionid", "name", "phone", "household_id", "verified", "active")
+
+
+def _retire(resident: Resident, now: datetime) -> None:
+    resident.openid = resident.unionid = resident.name = resident.phone = None
+    resident.household_id = None
+    resident.verified = resident.active = False
+    resident.erased_at = now
+
+
+async def _move_rows(
+    model: Any, column: str, keep_id: int, gone_id: int, conn: BaseDBAsyncClient
+) -> tuple[int, int, int]:
+    """Point ``model``'s rows of ``gone_id`` at ``keep_id``, except those that would
+    duplicate one of the keeper's (by a unique constraint holding ``column``): those are
+    dropped (``DROP_DUPLICATES``) or kept apart. Returns (moved, apart, dropped)."""
+    mine = model.filter(**{column: gone_id}).using_db(conn)
+    meta, fk = model._meta, column.removesuffix("_id")
+    linked = meta.fk_fields | meta.o2o_fields
+    keys = [
+        [f"{f}_id" if f in linked else f for f in unique if f != fk]
+        for unique in meta.unique_together
+        if fk in unique
+    ]
+    if fk in meta.o2o_fields:
+        keys.append([])  # one row per resident: any row of the keeper's clashes
+    clashing: set[int] = set()
+    for others in keys:
+        keepers = model.filter(**{column: keep_id}).using_db(conn)
+        theirs = {tuple(row) for row in await keepers.values_list("id", *others)}
+        held = {row[1:] for row in theirs}
+        for row in await mine.values_list("id", *others):
+            if tuple(row[1:]) in held:
+                clashing.add(row[0])
+    dropped = apart = 0
+    if clashing:
+        if model.__name__ in DROP_DUPLICATES:
+            dropped = await model.filter(id__in=list(clashing)).using_db(conn).delete()
+        else:
+            apart = len(clashing)
+    moved = await mine.exclude(id__in=list(clashing)).update(**{column: keep_id})
+    return moved, apart, dropped
+
+
+async def _give_up_double_signups(keep_id: int, gone_id: int, now: datetime) -> None:
+    """Both residents on one shift hold two places for one person: ``gone``'s is given
+    up the usual way (the waitlist moves up). One that may no longer be given up (the
+    shift started, the cancellation window) stays, apart, with the retired resident."""
+    from handlers.volunteers import service as volunteers
+    from models.volunteers import SignUp
+
+    active = ["confirmed", "waitlisted"]
+    theirs = [s.shift_id for s in await SignUp.filter(volunteer_id=keep_id)]
+    for signup in await SignUp.filter(volunteer_id=gone_id, status__in=active, shift_id__in=theirs):
+        try:
+            await volunteers.cancel(signup.shift_id, gone_id, now)
+        except Refused:
+            continue

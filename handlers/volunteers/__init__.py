@@ -11,6 +11,7 @@ TEXTS = {
     "volunteer.released": N_("notify.volunteer.released"),
     "volunteer.reminder_day": N_("notify.volunteer.reminder_day"),
     "volunteer.reminder_hour": N_("notify.volunteer.reminder_hour"),
+    "volunteer.shift_changed": N_("volunteers.shift_changed.notice"),
 }
 
 

@@ -13,16 +13,22 @@ from handlers.refusal import Refused
 from handlers.roles import Who
 from handlers.volunteers import rules
 from handlers.volunteers.shared import (
+    ACTIVE,
     TEXT_MAX,
     TITLE_MAX,
     clean_text,
     forbid_unless,
+    iso,
+    lock_shift,
+    notify,
     optional_text,
     policy,
+    when,
 )
+from handlers.volunteers.signups import fill_places
 from handlers.volunteers.teams import clean_skills
 from models.audit import record
-from models.volunteers import Activity, Shift, VolunteerTeam
+from models.volunteers import Activity, Shift, SignUp, VolunteerTeam
 
 
 def _real(value: object) -> float | None:
@@ -183,3 +189,105 @@ async def get_shift(shift_id: int, community_id: int) -> Shift:
     if shift is None:
         raise Refused("volunteer.error.shift_not_found", 404, id=shift_id)
     return shift
+
+
+# --- changing a shift before it starts ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShiftChanged:
+    """A shift after a change: who moved up into added places, and how many were told."""
+
+    shift: Shift
+    promoted: tuple[int, ...]
+    told: int
+
+
+async def change_shift(
+    who: Who,
+    shift_id: int,
+    now: datetime,
+    *,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    capacity: int | None = None,
+) -> ShiftChanged:
+    """Move a shift or change its places, only before it starts; by whoever may manage its
+    activity (workers, or the leader of its team), as for adding a shift.
+
+    Places may not drop below the volunteers already confirmed (``rules.check_shift_change``);
+    places added are taken by the head of the waitlist, in order, and each is told. When
+    the time moves, everyone signed up (confirmed or waiting) is told the new time, each
+    in their own language, and their reminders are owed again for the new time.
+    """
+    found = await get_shift(shift_id, who.community_id)
+    forbid_unless(who.leads(found.activity.team_id))
+    async with in_transaction() as conn:
+        shift = await lock_shift(shift_id, conn)
+        new_starts = starts_at or shift.starts_at
+        new_ends = ends_at or shift.ends_at
+        new_capacity = shift.capacity if capacity is None else capacity
+        wrong = rules.check_shift_change(
+            shift.starts_at, new_starts, new_ends, new_capacity, shift.confirmed_count, now
+        )
+        if wrong is rules.ShiftChange.STARTED:
+            raise Refused("volunteers.shift_changed.error.started", 409, id=shift_id)
+        if wrong is rules.ShiftChange.CAPACITY:
+            raise Refused("volunteer.error.bad_capacity", 400, limit=rules.MAX_CAPACITY)
+        if wrong is rules.ShiftChange.BELOW_CONFIRMED:
+            raise Refused(
+                "volunteers.shift_changed.error.below_confirmed",
+                409,
+                id=shift_id,
+                confirmed=shift.confirmed_count,
+            )
+        if wrong is not None:
+            raise Refused("volunteer.error.bad_time", 400)
+        before = {
+            "starts_at": iso(shift.starts_at),
+            "ends_at": iso(shift.ends_at),
+            "capacity": shift.capacity,
+        }
+        moved = (new_starts, new_ends) != (shift.starts_at, shift.ends_at)
+        if not moved and new_capacity == shift.capacity:
+            return ShiftChanged(shift, (), 0)
+        was = when(shift)
+        await (
+            Shift.filter(id=shift.id)
+            .using_db(conn)
+            .update(starts_at=new_starts, ends_at=new_ends, capacity=new_capacity)
+        )
+        shift.starts_at, shift.ends_at, shift.capacity = new_starts, new_ends, new_capacity
+        told = 0
+        if moved:
+            active = SignUp.filter(shift_id=shift.id, status__in=ACTIVE).using_db(conn)
+            await active.update(reminded_day_at=None, reminded_hour_at=None)
+            for signup in await active.order_by("id"):
+                await notify(
+                    shift,
+                    "volunteer.shift_changed",
+                    signup.volunteer_id,
+                    conn,
+                    when=when(shift),
+                    was=was,
+                    id=shift.id,
+                )
+                told += 1
+        promoted = await fill_places(shift, shift.confirmed_count, shift.waitlist_count, now, conn)
+        await record(
+            who.name,
+            "volunteer_shift.changed",
+            "volunteer_shift",
+            shift.id,
+            before=before,
+            after={
+                "starts_at": iso(new_starts),
+                "ends_at": iso(new_ends),
+                "capacity": new_capacity,
+                "promoted": list(promoted),
+                "told": told,
+            },
+            using_db=conn,
+        )
+        fresh = await Shift.get(id=shift.id, using_db=conn)
+    return ShiftChanged(fresh, promoted, told)

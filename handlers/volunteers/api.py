@@ -251,6 +251,38 @@ async def add_shift(request: web.Request) -> web.Response:
     return web.json_response(service.shift_view(shift), status=201)
 
 
+@routes.patch("/api/v1/shifts/{id}")
+@doc(
+    "Move a shift or change its places, only before it starts: whoever may manage its activity",
+    tag="volunteers",
+    auth=TEAM_LEADERS,
+    body=s.ShiftChange,
+    response=s.ShiftChanged,
+    errors=(403, 409),
+    description=(
+        "Workers, or the leader of the activity's team. 409 once the shift has started, and "
+        "for places below the volunteers already confirmed (a leader releases someone by "
+        "name instead). Places added are taken by the head of the waitlist, in order; when "
+        "the time moves, everyone signed up is told the new time in their own language."
+    ),
+)
+async def change_shift(request: web.Request) -> web.Response:
+    who = await require(request, TEAM_LEADERS)
+    shift_id = _id(request, "id", "volunteer.error.shift_not_found")
+    body = parsed(request, s.ShiftChange)
+    done = await service.change_shift(
+        who,
+        shift_id,
+        now(request),
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        capacity=body.capacity,
+    )
+    return web.json_response(
+        {**service.shift_view(done.shift), "promoted": list(done.promoted), "told": done.told}
+    )
+
+
 @routes.get("/api/v1/volunteers/activities/{id}/qr")
 @doc(
     "The scene keys of the site's check-in QR codes: the activity's and each shift's",

@@ -214,6 +214,42 @@ def check_shift(starts_at: datetime, ends_at: datetime, capacity: int, now: date
     return None
 
 
+class ShiftChange(StrEnum):
+    """Why a shift cannot be changed as asked (``check_shift_change``)."""
+
+    STARTED = "started"
+    TIME = "time"
+    PAST = "past"
+    CAPACITY = "capacity"
+    BELOW_CONFIRMED = "below_confirmed"
+
+
+def check_shift_change(
+    starts_at: datetime,
+    new_starts: datetime,
+    new_ends: datetime,
+    new_capacity: int,
+    confirmed: int,
+    now: datetime,
+) -> ShiftChange | None:
+    """What is wrong with changing a shift to these times and places, or None.
+
+    Only before it starts (``starts_at``, the shift's time as it stands): after that the
+    time is what volunteers served and the places are who came. The new times are held
+    to a new shift's rules. The places may not drop below those already confirmed: a
+    volunteer told "you are confirmed" is not put back on the waitlist by a number
+    typed in the office; the leader releases someone by name, with a reason, instead.
+    """
+    if now >= starts_at:
+        return ShiftChange.STARTED
+    wrong = check_shift(new_starts, new_ends, new_capacity, now)
+    if wrong is not None:
+        return ShiftChange(wrong)
+    if new_capacity < confirmed:
+        return ShiftChange.BELOW_CONFIRMED
+    return None
+
+
 def age_in(birth_year: int, year: int) -> int:
     """Age reached during ``year``: only the birth year is kept, not the date."""
     return year - birth_year

@@ -216,6 +216,27 @@ class MyShiftView(ShiftView):
     )
 
 
+class ShiftChange(BaseModel):
+    """What to change of a shift that has not started; what is left out (or null) stays."""
+
+    starts_at: Instant | None = Field(default=None, description="The new start, in the future")
+    ends_at: Instant | None = Field(
+        default=None, description="The new end: after the start, at most 24 hours later"
+    )
+    capacity: int | None = Field(
+        default=None,
+        ge=1,
+        le=rules.MAX_CAPACITY,
+        description="Not below the volunteers already confirmed (409): release one by name "
+        "instead; places added go to the head of the waitlist, in order",
+    )
+
+
+class ShiftChanged(ShiftView):
+    promoted: list[int] = Field(description="Volunteers moved up from the waitlist")
+    told: int = Field(description="Volunteers signed up who are told the new time")
+
+
 class ActivityView(BaseModel):
     id: int
     title: str

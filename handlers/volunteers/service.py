@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from handlers.roles import Who, who_of
 from handlers.volunteers.activities import (
+    ShiftChanged,
     ShiftPlan,
     add_shift,
+    change_shift,
     create_activity,
     get_activity,
     get_shift,
@@ -90,6 +92,7 @@ __all__ = [
     "CancelOutcome",
     "CheckOutcome",
     "RedeemOutcome",
+    "ShiftChanged",
     "ShiftPlan",
     "SignUpOutcome",
     "Who",
@@ -100,6 +103,7 @@ __all__ = [
     "attendance",
     "balance",
     "cancel",
+    "change_shift",
     "check_by_location",
     "check_by_scene",
     "clean_skills",

@@ -308,6 +308,15 @@ async def _leave(signup: SignUp, shift: Shift, now: datetime, conn: Any) -> tupl
     else:
         waiting -= 1
         await line.filter(position__gt=signup.position).update(position=F("position") - 1)
+    return await fill_places(shift, confirmed, waiting, now, conn)
+
+
+async def fill_places(
+    shift: Shift, confirmed: int, waiting: int, now: datetime, conn: Any
+) -> tuple[int, ...]:
+    """On the locked ``shift`` (its capacity as it now stands), move the head of the
+    waitlist into the free places, in order, and tell each; store the counts."""
+    line = SignUp.filter(shift_id=shift.id, status=SignUpStatus.WAITLISTED).using_db(conn)
     take = rules.promotions(shift.capacity, confirmed, waiting)
     promoted: list[tuple[int, int]] = []
     if take:

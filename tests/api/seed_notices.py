@@ -1,14 +1,14 @@
 """Notices: rows for the API-wide tests to find.
 
-A group chat robot, a draft, a scheduled notice and one sent with deliveries in every
-state; the resident mutes a kind.
+A group chat robot, a customer group, a draft, a scheduled notice and one sent with
+deliveries in every state; the resident mutes a kind.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from handlers.notices import service
+from handlers.notices import customer, service
 from models.notices import Delivery
 from models.residents import Resident
 from tests.world import World
@@ -19,6 +19,7 @@ async def seed(world: World, people: dict[str, Resident]) -> None:
     worker = await world.who(people["worker"])
     building = {"kind": "buildings", "ids": [world.buildings[0].id]}
     await service.register_group(worker, "1栋群", "seed-robot-key-0123456789abcdef", building)
+    await customer.register(worker, "wrSeedChat0001", "1栋居民群", "seed.owner", building)
     await service.create(
         worker, now, title="停水通知", body="明天9点到12点停水", scope=building, kind="water"
     )
@@ -36,7 +37,7 @@ async def seed(world: World, people: dict[str, Resident]) -> None:
         title="电梯检修",
         body="1栋电梯周三检修",
         scope=building,
-        channels=["oa", "robot"],
+        channels=["oa", "robot", "customer_group"],
     )
     await service.send_now(worker, sent.id, now)
     rows = await Delivery.filter(notice_id=sent.id).order_by("id")

@@ -35,7 +35,7 @@ CHECKS = ",".join(
 MP_APPID, MP_SECRET = "wxfuzzminiprogram1", "fuzz-miniprogram-secret-01234567"
 OA_SECRET = "fuzz-official-account-secret-0123"
 NEGATIVE_CHECKS = "negative_data_rejection,not_a_server_error"
-MAX_EXAMPLES = os.environ.get("LINLI_FUZZ_EXAMPLES", "25")
+MAX_EXAMPLES = os.environ.get("LINLI_FUZZ_EXAMPLES", "12")
 # One capability's tag ("proposals"), to look at its findings alone.
 ONLY_TAG = os.environ.get("LINLI_FUZZ_TAG", "")
 

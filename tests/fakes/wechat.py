@@ -53,6 +53,7 @@ ERRMSG = {
     45015: "response out of time limit or subscription is canceled",
     47001: "data format error",
     93000: "invalid webhook url",
+    1400001: "feature usage limit reached",
 }
 
 
@@ -151,6 +152,11 @@ class FakeWeChat:
         self._login_codes: dict[str, tuple[str, str, str | None]] = {}
         self._spent_codes: set[str] = set()
         self.qr_scenes: list[str] = []
+        # getuserphonenumber: one-time phone codes (appid, phone) the tests hand out.
+        self._phone_codes: dict[str, tuple[str, str]] = {}
+        # cgi-bin/user/info: the followers of each appid, with their unionid (None when
+        # the account is not bound to an open platform).
+        self.followers: dict[tuple[str, str], str | None] = {}
 
     # --- what tests set up and look at ---------------------------------------------------
 
@@ -165,7 +171,8 @@ class FakeWeChat:
         deliver: bool = False,
     ) -> None:
         """The next ``n`` calls of ``api`` ("token", "template", "subscribe", "custom",
-        "robot", or "send" for any of the three sends) fail as described."""
+        "robot", "code2session", "phone", "user_info", or "send" for any of the three
+        sends) fail as described."""
         if errcode is None and status is None and delay <= 0:
             raise ValueError("a fault needs an errcode, a status or a delay")
         for _ in range(n):
@@ -176,6 +183,16 @@ class FakeWeChat:
         code = "CODE_" + secrets.token_urlsafe(16)
         self._login_codes[code] = (appid, openid, unionid)
         return code
+
+    def phone_code(self, appid: str, phone: str) -> str:
+        """What a ``getPhoneNumber`` button gives the mini-program: a one-time code."""
+        code = "PHONE_" + secrets.token_urlsafe(16)
+        self._phone_codes[code] = (appid, phone)
+        return code
+
+    def follow(self, appid: str, openid: str, unionid: str | None = None) -> None:
+        """A follower of official account ``appid``, as ``cgi-bin/user/info`` will tell."""
+        self.followers[(appid, openid)] = unionid
 
     def revoke_tokens(self, appid: str | None = None) -> int:
         """Every token issued so far (to ``appid``) now gets ``40001``."""
@@ -208,6 +225,8 @@ class FakeWeChat:
         app.router.add_post("/cgi-bin/webhook/send", self._robot)
         app.router.add_get("/sns/jscode2session", self._code2session)
         app.router.add_post("/cgi-bin/qrcode/create", self._qrcode)
+        app.router.add_post("/wxa/business/getuserphonenumber", self._phone_number)
+        app.router.add_get("/cgi-bin/user/info", self._user_info)
         app.on_shutdown.append(self._shutdown)
         return app
 
@@ -273,6 +292,64 @@ class FakeWeChat:
         self._spent_codes.add(code)
         _, openid, unionid = issued
         answer = {"openid": openid, "session_key": secrets.token_urlsafe(16)}
+        if unionid:
+            answer["unionid"] = unionid
+        return web.json_response(answer)
+
+    def _token_app(self, request: web.Request) -> tuple[str, int]:
+        """The appid behind the request's access token, or the errcode refusing it."""
+        token = request.query.get("access_token", "")
+        if not token:
+            return "", 41001
+        info = self.tokens.get(token)
+        if info is None or info.revoked:
+            return "", 40001
+        if info.expires_at <= self.clock():
+            return "", 42001
+        return info.appid, 0
+
+    async def _phone_number(self, request: web.Request) -> web.StreamResponse:
+        self.requests["phone"] += 1
+        _, body = await self._body(request)
+        fault = self._fault("phone")
+        if fault is not None:
+            return await self._faulty(fault)
+        appid, refused = self._token_app(request)
+        if refused:
+            return self._answer(refused)
+        if isinstance(body, int):
+            return self._answer(body)
+        issued = self._phone_codes.pop(str(body.get("code", "")), None)
+        if issued is None or issued[0] != appid:
+            return self._answer(40029)
+        phone = issued[1]
+        pure = phone.removeprefix("+86")
+        info = {
+            "phoneNumber": phone,
+            "purePhoneNumber": pure,
+            "countryCode": "86",
+            "watermark": {"timestamp": int(time.time()), "appid": appid},
+        }
+        return self._answer(0, phone_info=info)
+
+    async def _user_info(self, request: web.Request) -> web.StreamResponse:
+        self.requests["user_info"] += 1
+        fault = self._fault("user_info")
+        if fault is not None:
+            return await self._faulty(fault)
+        appid, refused = self._token_app(request)
+        if refused:
+            return self._answer(refused)
+        openid = request.query.get("openid", "")
+        if (appid, openid) not in self.followers:
+            return self._answer(40003)
+        answer: dict[str, Any] = {
+            "subscribe": 1,
+            "openid": openid,
+            "language": request.query.get("lang", "zh_CN"),
+            "subscribe_time": int(time.time()),
+        }
+        unionid = self.followers[(appid, openid)]
         if unionid:
             answer["unionid"] = unionid
         return web.json_response(answer)

@@ -67,3 +67,31 @@ def test_a_schedule_is_plausible_from_the_year_2000_to_2999_with_an_offset():
     assert not rules.plausible_schedule(datetime(1999, 12, 31, 23, 59, tzinfo=UTC))
     assert not rules.plausible_schedule(datetime(3000, 1, 1, tzinfo=UTC))
     assert not rules.plausible_schedule(datetime(2030, 1, 1))  # no offset
+
+
+def test_each_channel_renders_the_one_text_the_preview_shows():
+    assert rules.rendered("oa", "停水", "明天停水") == "【停水】\n明天停水"
+    assert rules.rendered("robot", "停水", "明天停水") == "**停水**\n明天停水"
+    assert rules.rendered("customer_group", "停水", "明天停水") == "【停水】\n明天停水"
+    assert set(rules.RENDERERS) == set(rules.CHANNELS)
+
+
+def test_wecom_chat_results_map_to_delivery_states():
+    assert rules.group_result(1) == ("sent", None)
+    assert rules.group_result(2) == ("not_in_group", "not_in_group")
+    assert rules.group_result(3) == ("failed", "already_received")
+    assert rules.group_result(0) == ("confirmed", None)  # the owner may still send it
+    assert rules.group_result(9) == ("failed", "rejected")
+
+
+def test_a_customer_group_counts_as_pending_until_wecom_says_what_became_of_it():
+    assert [rules.as_progress_status(s) for s in rules.GROUP_OPEN] == ["pending"] * 4
+    assert rules.as_progress_status("sent") == "sent"
+    assert rules.as_progress_status("not_in_group") == "failed"
+
+
+def test_an_unconfirmed_task_is_given_up_exactly_at_its_window():
+    t0 = datetime(2026, 5, 1, 9, tzinfo=UTC)
+    window = timedelta(days=3)
+    assert not rules.group_expired(t0, t0 + window - timedelta(seconds=1), window)
+    assert rules.group_expired(t0, t0 + window, window)

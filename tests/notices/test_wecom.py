@@ -148,7 +148,7 @@ async def test_a_building_broadcast_previews_then_sends_once(client, app_state, 
     with using(app_state.db):
         [notice] = await Notice.all()
         assert notice.scope == {"kind": "buildings", "ids": [world.buildings[0].id]}
-        assert notice.channels == ["oa", "robot"]
+        assert notice.channels == ["customer_group", "oa", "robot"]
         assert notice.author_id == worker.id  # type: ignore[attr-defined]
         assert notice.body == "明天9点到12点停水"
         rows = await Delivery.filter(notice_id=notice.id).values_list(

@@ -304,3 +304,45 @@ def test_scene_keys_round_trip_and_nothing_else_parses():
         assert scene.window == rules.scene_window(at, pol)
     for bad in ("shift_", "shift_abc", "shift_0", "shift_３", "bind_3", "shift_1234567890", ""):
         assert rules.parse_scene(bad) is None
+
+
+# --- changing a shift -----------------------------------------------------------------------------
+
+
+def test_a_shift_changes_until_the_minute_it_starts_and_not_from_then():
+    later = START + timedelta(days=1)
+    before = START - timedelta(minutes=1)
+    assert rules.check_shift_change(START, later, later + timedelta(hours=2), 10, 4, before) is None
+    assert rules.check_shift_change(START, later, later + timedelta(hours=2), 10, 4, START) is (
+        rules.ShiftChange.STARTED
+    )
+    assert rules.check_shift_change(START, START, END, 10, 0, END) is rules.ShiftChange.STARTED
+
+
+def test_new_times_keep_a_new_shifts_rules():
+    now = START - timedelta(days=1)
+    assert rules.check_shift_change(START, END, START, 10, 0, now) is rules.ShiftChange.TIME
+    assert (
+        rules.check_shift_change(START, START, START + timedelta(hours=24, minutes=1), 10, 0, now)
+        is rules.ShiftChange.TIME
+    )
+    moved_back = now - timedelta(hours=1)
+    assert (
+        rules.check_shift_change(START, moved_back, moved_back + timedelta(hours=2), 10, 0, now)
+        is rules.ShiftChange.PAST
+    )
+
+
+@pytest.mark.parametrize(
+    ("capacity", "confirmed", "wrong"),
+    [
+        (4, 4, None),  # as many places as confirmed volunteers: fine
+        (3, 4, rules.ShiftChange.BELOW_CONFIRMED),  # one confirmed would lose their place
+        (20, 4, None),  # more places: the waitlist moves up
+        (0, 0, rules.ShiftChange.CAPACITY),
+        (rules.MAX_CAPACITY + 1, 0, rules.ShiftChange.CAPACITY),
+    ],
+)
+def test_places_never_drop_below_the_confirmed_volunteers(capacity, confirmed, wrong):
+    now = START - timedelta(days=1)
+    assert rules.check_shift_change(START, START, END, capacity, confirmed, now) is wrong

@@ -3,13 +3,17 @@
 
 import { api, get, post, query, session } from './api.js';
 import { budgetPage } from './budget.js';
-import { barChart, lineChart } from './charts.js';
 import { canvassPage } from './canvass.js';
+import { dashboardPage } from './dashboard.js';
 import { coverageLink, proposalPage } from './coverage.js';
 import {
   allLanguages, formatNumber, formatPercent, formatTime, lang, loadStrings, t, translateTree,
 } from './i18n.js';
+import { activityPage, volunteersPage } from './activity.js';
+import { chooseLanguage, followWorker } from './me.js';
+import { noticePage, noticesPage } from './notices.js';
 import { registerPage } from './register.js';
+import { ticketPage } from './ticket.js';
 import {
   act, clearMessage, failed, h, heading, labelled, main, select, showMessage, table, td, tr,
 } from './ui.js';
@@ -147,61 +151,7 @@ async function logout() {
 
 // --- dashboard --------------------------------------------------------------------------
 
-function countCard(key, value, name) {
-  return h('div', { class: `count count-${name}`, 'data-count': name },
-    h('span', { class: 'count-value' }, formatNumber(value)),
-    h('span', { class: 'count-label' }, t(key)));
-}
-
-async function dashboardPage() {
-  const figures = await get('/api/v1/dashboard');
-  departments = figures.departments;
-  const c = figures.counts;
-  const complaints = figures.complaints;
-  const hours = figures.volunteer_hours;
-  main().replaceChildren(
-    heading('console.dashboard.heading',
-      h('button', { type: 'button', class: 'no-print', on: { click: () => render() } }, t('console.refresh'))),
-    h('section', { class: 'counts' },
-      countCard('console.dashboard.open_tickets', c.open_tickets, 'open_tickets'),
-      countCard('console.dashboard.overdue_tickets', c.overdue_tickets, 'overdue_tickets'),
-      countCard('console.dashboard.awaiting_review', c.proposals_awaiting_review, 'proposals_awaiting_review'),
-      countCard('console.dashboard.notices_sending', c.notices_sending, 'notices_sending')),
-    h('div', { class: 'dash-grid' },
-    h('section', { class: 'card', id: 'complaints-chart' },
-      h('h2', {}, t('console.dashboard.complaints')),
-      barChart({
-        labels: complaints.weeks,
-        series: complaints.departments.map((d) => ({ name: d.name, values: d.counts })),
-      })),
-    h('section', { class: 'card', id: 'resolve-times' },
-      h('h2', {}, t('console.dashboard.resolve')),
-      table(
-        ['console.dashboard.department', 'console.dashboard.resolved', 'console.dashboard.median_hours', 'console.dashboard.p90_hours'],
-        figures.resolve_times.map((r) => tr(td(r.name), td(formatNumber(r.resolved), { class: 'num' }),
-          td(formatNumber(r.median_hours), { class: 'num' }), td(formatNumber(r.p90_hours), { class: 'num' }))),
-      )),
-    h('section', { class: 'card', id: 'votes' },
-      h('h2', {}, t('console.dashboard.votes')),
-      table(
-        ['console.dashboard.proposal', 'console.proposals.status', 'console.dashboard.yes', 'console.dashboard.no',
-          'console.dashboard.abstain', 'console.dashboard.eligible', 'console.dashboard.turnout'],
-        figures.votes.map((v) => tr(
-          td(v.title), td(t(`console.proposal.${v.status}`)),
-          td(formatNumber(v.yes), { class: 'num' }), td(formatNumber(v.no), { class: 'num' }),
-          td(formatNumber(v.abstain), { class: 'num' }), td(formatNumber(v.eligible), { class: 'num' }),
-          td(h('span', { class: 'turnout' },
-            h('meter', { min: 0, max: 1, value: v.turnout || 0 }), ' ', formatPercent(v.turnout))),
-        )),
-      )),
-    h('section', { class: 'card', id: 'volunteer-hours' },
-      h('h2', {}, t('console.dashboard.volunteer_hours')),
-      lineChart({
-        labels: hours.map((w) => w.week),
-        series: [{ name: t('console.dashboard.hours'), values: hours.map((w) => w.hours) }],
-      }))),
-  );
-}
+// The page itself is dashboard.js (ECharts).
 
 // --- proposals --------------------------------------------------------------------------
 
@@ -256,7 +206,7 @@ async function proposalsPage() {
   const page = await get(listUrl);
   const reload = () => render();
   const rows = page.items.map((p) => h('tr', { 'data-proposal': p.id, 'data-status': p.status },
-    td(p.title, { class: 'title' }),
+    td(h('a', { href: `#/proposal?id=${p.id}`, 'data-open': p.id }, p.title), { class: 'title' }),
     td(t(`console.proposal.${p.status}`), { class: 'status' }),
     td(tallyCell(p), { class: 'tally-cell' }),
     td(proposalActions(p, reload))));
@@ -325,7 +275,7 @@ function ticketCard(ticket, reload) {
   }
   return h('article', { class: `ticket${late ? ' late' : ''}`, 'data-ticket': ticket.id, 'data-number': ticket.number },
     h('header', {},
-      h('strong', {}, ticket.number),
+      h('a', { href: `#/ticket?id=${ticket.id}`, class: 'ticket-link', 'data-open': ticket.id }, h('strong', {}, ticket.number)),
       ticket.escalated ? h('span', { class: 'badge escalated' }, t('console.tickets.escalated')) : null,
       late ? h('span', { class: 'badge late' }, t('console.tickets.overdue')) : null),
     h('p', { class: 'text' }, ticket.text),
@@ -371,130 +321,7 @@ async function ticketsPage() {
   );
 }
 
-// --- volunteers -------------------------------------------------------------------------
-
-async function showAttendance(shift, box) {
-  const data = await get(`/api/v1/volunteers/shifts/${shift.id}/attendance`);
-  box.replaceChildren(table(
-    ['console.volunteers.volunteer', 'console.proposals.status', 'console.volunteers.checked_in',
-      'console.volunteers.checked_out', 'console.volunteers.minutes', 'console.volunteers.points'],
-    data.items.map((row) => tr(
-      td(row.volunteer.name || `#${row.volunteer.id}`), td(t(`console.signup.${row.status}`)),
-      td(formatTime(row.checked_in_at)), td(formatTime(row.checked_out_at)),
-      td(row.minutes ?? '', { class: 'num' }), td(row.points ?? '', { class: 'num' }))),
-    { class: 'attendance', 'data-attendance': shift.id },
-  ));
-}
-
-async function volunteersPage() {
-  const page = await get('/api/v1/volunteers/activities?all=true&per_page=50');
-  const cards = page.items.map((activity) => h('section', { class: 'card activity', 'data-activity': activity.id },
-    h('h2', {}, activity.title),
-    activity.place ? h('p', { class: 'muted' }, `${t('console.volunteers.place')}: ${activity.place}`) : null,
-    h('ul', { class: 'shifts' }, activity.shifts.map((shift) => {
-      const box = h('div', { class: 'attendance-box' });
-      return h('li', { 'data-shift': shift.id },
-        h('span', {}, `${formatTime(shift.starts_at)} – ${formatTime(shift.ends_at)}`), ' ',
-        h('span', { class: 'muted' }, t('console.volunteers.capacity', shift)), ' ',
-        h('button', {
-          type: 'button', 'data-action': 'attendance',
-          on: { click: (event) => act(event.currentTarget, () => showAttendance(shift, box)) },
-        }, t('console.volunteers.attendance')),
-        box);
-    }))));
-  main().replaceChildren(heading('console.volunteers.heading'), ...(cards.length ? cards : [h('p', { class: 'empty' }, t('console.empty'))]));
-}
-
-// --- notices ----------------------------------------------------------------------------
-
-function progressOf(n) {
-  const done = (n.sent || 0) + (n.failed || 0) + (n.unknown || 0);
-  return h('div', { class: 'progress', 'data-progress': n.id },
-    h('progress', { max: Math.max(n.total || 0, 1), value: n.total ? done : 0 }),
-    h('span', {}, t('console.notices.progress', {
-      sent: n.sent || 0, total: n.total || 0, failed: n.failed || 0, pending: n.pending || 0,
-    })));
-}
-
-function noticeForm(reload) {
-  const title = h('input', { id: 'notice-title', maxlength: 100, required: true });
-  const body = h('textarea', { id: 'notice-body', rows: 4, required: true });
-  const ids = h('input', { id: 'notice-ids', placeholder: t('console.notices.ids'), disabled: true });
-  const scope = select('notice-scope',
-    ['community', 'buildings', 'grids', 'volunteers'].map((k) => [k, t(`console.notices.scope.${k}`)]), 'community',
-    () => { ids.disabled = !['buildings', 'grids'].includes(scope.value); });
-  const check = (id, key, checked = false) => {
-    const box = h('input', { type: 'checkbox', id, checked });
-    return [box, h('label', { class: 'check' }, box, ' ', t(key))];
-  };
-  const [oa, oaLabel] = check('notice-oa', 'console.notices.channel.oa', true);
-  const [robot, robotLabel] = check('notice-robot', 'console.notices.channel.robot');
-  const [emergency, emergencyLabel] = check('notice-emergency', 'console.notices.emergency');
-  const [sendNow, sendNowLabel] = check('notice-send-now', 'console.notices.send_now');
-  const submit = h('button', { type: 'submit', id: 'notice-create' }, t('console.notices.create'));
-  return h('form', {
-    id: 'notice-form', class: 'card no-print',
-    on: {
-      submit: (event) => {
-        event.preventDefault();
-        const form = event.currentTarget;
-        const payload = {
-          title: title.value,
-          body: body.value,
-          scope: {
-            kind: scope.value,
-            ids: ids.disabled ? [] : ids.value.split(/[,，\s]+/).filter(Boolean).map(Number),
-          },
-          channels: [oa.checked ? 'oa' : null, robot.checked ? 'robot' : null].filter(Boolean),
-          emergency: emergency.checked,
-          send: sendNow.checked,
-        };
-        act(submit, () => post('/api/v1/notices', payload), () => { form.reset(); ids.disabled = true; return reload(); });
-      },
-    },
-  },
-  h('h2', {}, t('console.notices.new')),
-  labelled('console.notices.title', title),
-  labelled('console.notices.body', body),
-  labelled('console.notices.scope', scope), ids,
-  h('div', { class: 'checks' }, oaLabel, robotLabel, emergencyLabel, sendNowLabel),
-  submit);
-}
-
-function noticeRow(n, reload) {
-  const send = ['draft', 'scheduled'].includes(n.status)
-    ? h('button', {
-      type: 'button', 'data-action': 'send',
-      on: { click: (event) => act(event.currentTarget, () => post(`/api/v1/notices/${n.id}/send`), reload) },
-    }, t('console.notices.send'))
-    : null;
-  return h('tr', { 'data-notice': n.id, 'data-status': n.status },
-    td(n.title, { class: 'title' }),
-    td(t(`console.notice.${n.status}`), { class: 'status' }),
-    td(progressOf(n), { class: 'progress-cell' }),
-    td(send));
-}
-
-async function noticesPage() {
-  const list = h('div', { id: 'notices' });
-  const load = async () => {
-    const page = await get('/api/v1/notices?per_page=50');
-    list.replaceChildren(table(
-      ['console.notices.title', 'console.notices.status', 'console.notices.progress', 'console.proposals.actions'],
-      page.items.map((n) => noticeRow(n, load)), { class: 'notices' }));
-    return page;
-  };
-  main().replaceChildren(heading('console.notices.heading'), noticeForm(load), h('section', { class: 'card' }, list));
-  await load();
-  every(POLL_MS, async () => {
-    if (!document.querySelector('#notices tr[data-status="sending"], #notices tr[data-status="scheduled"]')) return;
-    try {
-      await load();
-    } catch (error) {
-      failed(error);
-    }
-  });
-}
+// --- notices: notices.js ----------------------------------------------------------------
 
 // --- households -------------------------------------------------------------------------
 
@@ -549,9 +376,12 @@ const PAGES = {
   proposals: proposalsPage,
   tickets: ticketsPage,
   volunteers: volunteersPage,
-  notices: noticesPage,
+  activity: activityPage,
+  notices: () => noticesPage(every),
+  notice: () => noticePage(every),
   households: householdsPage,
   proposal: proposalPage,
+  ticket: ticketPage,
   canvass: canvassPage,
   register: registerPage,
   budget: budgetPage,
@@ -579,6 +409,8 @@ async function render() {
   document.body.dataset.page = name;
   main().replaceChildren(h('p', { class: 'loading' }, t('console.loading')));
   try {
+    // The worker's own language, once a session: picked on another browser or never.
+    if (signedIn && await followWorker()) setupChrome();
     await PAGES[name]();
     document.body.dataset.ready = name;
   } catch (error) {
@@ -599,7 +431,7 @@ async function start() {
   await loadStrings();
   setupChrome();
   document.getElementById('lang').addEventListener('change', async (event) => {
-    await loadStrings(event.target.value);
+    await chooseLanguage(event.target.value);
     setupChrome();
     await render();
   });

@@ -5,6 +5,7 @@
 import { download, get, post } from './api.js';
 import { formatNumber, formatTime, t } from './i18n.js';
 import { act, h, main, saveFile, table, td } from './ui.js';
+import { proposalSections } from './proposal.js';
 
 const REACH = ['online', 'in_person', 'visited', 'not_reached'];
 const REASONS = ['not_home', 'refused', 'vacant', 'moved_out', 'other'];
@@ -109,10 +110,12 @@ function statusLine(p) {
   return h('p', { id: 'proposal-status', 'data-status': p.status, 'data-outcome': p.result?.outcome }, parts.join(' · '));
 }
 
-/** ``#/proposal?id=N``: one vote, its status and its coverage. */
+/** ``#/proposal?id=N``: one proposal, its status, what it says, its comments, its vote and
+ * coverage, and for admins its audit trail (proposal.js). */
 export async function proposalPage() {
   const id = Number(new URLSearchParams(location.hash.split('?')[1] || '').get('id'));
   const [proposal, me] = await Promise.all([get(base(id)), get('/api/v1/me')]);
+  const sections = await proposalSections(proposal, me.may || [], proposalPage);
   let panel;
   try {
     panel = coveragePanel(proposal, await get(`${base(id)}/coverage`), me.may || [], proposalPage);
@@ -125,5 +128,7 @@ export async function proposalPage() {
     h('div', { class: 'page-head' }, h('h1', {}, proposal.title),
       h('a', { href: '#/proposals', class: 'button-link no-print' }, t('console.coverage.back'))),
     statusLine(proposal),
-    panel);
+    ...sections.top,
+    panel,
+    ...sections.bottom);
 }

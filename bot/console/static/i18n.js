@@ -7,7 +7,9 @@ let current = 'zh_Hans';
 let languages = ['zh_Hans', 'zh_Hant', 'en'];
 
 // Chinese first: only a language the worker picked is remembered; otherwise the server
-// answers in the community's language, whatever the browser's own.
+// answers in the community's language, whatever the browser's own. This browser keeps
+// the last one for its sign-in page; a signed-in worker's own is kept on the server
+// (me.js), so it follows them to any browser.
 export async function loadStrings(lang) {
   const wanted = lang || localStorage.getItem(LANG_KEY) || '';
   const resp = await fetch(`strings.json${wanted ? `?lang=${encodeURIComponent(wanted)}` : ''}`, {

@@ -38,6 +38,12 @@ export const th = (key) => h('th', { scope: 'col' }, t(key));
 
 export function table(headKeys, rows, attrs = {}) {
   if (!rows.length) return h('p', { class: 'empty' }, t('console.empty'));
+  // Each cell carries its column's heading, for tables stacked as cards on a phone.
+  const labels = headKeys.map((key) => t(key));
+  for (const row of rows.flat()) {
+    if (!(row instanceof Element)) continue;
+    [...row.children].forEach((cell, i) => { if (labels[i] && !cell.dataset.label) cell.dataset.label = labels[i]; });
+  }
   return h('table', attrs, h('thead', {}, tr(...headKeys.map(th))), h('tbody', {}, rows));
 }
 
