@@ -229,7 +229,9 @@ async def _add_worker(
             return 1
         if resident_id is None:
             community = await service.community_id(settings.wechat_community)
-            person = await Resident.create(community_id=community, name=name)
+            person = await Resident.create(
+                community_id=community, name=name, language=settings.default_language
+            )
         else:
             found = await Resident.get_or_none(id=resident_id, erased_at=None)
             if found is None:

@@ -134,7 +134,7 @@ class Dispatcher:
             if created:
                 raise RuntimeError("a resident just created is not found") from None
             # Created outside the transaction (concurrency-safe), then handled as usual.
-            await residents.touch(community, event.openid)
+            await residents.touch(community, event.openid, self.settings.default_language)
             return await self._once(event, key, created=True)
         except IntegrityError:
             if not key:

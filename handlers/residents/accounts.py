@@ -167,6 +167,7 @@ async def sign_in_with_code(
     community_id: int,
     code: str,
     now: datetime | None = None,
+    language: str = "zh_Hans",
 ) -> Resident:
     """The resident behind a ``wx.login`` code: the same one as the official account's when
     WeChat gives both the same unionid, a new unverified one otherwise. A mini-program
@@ -186,13 +187,15 @@ async def sign_in_with_code(
             await store.delete(_code_key(code))
             raise SignInRefused("auth.error.wechat_unavailable", 503) from None
         raise SignInRefused(CODE_REFUSALS.get(exc.reason, "auth.error.code_invalid")) from None
-    resident = await _resident_of(appid, community_id, identity)
+    resident = await _resident_of(appid, community_id, identity, language)
     if identity.unionid and resident.unionid != identity.unionid:
         resident, _ = await service.link_unionid(resident, identity.unionid, now or utc_now())
     return resident
 
 
-async def _resident_of(appid: str, community_id: int, identity: WeChatIdentity) -> Resident:
+async def _resident_of(
+    appid: str, community_id: int, identity: WeChatIdentity, language: str
+) -> Resident:
     link = await MiniProgramUser.get_or_none(appid=appid, openid=identity.openid).prefetch_related(
         "resident"
     )
@@ -212,7 +215,7 @@ async def _resident_of(appid: str, community_id: int, identity: WeChatIdentity) 
             created = resident is None
             if resident is None:
                 resident = await Resident.create(
-                    community_id=community_id, unionid=identity.unionid
+                    community_id=community_id, unionid=identity.unionid, language=language
                 )
             await MiniProgramUser.create(appid=appid, openid=identity.openid, resident=resident)
             action = "resident.created" if created else "resident.linked_miniprogram"

@@ -126,7 +126,13 @@ async def sign_in_miniprogram(request: web.Request) -> web.Response:
         raise Refused("auth.error.miniprogram_off", 503)
     community = await service.community_id(wiring.miniprogram_community)
     resident = await accounts.sign_in_with_code(
-        wiring.store, wiring.code2session, wiring.miniprogram_appid, community, code, now(request)
+        wiring.store,
+        wiring.code2session,
+        wiring.miniprogram_appid,
+        community,
+        code,
+        now(request),
+        language=wiring.default_language,
     )
     if resident.erased_at is not None:
         raise Refused("auth.error.code_invalid", 401)

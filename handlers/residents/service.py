@@ -38,13 +38,18 @@ async def find(
     return await Resident.filter(community_id=community, openid=openid).using_db(conn).first()
 
 
-async def touch(community: int, openid: str) -> Resident:
-    """The resident behind an openid, created on first contact (concurrency-safe)."""
+async def touch(community: int, openid: str, language: str = FALLBACK) -> Resident:
+    """The resident behind an openid, created on first contact (concurrency-safe).
+
+    A new resident reads the community's ``language`` until they choose one.
+    """
     resident = await Resident.get_or_none(community_id=community, openid=openid)
     if resident is not None:
         return resident
     try:
-        resident = await Resident.create(community_id=community, openid=openid)
+        resident = await Resident.create(
+            community_id=community, openid=openid, language=language_of(language)
+        )
     except IntegrityError:
         return await Resident.get(community_id=community, openid=openid)
     await record(actor(resident), "resident.created", "resident", resident.id)
@@ -232,8 +237,9 @@ async def set_language(resident: Resident, language: str) -> None:
 async def reading_language(resident: Resident, community_language: str) -> str:
     """The language the resident reads: the one they chose, else the community's.
 
-    ``Resident.language`` starts as zh_Hans for everyone, whatever the community's
-    language, so a zh_Hans there is a choice only if the resident made it; each choice
+    A resident now starts in the community's language (``touch``, mini-program sign-in,
+    ``add-worker``), but those created before started as zh_Hans whatever the community's,
+    so a zh_Hans there is a choice only if the resident made it; each choice
     (``set_language``, by chat or ``PATCH /me``) leaves its audit entry, which tells.
     """
     stored = language_of(resident.language)
