@@ -8,7 +8,6 @@ and a community's eight weeks of tickets, shifts and votes are a few thousand ro
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -21,6 +20,7 @@ from handlers.complaints import rules as ticket_rules
 from handlers.complaints import service as complaints
 from handlers.complaints.rules import LOCAL
 from handlers.complaints.rules import Status as TicketStatus
+from handlers.households.register import natural as natural_key
 from handlers.proposals.rules import Status as ProposalStatus
 from handlers.volunteers.rules import SignUpStatus
 from models.community import Building
@@ -67,13 +67,6 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def hours(span: timedelta) -> float:
     return span.total_seconds() / 3600
-
-
-def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
-    """ "2栋" before "10栋": digits compare as numbers, the rest as text."""
-    return tuple(
-        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part
-    )
 
 
 def satisfaction_by_week(

@@ -19,34 +19,19 @@ from models.community import Household
 from models.db import using
 from models.residents import Resident
 from tests.conftest import APPID
-from tests.fakes import FakeWeChat, start
+from tests.residents.mini_program import MP_APPID, fake_wechat, wired
 from tests.world import bearer
-
-MP_APPID = "wxminiprogram00001"
-MP_SECRET = "miniprogram-secret-0123456789abcd"
-OA_SECRET = "official-account-secret-01234567"
 
 
 @pytest.fixture
 async def fake(aiohttp_server):  # type: ignore[no-untyped-def]
-    made = FakeWeChat(apps={MP_APPID: MP_SECRET, APPID: OA_SECRET})
-    made.base_url = await start(made, aiohttp_server)  # type: ignore[attr-defined]
-    return made
+    return await fake_wechat(aiohttp_server)
 
 
 @pytest.fixture
 def settings(settings, fake):  # type: ignore[no-untyped-def]
-    return settings.model_copy(
-        update={
-            "api_sign_in_rate_per_address": 1000,
-            "miniprogram_appid": MP_APPID,
-            "miniprogram_secret": MP_SECRET,
-            "miniprogram_community": "test",
-            "wechat_appsecret": OA_SECRET,
-            "wechat_api_base": fake.base_url,
-            "jobs_interval_seconds": 3600.0,  # the tests run the round themselves
-        }
-    )
+    # The tests run the job round themselves.
+    return wired(settings, fake, jobs_interval_seconds=3600.0)
 
 
 async def sign_in(client, code: str):  # type: ignore[no-untyped-def]
